@@ -1,0 +1,1 @@
+"""The audit domain: pure functions on numpy arrays (ingest, noise, cross-validation, ranking)."""

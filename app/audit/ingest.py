@@ -1,0 +1,638 @@
+"""Read datasets from files or bytes and validate them once, at the door.
+
+Formats: CSV and Parquet tables (feature columns and a label column), NPZ arrays
+(``X``, ``y``, optional ``class_names``), IDX image/label pairs (as MNIST ships
+them, raw or gzip), and the caller's own out-of-sample predicted probabilities
+(``pred_probs`` plus labels, as ``.npy`` files or one NPZ).
+
+Every problem raises one :class:`~app.errors.IngestError` that names the field
+and the reason; what comes out is a :class:`~app.audit.dataset.Dataset` whose
+arrays later steps can trust.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import zipfile
+from pathlib import Path
+from typing import BinaryIO, Literal, Union
+
+import numpy as np
+
+from app.audit.dataset import Dataset
+from app.errors import IngestError, UnsupportedFormat
+
+Source = Union[str, Path, bytes, BinaryIO]
+Format = Literal["csv", "parquet", "npz", "idx", "npy", "pred-probs"]
+FORMATS: tuple[str, ...] = ("csv", "parquet", "npz", "idx", "pred-probs")
+
+#: Largest gap between a pred_probs row sum (or value) and its valid range that is
+#: repaired by clipping and renormalising; published files carry float noise this size.
+PRED_PROBS_TOLERANCE = 1e-4
+DEFAULT_LABEL_COLUMN = "label"
+TRUE_LABEL_COLUMN = "true_label"
+
+_IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+# --------------------------------------------------------------------------- public entry points
+
+
+def load_dataset(
+    source: Source,
+    *,
+    format: str | None = None,
+    label_column: str = DEFAULT_LABEL_COLUMN,
+    labels: Source | np.ndarray | None = None,
+    id_column: str | None = None,
+    folds: int = 5,
+    min_rows: int = 10,
+    max_rows: int | None = None,
+    name: str | None = None,
+) -> Dataset:
+    """Read and validate a dataset in any supported format.
+
+    Parameters
+    ----------
+    source : path, bytes or binary file
+        The dataset (for IDX the images file, for ``pred-probs`` the probabilities).
+    format : {"csv", "parquet", "npz", "idx", "pred-probs"}, optional
+        Detected from the content (and the file name) when omitted.
+    label_column : str
+        Label column of a table.
+    labels : path, bytes, file or array, optional
+        The labels, for formats that keep them in a second file (IDX, ``.npy``
+        pred_probs). Found next to the source when omitted where a convention
+        exists (MNIST's ``*-labels-idx1-ubyte``, ``*_pyx.npy`` + ``*_labels.npy``).
+    id_column : str, optional
+        A table column holding a stable key per example; kept out of the features.
+    folds : int
+        Cross-validation folds the dataset must support: every class needs at
+        least this many examples.
+    min_rows, max_rows : int
+        Size limits.
+    name : str, optional
+        File name used for format detection when ``source`` is bytes or a stream.
+
+    Returns
+    -------
+    Dataset
+
+    Raises
+    ------
+    IngestError
+        One error naming the field at fault and the reason.
+    """
+    head, name = _peek(source, name)
+    fmt = _normalise_format(format) if format else detect_format(head, name)
+    if fmt in ("csv", "parquet"):
+        ds = read_table(source, format=fmt, label_column=label_column, id_column=id_column)
+    elif fmt == "npz":
+        ds = read_npz(source)
+    elif fmt == "idx":
+        if labels is None:
+            labels = _sibling_labels(source, ("images-idx3", "labels-idx1"))
+        if labels is None:
+            raise IngestError("an IDX images file needs its labels file (IDX, magic 2049)", field="labels")
+        ds = read_idx(source, labels)
+    elif fmt in ("npy", "pred-probs"):
+        ds = read_pred_probs(source, labels)
+    else:  # pragma: no cover - _normalise_format guards this
+        raise UnsupportedFormat(f"unsupported format {fmt!r}", field="format")
+    return validate_dataset(ds, folds=folds, min_rows=min_rows, max_rows=max_rows)
+
+
+def validate_dataset(ds: Dataset, *, folds: int = 5, min_rows: int = 10, max_rows: int | None = None) -> Dataset:
+    """Check the dataset-level rules every audit needs; return it unchanged.
+
+    Rules: at least ``min_rows`` rows (at most ``max_rows``), at least two classes,
+    every class given at least ``folds`` times, true labels (when present) of the
+    same length and range.
+    """
+    n = ds.num_examples
+    if n < min_rows:
+        raise IngestError(f"{n} rows; an audit needs at least {min_rows}", field="rows", code="too_few_rows")
+    if max_rows is not None and n > max_rows:
+        raise IngestError(f"{n} rows; the limit is {max_rows}", field="rows", code="too_many_rows")
+    if ds.num_classes < 2:
+        raise IngestError("only one class; an audit needs at least two", field="labels", code="single_class")
+    counts = ds.class_counts()
+    small = np.flatnonzero(counts < folds)
+    if small.size:
+        c = int(small[0])
+        raise IngestError(
+            f"class {ds.class_names[c]!r} has {int(counts[c])} examples, fewer than the {folds} "
+            f"cross-validation folds ({small.size} such class{'es' if small.size > 1 else ''})",
+            field="labels",
+            code="class_too_small",
+        )
+    if ds.true_labels is not None:
+        if ds.true_labels.shape != ds.labels.shape:
+            raise IngestError("true labels and labels differ in length", field="true_labels")
+        if ds.true_labels.min() < 0 or ds.true_labels.max() >= ds.num_classes:
+            raise IngestError("true labels out of the class range", field="true_labels")
+    return ds
+
+
+def detect_format(head: bytes, name: str | None = None) -> str:
+    """Guess the format from the first bytes (and the file name as a fallback)."""
+    suffix = (name or "").lower()
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    if head.startswith(b"\x93NUMPY"):
+        return "pred-probs"
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+        if suffix.endswith(".zip"):
+            raise UnsupportedFormat("image-folder zip archives are not supported yet", field="format")
+        return "npz"
+    if head.startswith(b"\x1f\x8b"):
+        try:
+            inner = gzip.GzipFile(fileobj=io.BytesIO(head)).read(4)
+        except (OSError, EOFError):
+            inner = b""
+        if _is_idx_header(inner):
+            return "idx"
+        if suffix.endswith((".csv.gz", ".csv")):
+            return "csv"
+        raise UnsupportedFormat("a gzip file that is neither IDX nor CSV", field="format")
+    if _is_idx_header(head):
+        return "idx"
+    for ext, fmt in ((".parquet", "parquet"), (".pq", "parquet"), (".npz", "npz"), (".csv", "csv"), (".tsv", "csv")):
+        if suffix.endswith(ext):
+            return fmt
+    if not head:
+        raise IngestError("the file is empty", field="file", code="empty_file")
+    if b"\x00" not in head[:1024]:
+        return "csv"
+    raise UnsupportedFormat(
+        "could not recognise the format; give one of: " + ", ".join(FORMATS), field="format"
+    )
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def read_table(
+    source: Source,
+    *,
+    format: Literal["csv", "parquet"],
+    label_column: str = DEFAULT_LABEL_COLUMN,
+    id_column: str | None = None,
+    true_label_column: str = TRUE_LABEL_COLUMN,
+) -> Dataset:
+    """Read a CSV or Parquet table: numeric feature columns plus a label column.
+
+    Labels may be strings (class names, sorted) or integers (sorted values; names
+    are their text). A ``true_label`` column, when present, holds known true labels
+    (as written by ``labelaudit inject-noise``) and is not a feature.
+    """
+    import pyarrow as pa
+
+    table = _read_arrow_table(source, format)
+    names = table.column_names
+    if table.num_rows == 0:
+        raise IngestError("the table has no rows", field="file", code="empty_file")
+    if label_column not in names:
+        raise IngestError(
+            f"no label column {label_column!r}; columns are: {_preview(names)}",
+            field="label_column",
+            code="missing_label_column",
+        )
+    if id_column is not None and id_column not in names:
+        raise IngestError(f"no id column {id_column!r}", field="id_column", code="missing_column")
+
+    raw_labels = table.column(label_column)
+    raw_true = table.column(true_label_column) if true_label_column in names else None
+    labels, true_labels, class_names = _encode_labels(raw_labels, raw_true, field=label_column)
+
+    skip = {label_column, true_label_column, id_column}
+    feature_names = [c for c in names if c not in skip]
+    if not feature_names:
+        raise IngestError("the table has no feature columns besides the label", field="features")
+    columns = []
+    for col in feature_names:
+        arr = table.column(col)
+        t = arr.type
+        if not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t) or pa.types.is_null(t)):
+            raise IngestError(
+                f"column {col!r} is not numeric ({t}); features must be numbers",
+                field=col,
+                code="non_numeric_feature",
+            )
+        if arr.null_count:
+            raise IngestError(f"column {col!r} has {arr.null_count} missing values", field=col, code="missing_values")
+        columns.append(arr.to_numpy(zero_copy_only=False).astype(np.float32, copy=False))
+    features = np.column_stack(columns).astype(np.float32, copy=False)
+    _check_finite(features, feature_names)
+
+    example_ids = None
+    if id_column is not None:
+        example_ids = np.asarray(table.column(id_column).to_pylist(), dtype=object).astype(str)
+    return Dataset(
+        labels=labels,
+        class_names=class_names,
+        modality="tabular",
+        features=features,
+        true_labels=true_labels,
+        feature_names=feature_names,
+        example_ids=example_ids,
+        meta={"format": format, "label_column": label_column},
+    )
+
+
+def _read_arrow_table(source: Source, format: str):
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    stream = _as_arrow_input(source)
+    try:
+        if format == "parquet":
+            return pq.read_table(stream)
+        opts = pacsv.ReadOptions(block_size=1 << 22)
+        parse = pacsv.ParseOptions(delimiter="\t") if str(source).lower().endswith(".tsv") else None
+        return pacsv.read_csv(stream, read_options=opts, parse_options=parse)
+    except pa.ArrowInvalid as exc:
+        raise IngestError(f"could not parse the {format.upper()} file: {_first_line(exc)}", field="file",
+                          code="parse_error") from exc
+    except (OSError, UnicodeDecodeError, pa.ArrowException) as exc:
+        raise IngestError(f"could not read the {format.upper()} file: {_first_line(exc)}", field="file",
+                          code="parse_error") from exc
+
+
+def _encode_labels(raw, raw_true, *, field: str) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
+    """Map a label column (and optional true-label column) to contiguous class ids."""
+    if raw.null_count:
+        raise IngestError(f"{raw.null_count} rows have no label", field=field, code="missing_values")
+    values = _label_values(raw.to_numpy(zero_copy_only=False), field)
+    true_values = None
+    if raw_true is not None:
+        if raw_true.null_count:
+            raise IngestError(f"{raw_true.null_count} rows have no true label", field=TRUE_LABEL_COLUMN,
+                              code="missing_values")
+        true_values = _label_values(raw_true.to_numpy(zero_copy_only=False), TRUE_LABEL_COLUMN)
+        if true_values.dtype.kind != values.dtype.kind:
+            true_values = true_values.astype(str)
+            values = values.astype(str)
+    pool = values if true_values is None else np.concatenate([values, true_values])
+    classes, inverse = np.unique(pool, return_inverse=True)
+    labels = inverse[: len(values)].astype(np.int64)
+    true_labels = None if true_values is None else inverse[len(values):].astype(np.int64)
+    return labels, true_labels, [str(c) for c in classes]
+
+
+def _label_values(values: np.ndarray, field: str) -> np.ndarray:
+    if values.dtype.kind in "iub":
+        return values.astype(np.int64)
+    if values.dtype.kind == "f":
+        if not np.all(np.isfinite(values)):
+            raise IngestError("labels contain NaN or infinity", field=field, code="non_finite")
+        if not np.all(values == np.round(values)):
+            raise IngestError("labels are fractional numbers; give class ids or names", field=field,
+                              code="invalid_labels")
+        return values.astype(np.int64)
+    return values.astype(str)
+
+
+# --------------------------------------------------------------------------- arrays
+
+
+def read_npz(source: Source) -> Dataset:
+    """Read an NPZ archive.
+
+    Keys: ``X`` (features ``(n, d)`` or images ``(n, h, w)``, ``(n, h, w, c)``,
+    ``(n, c, h, w)``) and ``y`` (labels); or ``pred_probs`` and ``y``. Optional:
+    ``class_names``, ``true_labels``.
+    """
+    try:
+        with np.load(_as_binary(source), allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+        raise IngestError(f"could not read the NPZ file: {_first_line(exc)}", field="file", code="parse_error") from exc
+
+    def pick(*keys):
+        for k in keys:
+            if k in arrays:
+                return arrays[k]
+        return None
+
+    y = pick("y", "labels", "label")
+    if y is None:
+        raise IngestError(f"no labels array 'y' in the NPZ (keys: {_preview(list(arrays))})", field="y",
+                          code="missing_label_column")
+    names = pick("class_names", "classes")
+    true = pick("true_labels", "y_true")
+    pred_probs = pick("pred_probs", "pyx")
+    X = pick("X", "x", "features", "images")
+    if X is None and pred_probs is not None:
+        return from_pred_probs(pred_probs, y, class_names=names, true_labels=true)
+    if X is None:
+        raise IngestError(f"no features array 'X' in the NPZ (keys: {_preview(list(arrays))})", field="X",
+                          code="missing_features")
+    return from_arrays(X, y, class_names=names, true_labels=true)
+
+
+def from_arrays(
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    class_names=None,
+    true_labels: np.ndarray | None = None,
+) -> Dataset:
+    """Build a dataset from a feature or image array and labels.
+
+    A 2-D ``X`` is a feature table; 3-D ``(n, h, w)`` and 4-D arrays are images
+    (channels-last when the last axis has 1, 3 or 4 entries and the second not).
+    """
+    X = np.asarray(X)
+    if X.dtype.kind not in "iufb":
+        raise IngestError(f"features must be numbers, not {X.dtype}", field="X", code="non_numeric_feature")
+    labels, true, names = _encode_array_labels(y, class_names, true_labels)
+    if X.ndim == 0 or X.shape[0] != labels.shape[0]:
+        raise IngestError(f"X has {X.shape[0] if X.ndim else 0} rows but y has {labels.shape[0]}", field="y",
+                          code="length_mismatch")
+    if X.ndim == 2:
+        features = X.astype(np.float32, copy=False)
+        _check_finite(features, None)
+        modality = "tabular"
+    elif X.ndim in (3, 4):
+        features = _to_nchw(X)
+        if features.dtype != np.uint8:
+            features = features.astype(np.float32, copy=False)
+            _check_finite(features, None)
+        modality = "image"
+    else:
+        raise IngestError(f"X must be 2-D (n, d) or images (n, h, w[, c]), got shape {X.shape}", field="X",
+                          code="invalid_shape")
+    if features.shape[0] and features[0].size == 0:
+        raise IngestError("X has no features", field="X", code="invalid_shape")
+    return Dataset(labels=labels, class_names=names, modality=modality, features=features, true_labels=true)
+
+
+def _to_nchw(X: np.ndarray) -> np.ndarray:
+    if X.ndim == 3:
+        return np.ascontiguousarray(X[:, None, :, :])
+    if X.shape[-1] in (1, 3, 4) and X.shape[1] not in (1, 3, 4):
+        return np.ascontiguousarray(X.transpose(0, 3, 1, 2))
+    return np.ascontiguousarray(X)
+
+
+def _encode_array_labels(y, class_names, true_labels) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise IngestError(f"labels must be 1-D, got shape {y.shape}", field="y", code="invalid_shape")
+    if y.dtype.kind in "US":
+        classes, labels = np.unique(y.astype(str), return_inverse=True)
+        names = [str(c) for c in classes]
+        true = None
+        if true_labels is not None:
+            lookup = {c: i for i, c in enumerate(names)}
+            try:
+                true = np.array([lookup[str(v)] for v in np.asarray(true_labels).astype(str)], dtype=np.int64)
+            except KeyError as exc:
+                raise IngestError(f"true label {exc.args[0]!r} is not a class", field="true_labels") from exc
+        return labels.astype(np.int64), true, names
+    values = _label_values(y, "y")
+    true = None if true_labels is None else _label_values(np.asarray(true_labels), "true_labels")
+    if class_names is not None:
+        names = [str(c) for c in np.asarray(class_names).tolist()]
+        k = len(names)
+        if len(set(names)) != k:
+            raise IngestError("class_names has duplicates", field="class_names")
+        for arr, field in ((values, "y"), (true, "true_labels")):
+            if arr is not None and arr.size and (arr.min() < 0 or arr.max() >= k):
+                raise IngestError(f"{field} has ids outside 0..{k - 1} (class_names lists {k} classes)", field=field,
+                                  code="label_out_of_range")
+        return values, true, names
+    pool = values if true is None else np.concatenate([values, true])
+    classes, inverse = np.unique(pool, return_inverse=True)
+    labels = inverse[: len(values)].astype(np.int64)
+    true_ids = None if true is None else inverse[len(values):].astype(np.int64)
+    return labels, true_ids, [str(c) for c in classes.tolist()]
+
+
+def read_idx(images: Source, labels: Source) -> Dataset:
+    """Read an IDX images file (magic 2051) and its labels file (magic 2049), raw or gzip."""
+    X = read_idx_array(images, field="images")
+    y = read_idx_array(labels, field="labels")
+    if X.ndim != 3:
+        raise IngestError(f"IDX images must be 3-D (count, rows, cols), got {X.ndim}-D", field="images",
+                          code="invalid_shape")
+    if y.ndim != 1:
+        raise IngestError(f"IDX labels must be 1-D, got {y.ndim}-D", field="labels", code="invalid_shape")
+    if X.shape[0] != y.shape[0]:
+        raise IngestError(f"{X.shape[0]} images but {y.shape[0]} labels", field="labels", code="length_mismatch")
+    ds = from_arrays(X, y.astype(np.int64))
+    return Dataset(labels=ds.labels, class_names=ds.class_names, modality="image", features=ds.features,
+                   meta={"format": "idx"})
+
+
+def read_idx_array(source: Source, *, field: str = "file") -> np.ndarray:
+    """Decode one IDX file (the format MNIST ships in) into a numpy array."""
+    data = _read_all(source)
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            raise IngestError(f"corrupt gzip stream: {_first_line(exc)}", field=field, code="parse_error") from exc
+    if len(data) < 4 or not _is_idx_header(data[:4]):
+        raise IngestError("not an IDX file (bad magic number)", field=field, code="parse_error")
+    dtype = np.dtype(_IDX_DTYPES[data[2]])
+    ndim = data[3]
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise IngestError("truncated IDX header", field=field, code="parse_error")
+    dims = tuple(int(d) for d in np.frombuffer(data[4:header], dtype=">u4"))
+    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    if len(data) - header != expected:
+        raise IngestError(
+            f"IDX header announces {dims} ({expected} bytes of data) but the file holds {len(data) - header}",
+            field=field, code="parse_error")
+    return np.frombuffer(data, dtype=dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
+
+
+def _is_idx_header(head: bytes) -> bool:
+    return len(head) >= 4 and head[0] == 0 and head[1] == 0 and head[2] in _IDX_DTYPES and 1 <= head[3] <= 4
+
+
+# --------------------------------------------------------------------------- predicted probabilities
+
+
+def read_pred_probs(source: Source, labels: Source | np.ndarray | None) -> Dataset:
+    """Read ``pred_probs`` from a ``.npy`` file and labels from another ``.npy`` (or an array)."""
+    pred_probs = _load_npy(source, field="pred_probs")
+    if labels is None:
+        labels = _sibling_labels(source, ("_pyx", "_original_labels"), ("_pyx", "_labels"),
+                                 ("pred_probs", "labels"))
+    if labels is None:
+        raise IngestError("predicted probabilities need their labels (a .npy file of class ids)", field="labels",
+                          code="missing_labels")
+    y = labels if isinstance(labels, np.ndarray) else _load_npy(labels, field="labels")
+    return from_pred_probs(pred_probs, y)
+
+
+def from_pred_probs(pred_probs, labels, *, class_names=None, true_labels=None) -> Dataset:
+    """Validate the caller's out-of-sample probabilities (n x k) and labels.
+
+    Values may stray from [0, 1] and rows from summing to 1 by at most
+    :data:`PRED_PROBS_TOLERANCE`; such rows are clipped and renormalised. Larger
+    errors are rejected with the first offending row named.
+    """
+    P = np.asarray(pred_probs)
+    if P.dtype.kind not in "fiu":
+        raise IngestError(f"pred_probs must be numbers, not {P.dtype}", field="pred_probs", code="invalid_dtype")
+    if P.ndim != 2:
+        raise IngestError(f"pred_probs must be 2-D (n, k), got shape {P.shape}", field="pred_probs",
+                          code="invalid_shape")
+    n, k = P.shape
+    if k < 2:
+        raise IngestError(f"pred_probs has {k} column; it needs one per class (at least 2)", field="pred_probs",
+                          code="invalid_shape")
+    y = np.asarray(labels)
+    if y.ndim != 1:
+        raise IngestError(f"labels must be 1-D, got shape {y.shape}", field="labels", code="invalid_shape")
+    if y.shape[0] != n:
+        raise IngestError(f"pred_probs has {n} rows but labels has {y.shape[0]}", field="labels",
+                          code="length_mismatch")
+    y = _label_values(y, "labels") if y.dtype.kind in "iufb" else None
+    if y is None:
+        raise IngestError("labels must be integer class ids matching the pred_probs columns", field="labels",
+                          code="invalid_labels")
+    if n and (y.min() < 0 or y.max() >= k):
+        raise IngestError(f"labels must lie in 0..{k - 1} (one per pred_probs column)", field="labels",
+                          code="label_out_of_range")
+    P = P.astype(np.float32 if P.dtype == np.float32 else np.float64, copy=False)
+    finite = np.isfinite(P).all(axis=1)
+    if not finite.all():
+        row = int(np.flatnonzero(~finite)[0])
+        raise IngestError(f"row {row} has NaN or infinity", field="pred_probs", code="non_finite")
+    tol = PRED_PROBS_TOLERANCE
+    out_of_range = (P < -tol).any(axis=1) | (P > 1 + tol).any(axis=1)
+    if out_of_range.any():
+        row = int(np.flatnonzero(out_of_range)[0])
+        raise IngestError(f"row {row} has values outside [0, 1] ({int(out_of_range.sum())} such rows)",
+                          field="pred_probs", code="out_of_range")
+    sums = P.sum(axis=1)
+    bad = np.abs(sums - 1.0) > tol
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise IngestError(f"row {row} sums to {sums[row]:.6g}, not 1 ({int(bad.sum())} such rows)",
+                          field="pred_probs", code="not_normalised")
+    needs_repair = (P < 0).any() or (P > 1).any() or (np.abs(sums - 1.0) > 1e-7).any()
+    if needs_repair:
+        P = np.clip(P, 0.0, 1.0)
+        P = P / P.sum(axis=1, keepdims=True)
+    if class_names is not None:
+        names = [str(c) for c in np.asarray(class_names).tolist()]
+        if len(names) != k:
+            raise IngestError(f"class_names lists {len(names)} classes but pred_probs has {k} columns",
+                              field="class_names")
+    else:
+        names = [str(i) for i in range(k)]
+    true = None
+    if true_labels is not None:
+        true = _label_values(np.asarray(true_labels), "true_labels")
+    return Dataset(labels=y, class_names=names, modality="pred_probs", pred_probs=P, true_labels=true,
+                   meta={"format": "pred-probs"})
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _normalise_format(fmt: str) -> str:
+    f = fmt.lower().replace("_", "-")
+    aliases = {"pq": "parquet", "pred-probs": "pred-probs", "pyx": "pred-probs", "npy": "pred-probs", "tsv": "csv"}
+    f = aliases.get(f, f)
+    if f not in FORMATS:
+        raise UnsupportedFormat(f"unknown format {fmt!r}; expected one of: {', '.join(FORMATS)}", field="format")
+    return f
+
+
+def _peek(source: Source, name: str | None) -> tuple[bytes, str | None]:
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if not path.is_file():
+            raise IngestError(f"no such file: {path}", field="file", code="not_found")
+        with open(path, "rb") as fh:
+            return fh.read(4096), name or path.name
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source[:4096]), name
+    pos = source.tell()
+    head = source.read(4096)
+    source.seek(pos)
+    return head, name or getattr(source, "name", None)
+
+
+def _read_all(source: Source) -> bytes:
+    if isinstance(source, (str, Path)):
+        try:
+            return Path(source).read_bytes()
+        except OSError as exc:
+            raise IngestError(f"cannot read {source}: {exc.strerror}", field="file", code="not_found") from exc
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source)
+    return source.read()
+
+
+def _as_binary(source: Source):
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return io.BytesIO(bytes(source))
+    if isinstance(source, Path):
+        return str(source)
+    return source
+
+
+def _as_arrow_input(source: Source):
+    import pyarrow as pa
+
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return pa.BufferReader(bytes(source))
+    if isinstance(source, Path):
+        return str(source)
+    return source
+
+
+def _load_npy(source: Source, *, field: str) -> np.ndarray:
+    try:
+        arr = np.load(_as_binary(source), allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise IngestError(f"could not read the .npy file: {_first_line(exc)}", field=field, code="parse_error") from exc
+    if not isinstance(arr, np.ndarray):
+        raise IngestError("expected a .npy array, got an archive", field=field, code="parse_error")
+    return arr
+
+
+def _sibling_labels(source: Source, *swaps: tuple[str, str]) -> Path | None:
+    if not isinstance(source, (str, Path)):
+        return None
+    path = Path(source)
+    for old, new in swaps:
+        if old in path.name:
+            candidate = path.with_name(path.name.replace(old, new))
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def _check_finite(features: np.ndarray, names: list[str] | None) -> None:
+    ok = np.isfinite(features)
+    if ok.all():
+        return
+    if features.ndim == 2:
+        col = int(np.flatnonzero(~ok.all(axis=0))[0])
+        row = int(np.flatnonzero(~ok[:, col])[0])
+        field = names[col] if names else "X"
+        where = f"column {names[col]!r}" if names else f"column {col}"
+        raise IngestError(f"{where} has NaN or infinity (first at row {row})", field=field, code="non_finite")
+    raise IngestError("features contain NaN or infinity", field="X", code="non_finite")
+
+
+def _preview(items: list[str], limit: int = 12) -> str:
+    shown = ", ".join(map(str, items[:limit]))
+    return shown + (f", ... ({len(items)} in all)" if len(items) > limit else "")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

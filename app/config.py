@@ -1,0 +1,45 @@
+"""Settings: every configurable limit and default, named once.
+
+Read from the environment with the ``LABELAUDIT_`` prefix (``LABELAUDIT_DATA_DIR``,
+``LABELAUDIT_DEVICE``, ...) or a ``.env`` file. Build them with :func:`get_settings`
+rather than at import time so tests can vary them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """labelaudit configuration (environment prefix ``LABELAUDIT_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="LABELAUDIT_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(Path("labelaudit-data"), description="Artifacts and the default SQLite file live here.")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; unset means a SQLite file in data_dir.")
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    workers: int = Field(1, ge=0, description="In-process audit workers started by `labelaudit serve`.")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    max_upload_bytes: int = Field(512 * 1024 * 1024, ge=1)
+    max_rows: int = Field(5_000_000, ge=1)
+    max_classes: int = Field(1000, ge=2)
+    min_rows: int = Field(10, ge=2, description="Smallest dataset an audit accepts.")
+    default_folds: int = Field(5, ge=2, le=20)
+    default_seed: int = 0
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL in force: the configured one, else SQLite in ``data_dir``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'labelaudit.sqlite').resolve()}"
+
+
+def get_settings(**overrides) -> Settings:
+    """Fresh settings from the environment, with keyword overrides applied on top."""
+    return Settings(**overrides)
