@@ -1,0 +1,248 @@
+"""The ``labelaudit`` command: audit, inject-noise, serve, worker.
+
+Exit codes: 0 success, 2 bad input or usage (one clear line on stderr, no
+traceback), 3 the audit itself failed. ``LABELAUDIT_DEBUG=1`` shows tracebacks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from app.errors import LabelAuditError
+
+EXIT_INPUT = 2
+EXIT_FAILED = 3
+
+app = typer.Typer(
+    name="labelaudit",
+    help="Find the wrong labels in a dataset: cross-validated training + confident learning (cleanlab).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+
+class Backbone(str, Enum):
+    auto = "auto"
+    logreg = "logreg"
+    mlp = "mlp"
+    cnn = "cnn"
+
+
+class InputFormat(str, Enum):
+    csv = "csv"
+    parquet = "parquet"
+    npz = "npz"
+    idx = "idx"
+    pred_probs = "pred-probs"
+
+
+class NoiseKind(str, Enum):
+    pairwise = "pairwise"
+    symmetric = "symmetric"
+    matrix = "matrix"
+
+
+class Device(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+def _fail(message: str, code: int = EXIT_INPUT) -> None:
+    err.print(f"error: {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _guard(fn):
+    """Turn domain errors into one line and exit 2; unexpected ones into exit 3."""
+    def run(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except LabelAuditError as exc:
+            if os.environ.get("LABELAUDIT_DEBUG"):
+                raise
+            code = EXIT_FAILED if exc.code == "cancelled" else EXIT_INPUT
+            _fail(str(exc), code)
+        except KeyboardInterrupt:
+            _fail("interrupted", EXIT_FAILED)
+        except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence
+            if os.environ.get("LABELAUDIT_DEBUG"):
+                raise
+            _fail(f"the audit failed: {type(exc).__name__}: {exc} (LABELAUDIT_DEBUG=1 shows the traceback)",
+                  EXIT_FAILED)
+    run.__name__ = fn.__name__
+    run.__doc__ = fn.__doc__
+    run.__wrapped__ = fn
+    return run
+
+
+def _load(path: Path, fmt: Optional[InputFormat], label_column: str, labels: Optional[Path],
+          id_column: Optional[str], folds: int):
+    from app.audit.ingest import load_dataset
+
+    return load_dataset(path, format=fmt.value if fmt else None, label_column=label_column, labels=labels,
+                        id_column=id_column, folds=folds)
+
+
+def _noise_matrix(path: Optional[Path]):
+    if path is None:
+        return None
+    import numpy as np
+
+    if path.suffix == ".json":
+        try:
+            return np.asarray(json.loads(path.read_text()), dtype=float)
+        except (OSError, ValueError) as exc:
+            _fail(f"--noise-matrix: cannot read {path}: {exc}")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        _fail(f"--noise-matrix: cannot read {path}: {exc}")
+
+
+@app.command()
+@_guard
+def audit(
+    path: Path = typer.Argument(..., help="Dataset file: CSV, Parquet, NPZ, IDX images, or a pred_probs .npy."),
+    labels: Optional[Path] = typer.Option(None, "--labels", help="Labels file for IDX images or pred_probs .npy "
+                                          "(found next to the data when it follows the usual naming)."),
+    label_column: str = typer.Option("label", "--label-column", help="Label column of a table."),
+    id_column: Optional[str] = typer.Option(None, "--id-column", help="Column with a stable key per example."),
+    format: Optional[InputFormat] = typer.Option(None, "--format", help="Input format (detected when omitted)."),
+    backbone: Backbone = typer.Option(Backbone.auto, "--backbone", help="Model trained in each fold."),
+    folds: int = typer.Option(5, "--folds", min=2, max=50, help="Cross-validation folds."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Training epochs (a size-based default)."),
+    seed: int = typer.Option(0, "--seed", help="Seeds folds, noise, weights and data order."),
+    device: Device = typer.Option(Device.auto, "--device", help="Where to train."),
+    rank_method: str = typer.Option("normalized_margin", "--rank-method",
+                                    help="normalized_margin | self_confidence | confidence_weighted_entropy"),
+    filter_by: str = typer.Option("prune_by_noise_rate", "--filter-by", help="cleanlab's issue filter."),
+    inject_noise: Optional[NoiseKind] = typer.Option(None, "--inject-noise",
+                                                     help="Flip labels first (a controlled experiment)."),
+    noise_rate: float = typer.Option(0.2, "--noise-rate", min=0.0, max=1.0, help="Share of each class flipped."),
+    noise_matrix: Optional[Path] = typer.Option(None, "--noise-matrix", help="k x k P(given|true), .npy or .json."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the whole result as JSON."),
+    csv_out: Optional[Path] = typer.Option(None, "--csv", help="Write the ranked per-example rows as CSV."),
+    top: Optional[int] = typer.Option(None, "--top", min=1, help="Keep only the N lowest-quality rows in --json/--csv."),
+    show: int = typer.Option(10, "--show", min=0, help="Suspected issues listed on screen."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
+) -> None:
+    """Audit a dataset's labels and print the suspected label issues."""
+    from app.audit.pipeline import AuditOptions, run_audit
+    from app.console import ProgressDisplay, print_summary
+
+    dataset = _load(path, format, label_column, labels, id_column, folds)
+    if inject_noise is not None:
+        from app.audit.noise import inject_noise as inject
+
+        noisy = inject(dataset.labels, kind=inject_noise.value, rate=noise_rate, seed=seed,
+                       noise_matrix=_noise_matrix(noise_matrix), num_classes=dataset.num_classes)
+        dataset = dataset.with_labels(noisy.labels, noisy.true_labels)
+        err.print(f"injected {inject_noise.value} noise: {noisy.num_flipped:,} of {dataset.num_examples:,} "
+                  f"labels flipped (seed {seed})", highlight=False)
+    options = AuditOptions(backbone=backbone.value, folds=folds, epochs=epochs, seed=seed, device=device.value,
+                           rank_method=rank_method, filter_by=filter_by)
+    with ProgressDisplay(err, enabled=not quiet) as progress:
+        result = run_audit(dataset, options, progress=progress)
+    if json_out:
+        _write_json(json_out, result.to_dict(top))
+    if csv_out:
+        _write_rows_csv(csv_out, result, top)
+    print_summary(out, result, top=show)
+
+
+@app.command("inject-noise")
+@_guard
+def inject_noise_cmd(
+    source: Path = typer.Argument(..., help="Input dataset."),
+    output: Path = typer.Argument(..., help="Output .csv, .parquet or .npz (gets a true_label column / array)."),
+    kind: NoiseKind = typer.Option(NoiseKind.pairwise, "--kind"),
+    rate: float = typer.Option(0.2, "--rate", min=0.0, max=1.0),
+    seed: int = typer.Option(0, "--seed"),
+    noise_matrix: Optional[Path] = typer.Option(None, "--noise-matrix", help="k x k P(given|true), .npy or .json."),
+    labels: Optional[Path] = typer.Option(None, "--labels", help="Labels file for IDX or pred_probs input."),
+    label_column: str = typer.Option("label", "--label-column"),
+    format: Optional[InputFormat] = typer.Option(None, "--format"),
+) -> None:
+    """Write a copy of a dataset with controlled label noise and the true labels kept."""
+    from app.audit.noise import inject_noise
+    from app.audit.writers import save_dataset
+
+    dataset = _load(source, format, label_column, labels, None, 2)
+    noisy = inject_noise(dataset.labels, kind=kind.value, rate=rate, seed=seed,
+                         noise_matrix=_noise_matrix(noise_matrix), num_classes=dataset.num_classes)
+    save_dataset(dataset.with_labels(noisy.labels, noisy.true_labels), output, label_column=label_column)
+    out.print(f"wrote {output}: {noisy.num_flipped:,} of {dataset.num_examples:,} labels flipped "
+              f"({kind.value}, rate {rate}, seed {seed})", highlight=False)
+
+
+@app.command()
+def serve(
+    host: Optional[str] = typer.Option(None, "--host", help="Bind address (LABELAUDIT_HOST)."),
+    port: Optional[int] = typer.Option(None, "--port", help="Port (LABELAUDIT_PORT)."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="In-process audit workers (LABELAUDIT_WORKERS)."),
+) -> None:
+    """Run the HTTP API (and, by default, an in-process audit worker)."""
+    from app.config import get_settings
+
+    overrides = {k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v is not None}
+    try:
+        from app.main import serve as run_server
+    except ImportError as exc:
+        _fail(f"the service is not available in this build: {exc}", EXIT_FAILED)
+    run_server(get_settings(**overrides))
+
+
+@app.command()
+def worker() -> None:
+    """Run an audit worker that claims jobs from the service's database."""
+    from app.config import get_settings
+
+    try:
+        from app.jobs.worker import run_worker
+    except ImportError as exc:
+        _fail(f"the worker is not available in this build: {exc}", EXIT_FAILED)
+    run_worker(get_settings())
+
+
+def _write_json(path: Path, data: dict) -> None:
+    try:
+        with open(path, "w") as fh:
+            json.dump(data, fh, indent=1, allow_nan=False)
+    except OSError as exc:
+        _fail(f"--json: cannot write {path}: {exc.strerror}")
+
+
+def _write_rows_csv(path: Path, result, top: Optional[int]) -> None:
+    import csv
+
+    rows = list(result.rows(top))
+    try:
+        with open(path, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0].keys()) if rows else ["rank"])
+            writer.writeheader()
+            writer.writerows(rows)
+    except OSError as exc:
+        _fail(f"--csv: cannot write {path}: {exc.strerror}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="labelaudit")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
