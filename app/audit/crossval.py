@@ -105,7 +105,7 @@ def cross_val_pred_probs(
                           field="folds")
     if epochs is not None and epochs < 1:
         raise OptionError("epochs must be at least 1", field="epochs")
-    model = choose_backbone(backbone, modality, tuple(features.shape[1:]))
+    model = choose_backbone(backbone, modality, tuple(features.shape[1:]), options)
     dev = resolve_device(device) if model.uses_torch else "cpu"
     if model.uses_torch:
         _set_threads()

@@ -144,7 +144,7 @@ def check_options(dataset: Dataset, options: AuditOptions) -> None:
                           field="folds")
     if options.epochs is not None and options.epochs < 1:
         raise OptionError("epochs must be at least 1", field="epochs")
-    choose_backbone(options.backbone, dataset.modality, tuple(dataset.features.shape[1:]))
+    choose_backbone(options.backbone, dataset.modality, tuple(dataset.features.shape[1:]), options.backbone_options)
 
 
 def run_audit(

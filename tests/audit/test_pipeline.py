@@ -44,7 +44,8 @@ def test_options_checked_before_training(digits):
     ds = from_arrays(X, y)
     for opts, field in [(AuditOptions(rank_method="x"), "rank_method"), (AuditOptions(folds=1), "folds"),
                         (AuditOptions(backbone="nope"), "backbone"), (AuditOptions(epochs=0), "epochs"),
-                        (AuditOptions(device="tpu"), "device"), (AuditOptions(filter_by="x"), "filter_by")]:
+                        (AuditOptions(device="tpu"), "device"), (AuditOptions(filter_by="x"), "filter_by"),
+                        (AuditOptions(backbone="cnn", backbone_options={"depth": 9}), "backbone_options")]:
         with pytest.raises(OptionError) as info:
             run_audit(ds, opts, should_stop=lambda: pytest.fail("training started"))
         assert info.value.field == field

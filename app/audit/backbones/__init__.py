@@ -25,8 +25,8 @@ def get_backbone(name: str) -> Backbone:
     raise OptionError(f"unknown backbone {name!r}; expected one of: {', '.join(BACKBONE_NAMES)}", field="backbone")
 
 
-def choose_backbone(name: str, modality: str, feature_shape: tuple[int, ...]) -> Backbone:
-    """Resolve ``name`` (``auto`` picks by modality) and check it fits the data."""
+def choose_backbone(name: str, modality: str, feature_shape: tuple[int, ...], options: dict | None = None) -> Backbone:
+    """Resolve ``name`` (``auto`` picks by modality) and check it fits the data and the options."""
     if name == "auto":
         name = "cnn" if modality == "image" else "mlp"
     backbone = get_backbone(name)
@@ -34,6 +34,10 @@ def choose_backbone(name: str, modality: str, feature_shape: tuple[int, ...]) ->
         raise OptionError(f"backbone {name!r} does not take {modality} data; use one of: "
                           f"{', '.join(n for n in BACKBONE_NAMES[1:] if modality in get_backbone(n).modalities)}",
                           field="backbone")
+    unknown = sorted(set(options or {}) - backbone.option_names)
+    if unknown:
+        raise OptionError(f"backbone {backbone.name!r} has no option {unknown[0]!r}; it takes: "
+                          f"{', '.join(sorted(backbone.option_names))}", field="backbone_options")
     return backbone
 
 

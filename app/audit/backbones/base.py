@@ -33,6 +33,7 @@ class Backbone(Protocol):
     name: str
     modalities: tuple[str, ...]
     uses_torch: bool
+    option_names: frozenset[str]
 
     def fit_predict(self, X_train: np.ndarray, y_train: np.ndarray, X_eval: np.ndarray,
                     ctx: FitContext) -> np.ndarray:

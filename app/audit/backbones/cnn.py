@@ -41,6 +41,8 @@ class CNNBackbone:
     name = "cnn"
     modalities = ("image",)
     uses_torch = True
+    option_names = frozenset({"batch_size", "lr", "weight_decay", "label_smoothing", "augment_shift", "hflip", "tta",
+                              "loss", "gce_q", "width", "stem_stride"})
 
     def default_epochs(self, n_train: int) -> int:
         return epochs_for(n_train, target_steps=300, batch_size=128, lo=3, hi=15)

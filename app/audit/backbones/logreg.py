@@ -13,6 +13,7 @@ class LogRegBackbone:
     name = "logreg"
     modalities = ("tabular", "image")
     uses_torch = False
+    option_names = frozenset({"C", "max_iter"})
 
     def default_epochs(self, n_train: int) -> int:
         return 0

@@ -26,6 +26,8 @@ class MLPBackbone:
     name = "mlp"
     modalities = ("tabular", "image")
     uses_torch = True
+    option_names = frozenset({"batch_size", "lr", "weight_decay", "label_smoothing", "loss", "gce_q", "hidden",
+                              "dropout"})
 
     def default_epochs(self, n_train: int) -> int:
         return epochs_for(n_train, target_steps=120, batch_size=128, lo=3, hi=30)

@@ -1,0 +1,165 @@
+"""Detection quality and speed of the default audit against cleanlab's baseline, in one process.
+
+Baseline: cleanlab's ``estimate_cv_predicted_probabilities`` (same 5 folds) with a
+small 2-conv CNN trained by Adam for 10 epochs, then cleanlab's defaults
+(``find_label_issues`` prune_by_noise_rate, ``self_confidence`` scores).
+Ours: ``run_audit`` with the defaults (``backbone="auto"``).
+
+Data: scikit-learn's digits (8x8 images) and the MNIST test set
+(``../shared/datasets/mnist-test``), pairwise label noise at each rate, several seeds.
+
+    python bench/quality.py                       # digits + MNIST, r in {0.2, 0.4}, 3 seeds
+    python bench/quality.py --datasets digits --seeds 1
+    python bench/quality.py --markdown bench/out/quality.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from torch import nn
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from app.audit.evaluate import evaluate_audit  # noqa: E402
+from app.audit.ingest import from_arrays, load_dataset  # noqa: E402
+from app.audit.noise import inject_noise  # noqa: E402
+from app.audit.pipeline import AuditOptions, run_audit  # noqa: E402
+
+MNIST = ROOT.parent / "shared" / "datasets" / "mnist-test" / "t10k-images-idx3-ubyte.gz"
+
+
+class BaselineCNN(ClassifierMixin, BaseEstimator):
+    """The reference: conv(32)-pool-conv(64)-pool-fc(128)-fc, Adam, 10 epochs, batch 64, plain cross-entropy."""
+
+    def __init__(self, epochs: int = 10, lr: float = 1e-3, batch_size: int = 64, seed: int = 0, device: str = "cpu"):
+        self.epochs, self.lr, self.batch_size, self.seed, self.device = epochs, lr, batch_size, seed, device
+
+    def _net(self, channels: int, side: int, k: int) -> nn.Module:
+        flat = 64 * (side // 4) ** 2
+        return nn.Sequential(
+            nn.Conv2d(channels, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(flat, 128), nn.ReLU(), nn.Linear(128, k))
+
+    def _x(self, X) -> torch.Tensor:
+        x = torch.as_tensor(np.asarray(X, dtype=np.float32)).to(self.device)
+        return (x - self.mean_) / self.std_
+
+    def fit(self, X, y):
+        torch.manual_seed(self.seed)
+        X = np.asarray(X, dtype=np.float32)
+        self.classes_ = np.unique(y)
+        self.mean_, self.std_ = float(X.mean()), float(X.std()) or 1.0
+        self.net_ = self._net(X.shape[1], X.shape[2], len(self.classes_)).to(self.device)
+        opt = torch.optim.Adam(self.net_.parameters(), lr=self.lr)
+        x, t = self._x(X), torch.as_tensor(np.searchsorted(self.classes_, y)).to(self.device)
+        g = torch.Generator().manual_seed(self.seed)
+        for _ in range(self.epochs):
+            perm = torch.randperm(len(x), generator=g)
+            for i in range(0, len(x), self.batch_size):
+                idx = perm[i:i + self.batch_size]
+                loss = nn.functional.cross_entropy(self.net_(x[idx]), t[idx])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+        return self
+
+    @torch.no_grad()
+    def predict_proba(self, X):
+        self.net_.eval()
+        x = self._x(X)
+        return torch.cat([torch.softmax(self.net_(x[i:i + 1024]), 1) for i in range(0, len(x), 1024)]).cpu().numpy()
+
+    def predict(self, X):
+        return self.classes_[self.predict_proba(X).argmax(1)]
+
+
+def load(name: str):
+    if name == "digits":
+        from sklearn.datasets import load_digits
+
+        d = load_digits()
+        return from_arrays(d.images.astype(np.float32), d.target)
+    if not MNIST.exists():
+        raise SystemExit(f"MNIST test set not found at {MNIST}")
+    return load_dataset(MNIST)
+
+
+def baseline(ds, labels, true, seed: int, device: str) -> dict:
+    from cleanlab.count import estimate_cv_predicted_probabilities
+    from cleanlab.filter import find_label_issues
+    from cleanlab.rank import get_label_quality_scores
+
+    X = ds.features.astype(np.float32)
+    t = time.perf_counter()
+    P = estimate_cv_predicted_probabilities(X, labels, clf=BaselineCNN(seed=seed, device=device), cv_n_folds=5,
+                                            seed=seed)
+    seconds = time.perf_counter() - t
+    issues = find_label_issues(labels, P)
+    scores = get_label_quality_scores(labels, P)
+    return {**evaluate_audit(labels, true, issues, scores), "seconds": seconds}
+
+
+def ours(ds, labels, true, seed: int, device: str) -> dict:
+    noisy = ds.with_labels(labels, true)
+    result = run_audit(noisy, AuditOptions(seed=seed, device=device))
+    return {**result.evaluation, "seconds": result.timings["crossval_seconds"], "backbone": result.backbone,
+            "epochs": result.crossval.epochs}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", nargs="+", default=["digits", "mnist"], choices=["digits", "mnist"])
+    parser.add_argument("--rates", nargs="+", type=float, default=[0.2, 0.4])
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--no-baseline", action="store_true", help="Only run ours (for tuning).")
+    parser.add_argument("--markdown", type=Path, help="Also write the table here.")
+    args = parser.parse_args()
+
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}", flush=True)
+    lines = ["| data | noise | method | AP | F1 | precision | recall | CV s | AP ratio | time ratio |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for name in args.datasets:
+        ds = load(name)
+        for rate in args.rates:
+            runs: dict[str, list[dict]] = {"baseline": [], "ours": []}
+            for seed in range(args.seeds):
+                noise = inject_noise(ds.labels, kind="pairwise", rate=rate, seed=seed)
+                if not args.no_baseline:
+                    runs["baseline"].append(baseline(ds, noise.labels, noise.true_labels, seed, args.device))
+                runs["ours"].append(ours(ds, noise.labels, noise.true_labels, seed, args.device))
+                for who, rs in runs.items():
+                    if rs and len(rs) == seed + 1:
+                        r = rs[-1]
+                        print(f"  {name} r={rate} seed={seed} {who:8s} AP {r['average_precision']:.3f} "
+                              f"F1 {r['f1']:.3f} CV {r['seconds']:.1f}s", flush=True)
+            mean = {who: {k: float(np.mean([r[k] for r in rs])) for k in
+                          ("average_precision", "f1", "precision", "recall", "seconds")}
+                    for who, rs in runs.items() if rs}
+            base = mean.get("baseline")
+            for who, m in mean.items():
+                label = "baseline 2-conv CNN + cleanlab defaults" if who == "baseline" else \
+                    f"labelaudit auto ({runs['ours'][0]['backbone']}, {runs['ours'][0]['epochs']} ep)"
+                ap_ratio = f"{m['average_precision'] / base['average_precision']:.2f}x" if base else "-"
+                t_ratio = f"{m['seconds'] / base['seconds']:.2f}x" if base else "-"
+                lines.append(f"| {name} | pairwise {rate} | {label} | {m['average_precision']:.3f} | {m['f1']:.3f} | "
+                             f"{m['precision']:.3f} | {m['recall']:.3f} | {m['seconds']:.1f} | {ap_ratio} | {t_ratio} |")
+    table = "\n".join(lines)
+    print(f"\nMeans over {args.seeds} seeds (CV s = cross-validation wall time; ratios are ours / baseline):\n")
+    print(table)
+    if args.markdown:
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text(table + "\n")
+
+
+if __name__ == "__main__":
+    main()
