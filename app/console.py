@@ -102,3 +102,18 @@ def print_summary(console: Console, result, *, top: int = 10) -> None:
                 cells.append(ds.class_names[row["true_label"]])
             issues.add_row(*cells)
         console.print(issues)
+
+
+def print_rules(console: Console, outcome) -> None:
+    """The gate's human summary: headline figures, each rule, the verdict."""
+    s = outcome.summary
+    console.print(f"[bold]labelaudit check[/]: {s['num_examples']:,} examples, {s['num_classes']} classes; "
+                  f"{s['num_issues']:,} label issues ({s['issue_rate']:.2%}); health score {s['health_score']:.3f}"
+                  + (f"; backbone {s['backbone']}" if s.get("backbone") else "; your pred_probs"), highlight=False)
+    for note in outcome.notes:
+        console.print(f"  note: {note}", highlight=False)
+    for r in outcome.results:
+        mark = "[green]PASS[/]" if r.passed else "[red]FAIL[/]"
+        console.print(f"  {mark} {r.message}", highlight=False)
+    colour = "green" if outcome.verdict == "pass" else "red"
+    console.print(f"[bold {colour}]verdict: {outcome.verdict}[/]")

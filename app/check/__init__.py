@@ -1,0 +1,1 @@
+"""The CI data-quality gate behind ``labelaudit check``: policy, verdict, reports."""
