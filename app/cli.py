@@ -38,6 +38,9 @@ class Backbone(str, Enum):
     logreg = "logreg"
     mlp = "mlp"
     cnn = "cnn"
+    resnet = "resnet"
+    se_resnet = "se_resnet"
+    mbconv = "mbconv"
 
 
 class InputFormat(str, Enum):
@@ -46,6 +49,7 @@ class InputFormat(str, Enum):
     npz = "npz"
     idx = "idx"
     pred_probs = "pred-probs"
+    image_zip = "image-zip"
 
 
 class NoiseKind(str, Enum):
@@ -91,11 +95,22 @@ def _guard(fn):
 
 
 def _load(path: Path, fmt: Optional[InputFormat], label_column: str, labels: Optional[Path],
-          id_column: Optional[str], folds: int):
+          id_column: Optional[str], folds: int, image_size: Optional[int] = None, skip_corrupt: bool = False):
     from app.audit.ingest import load_dataset
 
-    return load_dataset(path, format=fmt.value if fmt else None, label_column=label_column, labels=labels,
-                        id_column=id_column, folds=folds)
+    ds = load_dataset(path, format=fmt.value if fmt else None, label_column=label_column, labels=labels,
+                      id_column=id_column, folds=folds, image_size=image_size, skip_corrupt=skip_corrupt)
+    skipped = ds.meta.get("skipped") or []
+    if skipped:
+        err.print(f"skipped {len(skipped)} unreadable images: {', '.join(skipped[:5])}"
+                  + (" ..." if len(skipped) > 5 else ""), highlight=False)
+    return ds
+
+
+def _backbone_options(image_size, weights, weights_mode, hflip) -> dict:
+    opts = {"image_size": image_size, "weights": str(weights) if weights else None,
+            "weights_mode": weights_mode if weights else None, "hflip": True if hflip else None}
+    return {k: v for k, v in opts.items() if v is not None}
 
 
 def _noise_matrix(path: Optional[Path]):
@@ -139,13 +154,19 @@ def audit(
     csv_out: Optional[Path] = typer.Option(None, "--csv", help="Write the ranked per-example rows as CSV."),
     top: Optional[int] = typer.Option(None, "--top", min=1, help="Keep only the N lowest-quality rows in --json/--csv."),
     show: int = typer.Option(10, "--show", min=0, help="Suspected issues listed on screen."),
+    image_size: Optional[int] = typer.Option(None, "--image-size", min=4, max=512,
+                                             help="Resize images to this square size."),
+    skip_corrupt: bool = typer.Option(False, "--skip-corrupt", help="Skip unreadable images in a zip (listed)."),
+    weights: Optional[Path] = typer.Option(None, "--weights", help="Local pretrained state dict for the backbone."),
+    weights_mode: str = typer.Option("finetune", "--weights-mode", help="finetune | linear_probe"),
+    hflip: bool = typer.Option(False, "--hflip", help="Horizontal flips preserve labels: use them to augment."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
 ) -> None:
     """Audit a dataset's labels and print the suspected label issues."""
     from app.audit.pipeline import AuditOptions, run_audit
     from app.console import ProgressDisplay, print_summary
 
-    dataset = _load(path, format, label_column, labels, id_column, folds)
+    dataset = _load(path, format, label_column, labels, id_column, folds, image_size, skip_corrupt)
     if inject_noise is not None:
         from app.audit.noise import inject_noise as inject
 
@@ -155,7 +176,9 @@ def audit(
         err.print(f"injected {inject_noise.value} noise: {noisy.num_flipped:,} of {dataset.num_examples:,} "
                   f"labels flipped (seed {seed})", highlight=False)
     options = AuditOptions(backbone=backbone.value, folds=folds, epochs=epochs, seed=seed, device=device.value,
-                           rank_method=rank_method, filter_by=filter_by)
+                           rank_method=rank_method, filter_by=filter_by,
+                           backbone_options=_backbone_options(image_size, weights, weights_mode, hflip)
+                           if dataset.modality == "image" else {})
     with ProgressDisplay(err, enabled=not quiet) as progress:
         result = run_audit(dataset, options, progress=progress)
     if json_out:

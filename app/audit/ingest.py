@@ -25,7 +25,12 @@ from app.errors import IngestError, UnsupportedFormat
 
 Source = Union[str, Path, bytes, BinaryIO]
 Format = Literal["csv", "parquet", "npz", "idx", "npy", "pred-probs"]
-FORMATS: tuple[str, ...] = ("csv", "parquet", "npz", "idx", "pred-probs")
+FORMATS: tuple[str, ...] = ("csv", "parquet", "npz", "idx", "pred-probs", "image-zip")
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
+#: zip-bomb guards for image archives (uncompressed bytes, members, compression ratio of one member)
+MAX_ZIP_UNCOMPRESSED = 8 * 1024**3
+MAX_ZIP_MEMBERS = 2_000_000
+MAX_ZIP_RATIO = 1000
 
 #: Largest gap between a pred_probs row sum (or value) and its valid range that is
 #: repaired by clipping and renormalising; published files carry float noise this size.
@@ -50,6 +55,8 @@ def load_dataset(
     min_rows: int = 10,
     max_rows: int | None = None,
     name: str | None = None,
+    image_size: int | None = None,
+    skip_corrupt: bool = False,
 ) -> Dataset:
     """Read and validate a dataset in any supported format.
 
@@ -74,6 +81,12 @@ def load_dataset(
         Size limits.
     name : str, optional
         File name used for format detection when ``source`` is bytes or a stream.
+    image_size : int, optional
+        For image archives: resize every image to this square size (default: the
+        most common size in the archive).
+    skip_corrupt : bool
+        For image archives: skip unreadable images (listed in ``meta["skipped"]``)
+        instead of rejecting the archive.
 
     Returns
     -------
@@ -90,6 +103,8 @@ def load_dataset(
         ds = read_table(source, format=fmt, label_column=label_column, id_column=id_column)
     elif fmt == "npz":
         ds = read_npz(source)
+    elif fmt == "image-zip":
+        ds = read_image_zip(source, image_size=image_size, skip_corrupt=skip_corrupt)
     elif fmt == "idx":
         if labels is None:
             labels = _sibling_labels(source, ("images-idx3", "labels-idx1"))
@@ -143,9 +158,7 @@ def detect_format(head: bytes, name: str | None = None) -> str:
     if head.startswith(b"\x93NUMPY"):
         return "pred-probs"
     if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
-        if suffix.endswith(".zip"):
-            raise UnsupportedFormat("image-folder zip archives are not supported yet", field="format")
-        return "npz"
+        return "image-zip" if suffix.endswith(".zip") else "npz"
     if head.startswith(b"\x1f\x8b"):
         try:
             inner = gzip.GzipFile(fileobj=io.BytesIO(head)).read(4)
@@ -456,6 +469,93 @@ def _is_idx_header(head: bytes) -> bool:
     return len(head) >= 4 and head[0] == 0 and head[1] == 0 and head[2] in _IDX_DTYPES and 1 <= head[3] <= 4
 
 
+# --------------------------------------------------------------------------- image folders
+
+
+def read_image_zip(source: Source, *, image_size: int | None = None, skip_corrupt: bool = False) -> Dataset:
+    """Read a zip archive in ImageFolder layout: ``class_name/*.png|jpg|jpeg``.
+
+    The class of an image is the name of the folder holding it (a single folder
+    wrapping the class folders is fine). Images are decoded with Pillow, kept
+    grayscale when every image is, else converted to RGB, and resized to
+    ``image_size`` (default: the most common size). Unreadable images are
+    reported by path; with ``skip_corrupt`` they are skipped and listed in
+    ``meta["skipped"]``. The archive paths become the examples' ids.
+    """
+    from collections import Counter
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        archive = zipfile.ZipFile(_as_binary(source))
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise IngestError(f"not a readable zip archive: {_first_line(exc)}", field="file", code="parse_error") from exc
+    with archive:
+        members = [m for m in archive.infolist() if not m.is_dir()]
+        _check_zip_limits(members)
+        images = [m for m in members if m.filename.lower().endswith(IMAGE_EXTENSIONS)
+                  and not any(part.startswith((".", "__MACOSX")) for part in m.filename.split("/"))]
+        if not images:
+            raise IngestError("the archive holds no .png/.jpg/.jpeg images in class folders", field="file",
+                              code="no_images")
+        decoded, classes, paths, bad = [], [], [], []
+        for m in images:
+            parts = m.filename.split("/")
+            if len(parts) < 2:
+                bad.append((m.filename, "not inside a class folder"))
+                continue
+            try:
+                with Image.open(io.BytesIO(archive.read(m))) as img:
+                    img.load()
+                    gray = img.mode in ("1", "L", "LA", "I", "I;16", "F")
+                    decoded.append(img.convert("L" if gray else "RGB"))
+            except (UnidentifiedImageError, OSError, ValueError, SyntaxError, zipfile.BadZipFile) as exc:
+                bad.append((m.filename, _first_line(exc)))
+                continue
+            classes.append(parts[-2])
+            paths.append(m.filename)
+    if bad and not skip_corrupt:
+        shown = "; ".join(f"{p} ({why})" for p, why in bad[:5])
+        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        raise IngestError(f"{len(bad)} unreadable image{'s' if len(bad) > 1 else ''}: {shown}{more} "
+                          "(pass skip_corrupt to skip them)", field="file", code="corrupt_image")
+    if not decoded:
+        raise IngestError("no readable images in the archive", field="file", code="no_images")
+    rgb = any(img.mode == "RGB" for img in decoded)
+    if image_size is not None:
+        size = (int(image_size), int(image_size))
+    else:
+        size = Counter(img.size for img in decoded).most_common(1)[0][0]  # (width, height)
+    channels = 3 if rgb else 1
+    X = np.empty((len(decoded), channels, size[1], size[0]), dtype=np.uint8)
+    for i, img in enumerate(decoded):
+        img = img.convert("RGB" if rgb else "L")
+        if img.size != size:
+            img = img.resize(size, Image.BILINEAR)
+        arr = np.asarray(img, dtype=np.uint8)
+        X[i] = arr.transpose(2, 0, 1) if rgb else arr[None]
+    names, labels = np.unique(np.asarray(classes), return_inverse=True)
+    return Dataset(labels=labels.astype(np.int64), class_names=[str(c) for c in names], modality="image",
+                   features=X, example_ids=np.asarray(paths), meta={"format": "image-zip",
+                                                                    "skipped": [p for p, _ in bad]})
+
+
+def _check_zip_limits(members) -> None:
+    if len(members) > MAX_ZIP_MEMBERS:
+        raise IngestError(f"the archive has {len(members)} files; the limit is {MAX_ZIP_MEMBERS}", field="file",
+                          code="archive_too_large")
+    total = sum(m.file_size for m in members)
+    if total > MAX_ZIP_UNCOMPRESSED:
+        raise IngestError(f"the archive unpacks to {total} bytes; the limit is {MAX_ZIP_UNCOMPRESSED}", field="file",
+                          code="archive_too_large")
+    for m in members:
+        if m.filename.startswith("/") or ".." in m.filename.split("/"):
+            raise IngestError(f"unsafe path in the archive: {m.filename!r}", field="file", code="unsafe_path")
+        if m.compress_size and m.file_size / m.compress_size > MAX_ZIP_RATIO and m.file_size > 1 << 20:
+            raise IngestError(f"{m.filename!r} expands {m.file_size // m.compress_size}x; refusing a likely zip bomb",
+                              field="file", code="archive_too_large")
+
+
 # --------------------------------------------------------------------------- predicted probabilities
 
 
@@ -542,7 +642,7 @@ def from_pred_probs(pred_probs, labels, *, class_names=None, true_labels=None) -
 
 def _normalise_format(fmt: str) -> str:
     f = fmt.lower().replace("_", "-")
-    aliases = {"pq": "parquet", "pred-probs": "pred-probs", "pyx": "pred-probs", "npy": "pred-probs", "tsv": "csv"}
+    aliases = {"zip": "image-zip", "images": "image-zip", "pq": "parquet", "pred-probs": "pred-probs", "pyx": "pred-probs", "npy": "pred-probs", "tsv": "csv"}
     f = aliases.get(f, f)
     if f not in FORMATS:
         raise UnsupportedFormat(f"unknown format {fmt!r}; expected one of: {', '.join(FORMATS)}", field="format")

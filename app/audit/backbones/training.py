@@ -40,6 +40,8 @@ class TrainConfig:
     hflip: bool = False  # only when horizontal flips preserve the label
     tta: bool = False  # average held-out predictions over shifted copies
     eval_batch_size: int = 1024
+    early_stopping: bool = False  # hold out 10% of the training fold; keep the epoch with the lowest loss there
+    patience: int = 2
 
 
 def train_and_predict(
@@ -63,6 +65,12 @@ def train_and_predict(
 
     xt, xe = _prepare_inputs(X_train, X_eval, device, image=image)
     yt = torch.as_tensor(np.asarray(y_train, dtype=np.int64), device=device)
+    xv = yv = None
+    if config.early_stopping and xt.shape[0] >= 50:
+        order = torch.randperm(xt.shape[0], generator=gen).to(device)
+        n_val = max(10, xt.shape[0] // 10)
+        xv, yv = xt[order[:n_val]], yt[order[:n_val]]
+        xt, yt = xt[order[n_val:]], yt[order[n_val:]]
     model = build_model().to(device)
     channels_last = image  # faster on CUDA and with oneDNN on CPU alike
     if channels_last:
@@ -84,8 +92,9 @@ def train_and_predict(
     amp_dtype = _amp_dtype(device)
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
 
-    model.train()
+    best_loss, best_state, stale = float("inf"), None, 0
     for epoch in range(epochs):
+        model.train()
         check_stop(ctx.should_stop)
         perm = torch.randperm(n, generator=gen).to(device)
         for step in range(steps_per_epoch):
@@ -102,6 +111,17 @@ def train_and_predict(
             sched.step()
         if ctx.on_epoch:
             ctx.on_epoch(epoch + 1, epochs)
+        if xv is not None:
+            val_loss = _held_in_loss(model, xv, yv, config, amp_dtype)
+            if val_loss < best_loss - 1e-4:
+                best_loss, stale = val_loss, 0
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            else:
+                stale += 1
+                if stale >= config.patience:
+                    break
+    if best_state is not None:
+        model.load_state_dict(best_state)
 
     return _predict(model, xe, config, amp_dtype, image=image).astype(np.float64)
 
@@ -112,6 +132,17 @@ def _loss(logits: torch.Tensor, targets: torch.Tensor, config: TrainConfig) -> t
         p = torch.softmax(logits.float(), dim=1).gather(1, targets[:, None]).squeeze(1).clamp_min(1e-7)
         return ((1.0 - p.pow(config.gce_q)) / config.gce_q).mean()
     return F.cross_entropy(logits, targets, label_smoothing=config.label_smoothing)
+
+
+@torch.no_grad()
+def _held_in_loss(model: nn.Module, xv: torch.Tensor, yv: torch.Tensor, config: TrainConfig, amp_dtype) -> float:
+    model.eval()
+    total = 0.0
+    for start in range(0, xv.shape[0], config.eval_batch_size):
+        with torch.autocast(device_type=xv.device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+            logits = model(xv[start:start + config.eval_batch_size])
+        total += float(_loss(logits.float(), yv[start:start + config.eval_batch_size], config)) * logits.shape[0]
+    return total / xv.shape[0]
 
 
 @torch.no_grad()
