@@ -13,7 +13,7 @@ from app.errors import OptionError
 
 TRAIN_OPTIONS = frozenset({"batch_size", "lr", "weight_decay", "label_smoothing", "augment_shift", "hflip", "tta",
                            "loss", "gce_q", "early_stopping", "image_size", "weights", "weights_mode", "stem_stride",
-                           "width"})
+                           "width", "compile"})
 WEIGHTS_MODES = ("finetune", "linear_probe")
 
 
@@ -66,6 +66,7 @@ class ImageBackbone:
             loss=str(opts.get("loss", "gce")),
             gce_q=float(opts.get("gce_q", 0.7)),
             early_stopping=bool(opts.get("early_stopping", False)),
+            compile=bool(opts.get("compile", False)),
         )
         channels = X_train.shape[1]
 

@@ -42,6 +42,7 @@ class TrainConfig:
     eval_batch_size: int = 1024
     early_stopping: bool = False  # hold out 10% of the training fold; keep the epoch with the lowest loss there
     patience: int = 2
+    compile: bool = False  # torch.compile the model (CUDA only; pays off on long runs)
 
 
 def train_and_predict(
@@ -63,11 +64,12 @@ def train_and_predict(
     torch.manual_seed(ctx.seed)
     gen = torch.Generator(device="cpu").manual_seed(ctx.seed)
 
-    xt, xe = _prepare_inputs(X_train, X_eval, device, image=image)
-    yt = torch.as_tensor(np.asarray(y_train, dtype=np.int64), device=device)
+    store = storage_device(X_train, X_eval, device)
+    xt, xe = _prepare_inputs(X_train, X_eval, store, image=image)
+    yt = torch.as_tensor(np.asarray(y_train, dtype=np.int64), device=store)
     xv = yv = None
     if config.early_stopping and xt.shape[0] >= 50:
-        order = torch.randperm(xt.shape[0], generator=gen).to(device)
+        order = torch.randperm(xt.shape[0], generator=gen).to(store)
         n_val = max(10, xt.shape[0] // 10)
         xv, yv = xt[order[:n_val]], yt[order[:n_val]]
         xt, yt = xt[order[n_val:]], yt[order[n_val:]]
@@ -77,6 +79,9 @@ def train_and_predict(
         model = model.to(memory_format=torch.channels_last)
         xt = xt.contiguous(memory_format=torch.channels_last)
         xe = xe.contiguous(memory_format=torch.channels_last)
+
+    if config.compile and device.type == "cuda":
+        model = torch.compile(model)
 
     n = xt.shape[0]
     bs = min(config.batch_size, n)
@@ -96,10 +101,12 @@ def train_and_predict(
     for epoch in range(epochs):
         model.train()
         check_stop(ctx.should_stop)
-        perm = torch.randperm(n, generator=gen).to(device)
+        perm = torch.randperm(n, generator=gen).to(store)
         for step in range(steps_per_epoch):
             idx = perm[step * bs:(step + 1) * bs]
-            xb, yb = xt[idx], yt[idx]
+            xb, yb = xt[idx].to(device, non_blocking=True), yt[idx].to(device, non_blocking=True)
+            if channels_last:
+                xb = xb.contiguous(memory_format=torch.channels_last)
             if image and (config.augment_shift or config.hflip):
                 xb = _augment(xb, config.augment_shift, config.hflip, gen)
             with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
@@ -137,11 +144,14 @@ def _loss(logits: torch.Tensor, targets: torch.Tensor, config: TrainConfig) -> t
 @torch.no_grad()
 def _held_in_loss(model: nn.Module, xv: torch.Tensor, yv: torch.Tensor, config: TrainConfig, amp_dtype) -> float:
     model.eval()
+    device = next(model.parameters()).device
     total = 0.0
     for start in range(0, xv.shape[0], config.eval_batch_size):
-        with torch.autocast(device_type=xv.device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-            logits = model(xv[start:start + config.eval_batch_size])
-        total += float(_loss(logits.float(), yv[start:start + config.eval_batch_size], config)) * logits.shape[0]
+        xb = xv[start:start + config.eval_batch_size].to(device, non_blocking=True)
+        yb = yv[start:start + config.eval_batch_size].to(device, non_blocking=True)
+        with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+            logits = model(xb)
+        total += float(_loss(logits.float(), yb, config)) * logits.shape[0]
     return total / xv.shape[0]
 
 
@@ -153,21 +163,35 @@ def _predict(model: nn.Module, xe: torch.Tensor, config: TrainConfig, amp_dtype,
         s = 1
         views += [(s, 0), (-s, 0), (0, s), (0, -s)]
     out = []
+    device = next(model.parameters()).device
     for start in range(0, xe.shape[0], config.eval_batch_size):
-        xb = xe[start:start + config.eval_batch_size]
+        xb = xe[start:start + config.eval_batch_size].to(device, non_blocking=True)
         probs = 0
         for dy, dx in views:
             v = xb if (dy, dx) == (0, 0) else _shift(xb, dy, dx)
-            with torch.autocast(device_type=xe.device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+            with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                 logits = model(v)
             probs = probs + torch.softmax(logits.float(), dim=1)
             if image and config.hflip:
-                with torch.autocast(device_type=xe.device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+                with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                     logits = model(torch.flip(v, dims=(3,)))
                 probs = probs + torch.softmax(logits.float(), dim=1)
         probs = probs / probs.sum(dim=1, keepdim=True)
         out.append(probs.cpu())
     return torch.cat(out).numpy()
+
+
+#: Share of free GPU memory the training data may take; above it, batches stream from host memory.
+GPU_RESIDENT_SHARE = 0.5
+
+
+def storage_device(X_train: np.ndarray, X_eval: np.ndarray, device: torch.device) -> torch.device:
+    """Where the (float32) data live during training: on the GPU when they fit, else in host memory."""
+    if device.type != "cuda":
+        return device
+    needed = 4 * (np.asarray(X_train).size + np.asarray(X_eval).size)
+    free, _ = torch.cuda.mem_get_info(device)
+    return device if needed <= GPU_RESIDENT_SHARE * free else torch.device("cpu")
 
 
 def _prepare_inputs(X_train: np.ndarray, X_eval: np.ndarray, device: torch.device, *, image: bool):
