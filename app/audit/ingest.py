@@ -264,7 +264,8 @@ def _read_arrow_table(source: Source, format: str):
         if format == "parquet":
             return pq.read_table(stream)
         opts = pacsv.ReadOptions(block_size=1 << 22)
-        parse = pacsv.ParseOptions(delimiter="\t") if str(source).lower().endswith(".tsv") else None
+        is_tsv = isinstance(source, (str, Path)) and str(source).lower().endswith(".tsv")
+        parse = pacsv.ParseOptions(delimiter="\t") if is_tsv else None
         return pacsv.read_csv(stream, read_options=opts, parse_options=parse)
     except pa.ArrowInvalid as exc:
         raise IngestError(f"could not parse the {format.upper()} file: {_first_line(exc)}", field="file",
@@ -561,14 +562,14 @@ def _check_zip_limits(members) -> None:
 
 def read_pred_probs(source: Source, labels: Source | np.ndarray | None) -> Dataset:
     """Read ``pred_probs`` from a ``.npy`` file and labels from another ``.npy`` (or an array)."""
-    pred_probs = _load_npy(source, field="pred_probs")
+    pred_probs = read_npy(source, field="pred_probs")
     if labels is None:
         labels = _sibling_labels(source, ("_pyx", "_original_labels"), ("_pyx", "_labels"),
                                  ("pred_probs", "labels"))
     if labels is None:
         raise IngestError("predicted probabilities need their labels (a .npy file of class ids)", field="labels",
                           code="missing_labels")
-    y = labels if isinstance(labels, np.ndarray) else _load_npy(labels, field="labels")
+    y = labels if isinstance(labels, np.ndarray) else read_npy(labels, field="labels")
     return from_pred_probs(pred_probs, y)
 
 
@@ -693,7 +694,8 @@ def _as_arrow_input(source: Source):
     return source
 
 
-def _load_npy(source: Source, *, field: str) -> np.ndarray:
+def read_npy(source: Source, *, field: str) -> np.ndarray:
+    """Read one ``.npy`` array (no pickles); errors name ``field``."""
     try:
         arr = np.load(_as_binary(source), allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:

@@ -58,12 +58,12 @@ class GateOutcome:
 
 def local_audit(dataset, options, *, pred_probs_path: Path | None, progress) -> tuple[dict, list[dict], dict, dict]:
     """Audit in this process; return summary, rows with example keys, evaluation, options."""
-    from app.audit.ingest import from_pred_probs, _load_npy
+    from app.audit.ingest import from_pred_probs, read_npy
     from app.audit.keys import example_keys
     from app.audit.pipeline import run_audit
 
     if pred_probs_path is not None:
-        checked = from_pred_probs(_load_npy(pred_probs_path, field="pred_probs"), dataset.labels,
+        checked = from_pred_probs(read_npy(pred_probs_path, field="pred_probs"), dataset.labels,
                                   class_names=dataset.class_names if dataset.modality != "pred_probs" else None)
         dataset = replace(dataset, modality="pred_probs", pred_probs=checked.pred_probs)
     result = run_audit(dataset, options, progress=progress)
