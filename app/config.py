@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     min_rows: int = Field(10, ge=2, description="Smallest dataset an audit accepts.")
     default_folds: int = Field(5, ge=2, le=20)
     default_seed: int = 0
+    heartbeat_seconds: float = Field(2.0, gt=0, description="How often a worker stamps its running audit.")
+    stale_after_seconds: float = Field(60.0, gt=0, description="A running audit without a heartbeat this long is requeued.")
+    worker_poll_seconds: float = Field(0.5, gt=0, description="How long an idle worker waits before polling the queue.")
+    max_attempts: int = Field(3, ge=1, description="Claims of one audit before it is failed instead of requeued.")
+    require_api_key: bool = Field(False, description="/v1 requests need `Authorization: Bearer <key>` (or X-API-Key).")
 
     @property
     def resolved_database_url(self) -> str:

@@ -62,3 +62,10 @@ class AuditCancelled(LabelAuditError):
 
     code = "cancelled"
     status = 409
+
+
+class Conflict(LabelAuditError):
+    """The request conflicts with the resource's current state (e.g. deleting a dataset an audit is using)."""
+
+    code = "conflict"
+    status = 409

@@ -1,0 +1,1 @@
+"""Persistence: database engine and tables, content-addressed artifacts, queries."""

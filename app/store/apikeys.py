@@ -1,0 +1,53 @@
+"""API keys: create (the plain key is shown once), verify, revoke. Only sha256 hashes are stored."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from sqlalchemy import select, update
+
+from app.errors import NotFound
+from app.store.db import Database
+from app.store.ids import new_id
+from app.store.models import ApiKey, utcnow
+
+KEY_PREFIX = "la_"
+
+
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_api_key(db: Database, name: str) -> tuple[ApiKey, str]:
+    """A new key named ``name``; returns the record and the plain key (not stored anywhere)."""
+    plain = KEY_PREFIX + secrets.token_urlsafe(32)
+    rec = ApiKey(id=new_id("key"), name=name[:255], prefix=plain[:10], key_hash=_hash(plain), created_at=utcnow())
+    with db.sessions.begin() as s:
+        s.add(rec)
+    return rec, plain
+
+
+def verify_api_key(db: Database, plain: str) -> ApiKey | None:
+    """The live key matching ``plain``, or ``None``; stamps ``last_used_at``."""
+    with db.sessions.begin() as s:
+        rec = s.scalar(select(ApiKey).where(ApiKey.key_hash == _hash(plain), ApiKey.revoked_at.is_(None)))
+        if rec is not None:
+            rec.last_used_at = utcnow()
+        return rec
+
+
+def revoke_api_key(db: Database, key_id: str) -> None:
+    """Revoke the key ``key_id``; :class:`NotFound` when there is none."""
+    with db.sessions.begin() as s:
+        if s.execute(update(ApiKey).where(ApiKey.id == key_id).values(revoked_at=utcnow())).rowcount != 1:
+            raise NotFound(f"no API key {key_id!r}", field="key_id")
+
+
+def list_api_keys(db: Database, *, include_revoked: bool = False) -> list[ApiKey]:
+    """Keys oldest first (hashes only; the plain keys are not recoverable)."""
+    with db.sessions() as s:
+        query = select(ApiKey).order_by(ApiKey.created_at, ApiKey.id)
+        if not include_revoked:
+            query = query.where(ApiKey.revoked_at.is_(None))
+        return list(s.scalars(query))

@@ -1,0 +1,114 @@
+"""The questions the API and the worker ask the database, one function each.
+
+Functions take a :class:`~sqlalchemy.orm.Session` and leave committing to the
+caller unless their name says otherwise.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from app.errors import NotFound
+from app.store.models import ACTIVE_STATES, AuditRecord, AuditRow, DatasetRecord
+
+
+def get_dataset(session: Session, dataset_id: str) -> DatasetRecord:
+    """The dataset ``dataset_id``; :class:`NotFound` otherwise."""
+    rec = session.get(DatasetRecord, dataset_id)
+    if rec is None:
+        raise NotFound(f"no dataset {dataset_id!r}", field="dataset_id")
+    return rec
+
+
+def list_datasets(session: Session, *, limit: int, cursor: str | None) -> tuple[list[DatasetRecord], str | None]:
+    """Newest first, keyset-paged by id; returns the page and the next cursor."""
+    q = select(DatasetRecord).order_by(DatasetRecord.id.desc()).limit(limit + 1)
+    if cursor:
+        q = q.where(DatasetRecord.id < cursor)
+    items = list(session.scalars(q))
+    nxt = items[limit - 1].id if len(items) > limit else None
+    return items[:limit], nxt
+
+
+def get_audit(session: Session, audit_id: str) -> AuditRecord:
+    """The audit ``audit_id``; :class:`NotFound` otherwise."""
+    rec = session.get(AuditRecord, audit_id)
+    if rec is None:
+        raise NotFound(f"no audit {audit_id!r}", field="audit_id")
+    return rec
+
+
+def list_audits(session: Session, *, limit: int, cursor: str | None, dataset_id: str | None = None,
+                status: str | None = None) -> tuple[list[AuditRecord], str | None]:
+    """Newest first, keyset-paged by id."""
+    q = select(AuditRecord).order_by(AuditRecord.id.desc()).limit(limit + 1)
+    if cursor:
+        q = q.where(AuditRecord.id < cursor)
+    if dataset_id:
+        q = q.where(AuditRecord.dataset_id == dataset_id)
+    if status:
+        q = q.where(AuditRecord.status == status)
+    items = list(session.scalars(q))
+    nxt = items[limit - 1].id if len(items) > limit else None
+    return items[:limit], nxt
+
+
+def active_audits_of(session: Session, dataset_id: str) -> int:
+    """How many queued or running audits use ``dataset_id``."""
+    return session.scalar(select(func.count()).select_from(AuditRecord).where(
+        AuditRecord.dataset_id == dataset_id, AuditRecord.status.in_(ACTIVE_STATES))) or 0
+
+
+def audits_of(session: Session, dataset_id: str) -> list[AuditRecord]:
+    return list(session.scalars(select(AuditRecord).where(AuditRecord.dataset_id == dataset_id)))
+
+
+def artifact_in_use(session: Session, digest: str) -> bool:
+    """Whether any dataset or audit still refers to the artifact ``digest``."""
+    n = session.scalar(select(func.count()).select_from(DatasetRecord).where(DatasetRecord.artifact == digest))
+    m = session.scalar(select(func.count()).select_from(AuditRecord).where(
+        AuditRecord.pred_probs_artifact == digest))
+    return bool(n or m)
+
+
+def delete_audit_rows(session: Session, audit_id: str) -> None:
+    session.execute(delete(AuditRow).where(AuditRow.audit_id == audit_id))
+
+
+def issue_rows(session: Session, audit_id: str, *, limit: int, after_rank: int | None = None,
+               given_label: int | None = None, only_issues: bool = False,
+               max_score: float | None = None) -> list[AuditRow]:
+    """Up to ``limit`` rows in rank order after ``after_rank`` (keyset on the (audit_id, rank) key)."""
+    q = select(AuditRow).where(AuditRow.audit_id == audit_id)
+    if after_rank is not None:
+        q = q.where(AuditRow.rank > after_rank)
+    if given_label is not None:
+        q = q.where(AuditRow.given_label == given_label)
+    if only_issues:
+        q = q.where(AuditRow.is_issue.is_(True))
+    if max_score is not None:
+        q = q.where(AuditRow.quality_score <= max_score)
+    return list(session.scalars(q.order_by(AuditRow.rank).limit(limit)))
+
+
+def all_rows(session: Session, audit_id: str):
+    """Every row of an audit in rank order, as tuples (for exports)."""
+    cols = [AuditRow.rank, AuditRow.index, AuditRow.given_label, AuditRow.suggested_label, AuditRow.quality_score,
+            AuditRow.is_issue, AuditRow.true_label, AuditRow.example_id]
+    return session.execute(select(*cols).where(AuditRow.audit_id == audit_id).order_by(AuditRow.rank)).all()
+
+
+def count_by_status(session: Session) -> dict[str, int]:
+    """Audits per status."""
+    return dict(session.execute(select(AuditRecord.status, func.count()).group_by(AuditRecord.status)).all())
+
+
+def recent_durations(session: Session, limit: int = 10_000) -> list[tuple[datetime, datetime]]:
+    """(started_at, finished_at) of the most recently finished audits."""
+    q = (select(AuditRecord.started_at, AuditRecord.finished_at)
+         .where(AuditRecord.started_at.is_not(None), AuditRecord.finished_at.is_not(None))
+         .order_by(AuditRecord.finished_at.desc()).limit(limit))
+    return list(session.execute(q).all())
