@@ -1,0 +1,1 @@
+"""Background audits: a database-backed queue and the worker that drains it."""

@@ -1,0 +1,156 @@
+"""A database-backed job queue; the ``audits`` table is the queue.
+
+States: ``queued -> running -> done | failed | cancelled``. A worker claims one
+queued audit (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, a conditional
+``UPDATE ... WHERE status = 'queued'`` on SQLite, so two workers never get the
+same job), stamps a heartbeat while it runs, and finishes it in one
+transaction. Running audits whose heartbeat is older than the stale limit belong
+to a dead worker and go back to the queue (or fail after ``max_attempts``).
+
+Every state change after the claim is conditional on ``worker_id``: a worker
+that lost its job (requeued as stale, cancelled, deleted) cannot overwrite it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Iterable
+
+from sqlalchemy import insert, select, update
+
+from app.store.db import Database
+from app.store.ids import new_id
+from app.store.models import (CANCELLED, DONE, FAILED, QUEUED, RUNNING, AuditRecord, AuditRow, utcnow)
+
+
+def enqueue(db: Database, *, dataset_id: str, options: dict) -> AuditRecord:
+    """Add a queued audit of ``dataset_id`` with ``options``; returns the record."""
+    rec = AuditRecord(id=new_id("au"), dataset_id=dataset_id, status=QUEUED, options=options,
+                      cancel_requested=False, attempts=0, created_at=utcnow(),
+                      progress={"stage": "queued", "fraction": 0.0})
+    with db.sessions.begin() as s:
+        s.add(rec)
+    return rec
+
+
+def claim(db: Database, worker_id: str) -> AuditRecord | None:
+    """Take the oldest queued audit for ``worker_id`` (it becomes ``running``); ``None`` when the queue is empty."""
+    now = utcnow()
+    values = dict(status=RUNNING, worker_id=worker_id, heartbeat_at=now, started_at=now,
+                  attempts=AuditRecord.attempts + 1,
+                  progress={"stage": "starting", "fraction": 0.0})
+    oldest = select(AuditRecord.id).where(AuditRecord.status == QUEUED).order_by(AuditRecord.created_at,
+                                                                                  AuditRecord.id).limit(1)
+    if db.is_postgres:
+        with db.sessions.begin() as s:
+            audit_id = s.scalar(oldest.with_for_update(skip_locked=True))
+            if audit_id is None:
+                return None
+            s.execute(update(AuditRecord).where(AuditRecord.id == audit_id).values(**values))
+        return _load(db, audit_id)
+    for _ in range(20):  # SQLite: retry when another worker won the race for the same row
+        with db.sessions.begin() as s:
+            audit_id = s.scalar(oldest)
+            if audit_id is None:
+                return None
+            won = s.execute(update(AuditRecord).where(AuditRecord.id == audit_id, AuditRecord.status == QUEUED)
+                            .values(**values)).rowcount == 1
+        if won:
+            return _load(db, audit_id)
+    return None
+
+
+def heartbeat(db: Database, audit_id: str, worker_id: str, progress: dict | None = None) -> tuple[bool, bool]:
+    """Stamp the heartbeat (and progress); returns ``(still_owned, cancel_requested)``."""
+    values: dict = {"heartbeat_at": utcnow()}
+    if progress is not None:
+        values["progress"] = progress
+    with db.sessions.begin() as s:
+        owned = s.execute(update(AuditRecord).where(*_owned(audit_id, worker_id)).values(**values)).rowcount == 1
+        cancel = bool(s.scalar(select(AuditRecord.cancel_requested).where(AuditRecord.id == audit_id)))
+    return owned, cancel
+
+
+def finish(db: Database, audit_id: str, worker_id: str, *, rows: Iterable[dict], summary: dict,
+           evaluation: dict | None, timings: dict, pred_probs_artifact: str | None,
+           batch: int = 5000) -> bool:
+    """Store an audit's rows and summary and mark it done, all in one transaction.
+
+    Returns ``False`` (and writes nothing) when the worker no longer owns the audit.
+    """
+    with db.sessions.begin() as s:
+        owned = s.execute(update(AuditRecord).where(*_owned(audit_id, worker_id)).values(
+            status=DONE, summary=summary, evaluation=evaluation, timings=timings,
+            pred_probs_artifact=pred_probs_artifact, finished_at=utcnow(), error=None,
+            progress={"stage": "done", "fraction": 1.0})).rowcount == 1
+        if not owned:
+            s.rollback()
+            return False
+        chunk: list[dict] = []
+        for row in rows:
+            chunk.append({**row, "audit_id": audit_id})
+            if len(chunk) >= batch:
+                s.execute(insert(AuditRow), chunk)
+                chunk = []
+        if chunk:
+            s.execute(insert(AuditRow), chunk)
+    return True
+
+
+def fail(db: Database, audit_id: str, worker_id: str, error: dict, *, status: str = FAILED,
+         timings: dict | None = None) -> bool:
+    """Mark a running audit ``failed`` (or ``cancelled``) with ``error``."""
+    with db.sessions.begin() as s:
+        return s.execute(update(AuditRecord).where(*_owned(audit_id, worker_id)).values(
+            status=status, error=error, finished_at=utcnow(), timings=timings)).rowcount == 1
+
+
+def request_cancel(db: Database, audit_id: str) -> str:
+    """Cancel a queued audit at once, flag a running one for its worker; returns the status after."""
+    with db.sessions.begin() as s:
+        s.execute(update(AuditRecord).where(AuditRecord.id == audit_id, AuditRecord.status == QUEUED).values(
+            status=CANCELLED, cancel_requested=True, finished_at=utcnow(),
+            error={"code": "cancelled", "message": "cancelled before it started", "field": None}))
+        s.execute(update(AuditRecord).where(AuditRecord.id == audit_id, AuditRecord.status == RUNNING).values(
+            cancel_requested=True))
+        return s.scalar(select(AuditRecord.status).where(AuditRecord.id == audit_id))
+
+
+def requeue_stale(db: Database, *, stale_after: float, max_attempts: int) -> list[str]:
+    """Return running audits with a heartbeat older than ``stale_after`` seconds to the queue.
+
+    Those already claimed ``max_attempts`` times fail instead. Returns the ids touched.
+    """
+    cutoff = utcnow() - timedelta(seconds=stale_after)
+    stale = (AuditRecord.status == RUNNING, AuditRecord.heartbeat_at < cutoff)
+    with db.sessions.begin() as s:
+        ids = list(s.scalars(select(AuditRecord.id).where(*stale)))
+        if not ids:
+            return []
+        s.execute(update(AuditRecord).where(*stale, AuditRecord.attempts >= max_attempts).values(
+            status=FAILED, finished_at=utcnow(), worker_id=None,
+            error={"code": "worker_lost", "field": None,
+                   "message": f"the worker stopped responding {max_attempts} times"}))
+        s.execute(update(AuditRecord).where(*stale, AuditRecord.cancel_requested.is_(True)).values(
+            status=CANCELLED, finished_at=utcnow(), worker_id=None))
+        s.execute(update(AuditRecord).where(*stale).values(
+            status=QUEUED, worker_id=None, heartbeat_at=None,
+            progress={"stage": "requeued", "fraction": 0.0}))
+    return ids
+
+
+def _owned(audit_id: str, worker_id: str):
+    return (AuditRecord.id == audit_id, AuditRecord.worker_id == worker_id, AuditRecord.status == RUNNING)
+
+
+def _load(db: Database, audit_id: str) -> AuditRecord:
+    with db.sessions() as s:
+        return s.get(AuditRecord, audit_id)
+
+
+def release(db: Database, audit_id: str, worker_id: str) -> bool:
+    """Give a running audit back to the queue (the worker is shutting down)."""
+    with db.sessions.begin() as s:
+        return s.execute(update(AuditRecord).where(*_owned(audit_id, worker_id)).values(
+            status=QUEUED, worker_id=None, heartbeat_at=None,
+            progress={"stage": "requeued", "fraction": 0.0})).rowcount == 1

@@ -1,0 +1,198 @@
+"""Fixtures of the service tests (API, jobs, store, e2e): settings on a fresh database
+per test, SQLite or PostgreSQL, an app, a client, and small uploads.
+
+PostgreSQL tests use ``LABELAUDIT_TEST_PG_URL`` (default: the local
+``postgresql+psycopg://postgres@127.0.0.1:5432/test``) and skip when it does not
+answer; each test gets its own schema (``search_path``), dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import secrets
+import time
+from urllib.parse import quote
+
+import numpy as np
+import pytest
+
+PG_URL = os.environ.get("LABELAUDIT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+BACKENDS = ["sqlite", "postgres"]
+
+
+def _pg_admin_url() -> str:
+    return PG_URL.replace("postgresql+psycopg://", "postgresql://")
+
+
+def pg_available() -> bool:
+    try:
+        import psycopg
+
+        with psycopg.connect(_pg_admin_url(), connect_timeout=2):
+            return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    """Each test using it runs once on SQLite and once on PostgreSQL."""
+    if request.param == "postgres" and not pg_available():
+        pytest.skip(f"PostgreSQL not reachable at {PG_URL} (set LABELAUDIT_TEST_PG_URL)")
+    return request.param
+
+
+@pytest.fixture
+def database_url(backend, tmp_path):
+    """A URL of an empty database: a SQLite file, or a fresh PostgreSQL schema."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.sqlite'}"
+        return
+    import psycopg
+
+    schema = f"la_test_{os.getpid()}_{secrets.token_hex(4)}"
+    with psycopg.connect(_pg_admin_url(), autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in PG_URL else "?"
+    yield f"{PG_URL}{sep}options={quote('-csearch_path=' + schema)}"
+    with psycopg.connect(_pg_admin_url(), autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def service_settings(database_url, tmp_path):
+    """Settings on the test database; no embedded workers (tests run jobs explicitly)."""
+    from app.config import get_settings
+
+    return get_settings(data_dir=tmp_path / "data", database_url=database_url, workers=0, min_rows=10,
+                        heartbeat_seconds=0.2, stale_after_seconds=2.0, worker_poll_seconds=0.1)
+
+
+@pytest.fixture
+def app(service_settings):
+    from app.main import create_app
+
+    return create_app(service_settings)
+
+
+@pytest.fixture
+def client(app):
+    from fastapi.testclient import TestClient
+
+    with TestClient(app) as c:
+        yield c
+
+
+def run_jobs(app) -> int:
+    """Run every queued audit in this thread (what a worker would do)."""
+    from app.jobs.worker import run_pending
+
+    return run_pending(app.state.settings, app.state.db)
+
+
+def digits_arrays(n: int = 400):
+    """The first ``n`` sklearn digits as (X float32 (n, 64), y int64)."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    return d.data[:n].astype(np.float32), d.target[:n].astype(np.int64)
+
+
+def csv_bytes(n: int = 400) -> bytes:
+    """The digits as CSV bytes (64 pixel columns and ``label``)."""
+    X, y = digits_arrays(n)
+    lines = [",".join([f"p{i}" for i in range(X.shape[1])] + ["label"])]
+    lines += [",".join([*(f"{v:g}" for v in row), str(lbl)]) for row, lbl in zip(X, y)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, array)
+    return buf.getvalue()
+
+
+def synthetic_pred_probs(n: int, k: int = 5, noise: float = 0.05, seed: int = 0):
+    """pred_probs that mostly agree with labels, with ``noise`` of the labels flipped."""
+    rng = np.random.default_rng(seed)
+    true = rng.integers(0, k, n)
+    logits = rng.normal(0, 1, (n, k))
+    logits[np.arange(n), true] += 4
+    P = np.exp(logits)
+    P /= P.sum(axis=1, keepdims=True)
+    labels = true.copy()
+    flip = rng.random(n) < noise
+    labels[flip] = (labels[flip] + 1) % k
+    return P.astype(np.float32), labels
+
+
+def wait_for(predicate, timeout: float = 60.0, interval: float = 0.1):
+    """Poll ``predicate`` until it returns a truthy value; fail after ``timeout`` seconds."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def service_env(settings, **extra) -> dict:
+    """Environment for a subprocess (server or worker) on ``settings``' database and data dir."""
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LABELAUDIT_")}
+    env.update({"LABELAUDIT_DATA_DIR": str(settings.data_dir), "LABELAUDIT_DATABASE_URL": settings.resolved_database_url,
+                "LABELAUDIT_DEVICE": "cpu", "LABELAUDIT_HEARTBEAT_SECONDS": str(settings.heartbeat_seconds),
+                "LABELAUDIT_STALE_AFTER_SECONDS": str(settings.stale_after_seconds),
+                "LABELAUDIT_WORKER_POLL_SECONDS": str(settings.worker_poll_seconds),
+                "OMP_NUM_THREADS": "1", "PYTHONPATH": str(root), "PYTHONUNBUFFERED": "1"})
+    env.update({k: str(v) for k, v in extra.items()})
+    env["_PYTHON"] = sys.executable
+    return env
+
+
+@pytest.fixture
+def live_server(service_settings, tmp_path):
+    """The real API (``app.main.serve``, one embedded worker) in a subprocess on a free port; yields its base URL."""
+    import subprocess
+    import sys
+
+    import httpx
+
+    port = free_port()
+    env = service_env(service_settings, LABELAUDIT_PORT=port, LABELAUDIT_WORKERS=1)
+    log = open(tmp_path / "server.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-c", "from app.main import serve; from app.config import get_settings;"
+                             " serve(get_settings())"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+
+    def up():
+        if proc.poll() is not None:
+            raise AssertionError("server exited:\n" + (tmp_path / "server.log").read_text()[-3000:])
+        try:
+            return httpx.get(url + "/readyz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_for(up, timeout=60, interval=0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()

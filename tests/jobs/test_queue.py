@@ -1,0 +1,75 @@
+"""The database queue on SQLite and PostgreSQL: distinct claims, ownership, stale requeue."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+from sqlalchemy import func, select, update
+
+from app.jobs import queue
+from app.store.models import AuditRecord, AuditRow, utcnow
+from app.store.datasets import save_dataset
+from app.audit.ingest import from_pred_probs
+from tests.conftest_service import synthetic_pred_probs
+
+
+def _dataset(app) -> str:
+    P, y = synthetic_pred_probs(50)
+    rec = save_dataset(app.state.db, app.state.artifacts, from_pred_probs(P, y), name="p")
+    return rec.id
+
+
+def test_concurrent_workers_claim_distinct_jobs(app):
+    db = app.state.db
+    ds = _dataset(app)
+    ids = {queue.enqueue(db, dataset_id=ds, options={}).id for _ in range(12)}
+    claimed: dict[str, list[str]] = {"w1": [], "w2": [], "w3": []}
+    barrier = threading.Barrier(3)
+
+    def work(name):
+        barrier.wait()
+        while (job := queue.claim(db, name)) is not None:
+            claimed[name].append(job.id)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in claimed]
+    [t.start() for t in threads]
+    [t.join(30) for t in threads]
+    flat = [i for v in claimed.values() for i in v]
+    assert sorted(flat) == sorted(ids)  # every job claimed exactly once
+    with db.sessions() as s:
+        assert s.scalar(select(func.max(AuditRecord.attempts))) == 1
+
+
+def test_finish_by_a_worker_that_lost_the_job_writes_nothing(app):
+    db = app.state.db
+    job = queue.enqueue(db, dataset_id=_dataset(app), options={})
+    assert queue.claim(db, "w1").id == job.id
+    with db.sessions.begin() as s:  # w1 goes silent: its heartbeat is old
+        s.execute(update(AuditRecord).values(heartbeat_at=utcnow() - timedelta(seconds=120)))
+    assert queue.requeue_stale(db, stale_after=60, max_attempts=3) == [job.id]
+    assert queue.claim(db, "w2").id == job.id
+    rows = [{"rank": 0, "index": 0, "given_label": 0, "suggested_label": 0, "quality_score": 0.5,
+             "is_issue": False, "true_label": None, "example_id": None}]
+    assert not queue.finish(db, job.id, "w1", rows=rows, summary={}, evaluation=None, timings={},
+                            pred_probs_artifact=None)
+    assert queue.heartbeat(db, job.id, "w1") == (False, False)
+    with db.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(AuditRow)) == 0
+        rec = s.get(AuditRecord, job.id)
+        assert rec.status == "running" and rec.worker_id == "w2" and rec.attempts == 2
+    assert queue.finish(db, job.id, "w2", rows=rows, summary={"ok": 1}, evaluation=None, timings={},
+                        pred_probs_artifact=None)
+
+
+def test_stale_job_fails_after_max_attempts(app):
+    db = app.state.db
+    job = queue.enqueue(db, dataset_id=_dataset(app), options={})
+    for attempt in range(2):
+        assert queue.claim(db, f"w{attempt}").id == job.id
+        with db.sessions.begin() as s:
+            s.execute(update(AuditRecord).values(heartbeat_at=utcnow() - timedelta(seconds=120)))
+        queue.requeue_stale(db, stale_after=60, max_attempts=2)
+    with db.sessions() as s:
+        rec = s.get(AuditRecord, job.id)
+        assert rec.status == "failed" and rec.error["code"] == "worker_lost"

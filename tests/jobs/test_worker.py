@@ -1,0 +1,75 @@
+"""The worker: embedded threads run audits, report progress, honour cancel; failures are recorded."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from app.jobs.worker import run_worker
+from tests.conftest_service import csv_bytes, npy_bytes, synthetic_pred_probs, wait_for
+
+
+@pytest.fixture
+def worker(app):
+    """One worker thread on the app's database."""
+    stop = threading.Event()
+    t = threading.Thread(target=run_worker, args=(app.state.settings, stop), kwargs={"db": app.state.db},
+                         daemon=True)
+    t.start()
+    yield
+    stop.set()
+    t.join(30)
+
+
+def test_progress_then_cancel_a_running_audit(client, worker):
+    ds = client.post("/v1/datasets", files={"file": ("d.csv", csv_bytes(200))}).json()
+    audit = client.post("/v1/audits", json={"dataset_id": ds["id"], "backbone": "mlp", "folds": 2,
+                                            "epochs": 500, "device": "cpu"}).json()
+
+    def training():
+        a = client.get(f"/v1/audits/{audit['id']}").json()
+        return a if a["status"] == "running" and a["progress"].get("epoch") else None
+
+    running = wait_for(training, timeout=60)
+    assert running["progress"]["stage"] == "training" and running["progress"]["folds"] == 2
+    assert client.post(f"/v1/audits/{audit['id']}/cancel").json()["cancel_requested"]
+    done = wait_for(lambda: (a := client.get(f"/v1/audits/{audit['id']}").json())["status"] == "cancelled" and a,
+                    timeout=30)
+    assert done["error"]["code"] == "cancelled"
+    assert client.get(f"/v1/audits/{audit['id']}/issues").status_code == 409
+
+
+def test_two_worker_threads_drain_the_queue(client, app, worker):
+    second = threading.Event()
+    t = threading.Thread(target=run_worker, args=(app.state.settings, second), kwargs={"db": app.state.db},
+                         daemon=True)
+    t.start()
+    try:
+        P, y = synthetic_pred_probs(200)
+        ds = client.post("/v1/datasets", files={"file": ("p_pyx.npy", npy_bytes(P)),
+                                                "labels_file": ("p_labels.npy", npy_bytes(y))}).json()
+        ids = [client.post("/v1/audits", json={"dataset_id": ds["id"], "seed": i}).json()["id"] for i in range(6)]
+        for i in ids:
+            a = wait_for(lambda: (a := client.get(f"/v1/audits/{i}").json())["status"] == "done" and a, timeout=60)
+            assert a["attempts"] == 1
+    finally:
+        second.set()
+        t.join(30)
+
+
+def test_stopping_worker_hands_its_audit_back(client, app):
+    stop = threading.Event()
+    t = threading.Thread(target=run_worker, args=(app.state.settings, stop), kwargs={"db": app.state.db},
+                         daemon=True)
+    t.start()
+    ds = client.post("/v1/datasets", files={"file": ("d.csv", csv_bytes(200))}).json()
+    audit = client.post("/v1/audits", json={"dataset_id": ds["id"], "backbone": "mlp", "folds": 2,
+                                            "epochs": 500, "device": "cpu"}).json()
+    url = f"/v1/audits/{audit['id']}"
+    wait_for(lambda: client.get(url).json()["progress"].get("epoch"), timeout=60)
+    stop.set()
+    t.join(30)
+    assert not t.is_alive()
+    a = client.get(url).json()
+    assert a["status"] == "queued" and a["progress"]["stage"] == "requeued" and a["attempts"] == 1
