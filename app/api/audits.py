@@ -1,0 +1,161 @@
+"""/v1/audits: queue an audit, poll it, cancel or delete it, read its results."""
+
+from __future__ import annotations
+
+import io
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response
+from fastapi.responses import FileResponse
+
+from app.api.deps import ArtifactsDep, DatabaseDep, SessionDep
+from app.api.errors import ProblemError, responses
+from app.api.schemas import AuditIn, AuditOut, IssueRow, Page, ProgressOut
+from app.audit.pipeline import AuditOptions, check_options
+from app.jobs import queue
+from app.store import datasets as store
+from app.store import queries
+from app.errors import Conflict
+from app.store.models import DONE, AuditRecord, as_utc
+
+router = APIRouter(prefix="/v1/audits", tags=["audits"])
+
+EXPORT_COLUMNS = ["rank", "index", "given_label", "suggested_label", "quality_score", "is_issue", "true_label",
+                  "example_id"]
+
+
+def audit_out(rec: AuditRecord) -> AuditOut:
+    """The response model of an audit record."""
+    return AuditOut(id=rec.id, dataset_id=rec.dataset_id, status=rec.status, options=rec.options,
+                    progress=ProgressOut(**(rec.progress or {})), timings=rec.timings, summary=rec.summary,
+                    evaluation=rec.evaluation, error=rec.error, attempts=rec.attempts,
+                    cancel_requested=rec.cancel_requested, created_at=as_utc(rec.created_at),
+                    started_at=as_utc(rec.started_at), finished_at=as_utc(rec.finished_at))
+
+
+@router.post("", status_code=202, response_model=AuditOut, responses=responses(404, 422),
+             summary="Queue an audit")
+def create_audit(body: AuditIn, session: SessionDep, db: DatabaseDep, artifacts: ArtifactsDep) -> AuditOut:
+    """Validate the options against the dataset, then queue the audit (poll ``GET /v1/audits/{id}``)."""
+    ds_rec = queries.get_dataset(session, body.dataset_id)
+    options = AuditOptions(**{k: v for k, v in body.model_dump().items() if k != "dataset_id"})
+    check_options(store.load_arrays(artifacts, ds_rec), options)
+    return audit_out(queue.enqueue(db, dataset_id=ds_rec.id, options=options.to_dict()))
+
+
+@router.get("", response_model=Page[AuditOut], responses=responses(422), summary="List audits")
+def list_audits(session: SessionDep, limit: Annotated[int, Query(ge=1, le=200)] = 50,
+                cursor: Annotated[str | None, Query(max_length=64)] = None,
+                dataset_id: str | None = None,
+                status: Literal["queued", "running", "done", "failed", "cancelled"] | None = None) -> Page[AuditOut]:
+    """Audits newest first, cursor-paged, optionally of one dataset or in one state."""
+    items, nxt = queries.list_audits(session, limit=limit, cursor=cursor, dataset_id=dataset_id, status=status)
+    return Page[AuditOut](items=[audit_out(a) for a in items], next_cursor=nxt)
+
+
+@router.get("/{audit_id}", response_model=AuditOut, responses=responses(404), summary="Read an audit")
+def get_audit(audit_id: str, session: SessionDep) -> AuditOut:
+    """Status, progress (stage, fold, epoch, fraction), timings; summary when done, error when failed."""
+    return audit_out(queries.get_audit(session, audit_id))
+
+
+@router.post("/{audit_id}/cancel", response_model=AuditOut, responses=responses(404, 409),
+             summary="Cancel an audit")
+def cancel_audit(audit_id: str, session: SessionDep, db: DatabaseDep) -> AuditOut:
+    """A queued audit is cancelled at once; a running one at its worker's next check (within about a second)."""
+    rec = queries.get_audit(session, audit_id)
+    if rec.status in ("done", "failed"):
+        raise Conflict(f"the audit is already {rec.status}", field="audit_id")
+    queue.request_cancel(db, audit_id)
+    session.expire_all()
+    return audit_out(queries.get_audit(session, audit_id))
+
+
+@router.delete("/{audit_id}", status_code=204, responses=responses(404, 409), summary="Delete an audit")
+def delete_audit(audit_id: str, db: DatabaseDep, artifacts: ArtifactsDep) -> Response:
+    """Delete an audit with its rows and pred_probs; 409 while it runs (cancel it first)."""
+    store.delete_audit(db, artifacts, audit_id)
+    return Response(status_code=204)
+
+
+def _done(session, audit_id: str) -> AuditRecord:
+    rec = queries.get_audit(session, audit_id)
+    if rec.status != DONE:
+        raise Conflict(f"the audit is {rec.status}; results exist once it is done", field="audit_id",
+                       code="not_ready")
+    return rec
+
+
+@router.get("/{audit_id}/summary", responses=responses(404, 409), summary="Audit summary")
+def get_summary(audit_id: str, session: SessionDep) -> dict:
+    """The audit's summary (what ``AuditResult.summary()`` gives): issue count and rate, health score, noise
+    matrix, per-class table. Evaluation and timings are on ``GET /v1/audits/{id}``."""
+    return _done(session, audit_id).summary or {}
+
+
+@router.get("/{audit_id}/issues", response_model=Page[IssueRow], responses=responses(404, 409, 422),
+            summary="Ranked examples")
+def get_issues(audit_id: str, session: SessionDep,
+               limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+               cursor: Annotated[str | None, Query(pattern=r"^\d{0,10}$", description="next_cursor of the last page")]
+               = None,
+               given_label: Annotated[int | None, Query(ge=0)] = None,
+               only_issues: bool = False,
+               max_score: Annotated[float | None, Query(ge=0.0, le=1.0)] = None) -> Page[IssueRow]:
+    """Examples from least to most likely correctly labelled, keyset-paged by rank."""
+    names = (_done(session, audit_id).summary or {}).get("class_names") or []
+    rows = queries.issue_rows(session, audit_id, limit=limit + 1, after_rank=int(cursor) if cursor else None,
+                              given_label=given_label, only_issues=only_issues, max_score=max_score)
+    nxt = str(rows[limit - 1].rank) if len(rows) > limit else None
+    items = [IssueRow(rank=r.rank, index=r.index, given_label=r.given_label, suggested_label=r.suggested_label,
+                      quality_score=r.quality_score, is_issue=r.is_issue, true_label=r.true_label,
+                      example_id=r.example_id, given_class=_name(names, r.given_label),
+                      suggested_class=_name(names, r.suggested_label)) for r in rows[:limit]]
+    return Page[IssueRow](items=items, next_cursor=nxt)
+
+
+def _name(names: list, i: int) -> str | None:
+    return str(names[i]) if 0 <= i < len(names) else None
+
+
+@router.get("/{audit_id}/pred_probs", response_class=FileResponse, responses={
+    200: {"content": {"application/octet-stream": {}}, "description": "float32 (n, k) .npy"},
+    **responses(404, 409)}, summary="Download pred_probs")
+def get_pred_probs(audit_id: str, session: SessionDep, artifacts: ArtifactsDep) -> FileResponse:
+    """The out-of-sample predicted probabilities as a NumPy ``.npy`` file."""
+    rec = _done(session, audit_id)
+    path = artifacts.path(rec.pred_probs_artifact or "", "npy")
+    if not rec.pred_probs_artifact or not path.exists():
+        raise ProblemError(404, "the pred_probs artifact is missing", code="not_found", field="pred_probs")
+    return FileResponse(path, media_type="application/octet-stream", filename=f"{audit_id}_pred_probs.npy")
+
+
+@router.get("/{audit_id}/export", responses={
+    200: {"content": {"text/csv": {}, "application/vnd.apache.parquet": {}}}, **responses(404, 409, 422)},
+    summary="Export all rows")
+def export(audit_id: str, session: SessionDep, format: Literal["csv", "parquet"] = "csv") -> Response:
+    """Every example in rank order as CSV or Parquet."""
+    import pyarrow as pa
+
+    rec = _done(session, audit_id)
+    rows = queries.all_rows(session, audit_id)
+    cols = list(zip(*rows)) if rows else [[] for _ in EXPORT_COLUMNS]
+    types = [pa.int64(), pa.int64(), pa.int64(), pa.int64(), pa.float64(), pa.bool_(), pa.int64(), pa.string()]
+    table = pa.table({name: pa.array(list(col), type=t) for name, col, t in zip(EXPORT_COLUMNS, cols, types)})
+    if rec.summary and (names := rec.summary.get("class_names")):
+        table = table.append_column("given_class", pa.array([names[i] for i in table["given_label"].to_pylist()]))
+        table = table.append_column("suggested_class",
+                                    pa.array([names[i] for i in table["suggested_label"].to_pylist()]))
+    buf = io.BytesIO()
+    if format == "csv":
+        import pyarrow.csv as pacsv
+
+        pacsv.write_csv(table, buf)
+        media = "text/csv"
+    else:
+        import pyarrow.parquet as pq
+
+        pq.write_table(table, buf)
+        media = "application/vnd.apache.parquet"
+    return Response(buf.getvalue(), media_type=media,
+                    headers={"Content-Disposition": f'attachment; filename="{audit_id}.{format}"'})

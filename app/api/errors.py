@@ -1,0 +1,90 @@
+"""One error shape for every response: RFC 9457 ``application/problem+json``.
+
+``{type, title, status, detail, errors: [{field, message, code}]}``. Domain
+errors map by their ``.status``; request validation errors list each bad field;
+anything unexpected is a 500 with no internals in the body.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.errors import LabelAuditError
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://labelaudit.dev/problems/"
+log = logging.getLogger("labelaudit.api")
+
+
+class ProblemError(Exception):
+    """Raise from a route to answer with a problem document."""
+
+    def __init__(self, status: int, detail: str, *, code: str | None = None, field: str | None = None,
+                 headers: dict | None = None):
+        super().__init__(detail)
+        self.status, self.detail, self.code, self.field, self.headers = status, detail, code, field, headers
+
+
+def problem(status: int, detail: str, *, code: str | None = None, errors: list[dict] | None = None,
+            headers: dict | None = None) -> JSONResponse:
+    """A problem+json response."""
+    title = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    code = code or title.lower().replace(" ", "_")
+    body = {"type": TYPE_BASE + code, "title": title, "status": status, "detail": detail, "errors": errors or []}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _field(loc) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie") and len(parts) > 1:
+        parts = parts[1:]
+    return ".".join(parts)
+
+
+async def _domain(_: Request, exc: LabelAuditError) -> JSONResponse:
+    return problem(exc.status, exc.message, code=exc.code, errors=[exc.to_dict()])
+
+
+async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = [{"field": _field(e.get("loc", ())), "message": e.get("msg", "invalid"), "code": e.get("type", "invalid")}
+              for e in exc.errors()]
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5]) or "invalid request"
+    return problem(422, detail, code="validation_error", errors=errors)
+
+
+async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    return problem(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+
+
+async def _problem(_: Request, exc: ProblemError) -> JSONResponse:
+    errors = [{"field": exc.field, "message": exc.detail, "code": exc.code}] if exc.field or exc.code else []
+    return problem(exc.status, exc.detail, code=exc.code, errors=errors, headers=exc.headers)
+
+
+async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", exc_info=exc)
+    return problem(500, "internal error; see the server log", code="internal_error")
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers on ``app``."""
+    app.add_exception_handler(LabelAuditError, _domain)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(ProblemError, _problem)
+    app.add_exception_handler(Exception, _unexpected)
+
+
+#: OpenAPI description of error responses, for ``responses=`` on routes.
+PROBLEM_RESPONSE = {"content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+
+
+def responses(*codes: int) -> dict:
+    """``responses=`` for a route that may answer with these problem statuses."""
+    return {c: {**PROBLEM_RESPONSE, "description": HTTPStatus(c).phrase} for c in codes}

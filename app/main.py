@@ -1,0 +1,117 @@
+"""The FastAPI app factory, its lifespan (database, embedded workers) and ``serve``."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI
+
+from app.api import audits, datasets, errors, health
+from app.api.deps import require_api_key
+from app.api.metrics import Metrics, MetricsMiddleware
+from app.api.schemas import Problem
+from app.config import Settings, get_settings
+from app.store.datasets import artifact_store
+from app.store.db import open_database
+
+log = logging.getLogger("labelaudit")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the API for ``settings``.
+
+    The database is opened (and migrated) when the app starts; with
+    ``settings.workers > 0`` that many audit workers run as threads of this
+    process (embedded mode) and stop with it.
+    """
+    settings = settings or get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _clean_stale_uploads(settings)
+    db = open_database(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        stop = threading.Event()
+        threads = []
+        if settings.workers > 0:
+            from app.jobs.worker import run_worker
+
+            for i in range(settings.workers):
+                t = threading.Thread(target=run_worker, args=(settings, stop), kwargs={"db": db},
+                                     name=f"labelaudit-worker-{i}", daemon=True)
+                t.start()
+                threads.append(t)
+        app.state.worker_threads = threads
+        try:
+            yield
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(timeout=30)
+            db.dispose()
+
+    app = FastAPI(title="labelaudit", version="0.1.0", lifespan=lifespan,
+                  description="Label-noise auditing: upload a dataset, queue an audit, page through ranked label "
+                              "issues. Errors are RFC 9457 application/problem+json.")
+    app.state.settings = settings
+    app.state.db = db
+    app.state.artifacts = artifact_store(settings)
+    app.state.metrics = Metrics(db)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    errors.install(app)
+    app.include_router(health.router)
+    secured = [Depends(require_api_key)]
+    app.include_router(datasets.router, dependencies=secured, responses=errors.responses(401))
+    app.include_router(audits.router, dependencies=secured, responses=errors.responses(401))
+    _add_problem_schema(app)
+    return app
+
+
+def _clean_stale_uploads(settings: Settings, older_than: float = 3600.0) -> None:
+    """Remove upload folders a crashed process left in ``<data_dir>/tmp`` (older than an hour)."""
+    import shutil
+    import time
+
+    tmp = settings.data_dir / "tmp"
+    if not tmp.is_dir():
+        return
+    cutoff = time.time() - older_than
+    for entry in tmp.glob("upload-*"):
+        try:
+            if entry.stat().st_mtime < cutoff:
+                shutil.rmtree(entry, ignore_errors=True)
+        except OSError:
+            pass
+
+
+def _add_problem_schema(app: FastAPI) -> None:
+    """Put the Problem model into the OpenAPI components that error responses refer to."""
+    original = app.openapi
+
+    def openapi():
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = original()
+        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = Problem.model_json_schema(
+            ref_template="#/components/schemas/{model}")
+        for name, sub in Problem.model_json_schema(ref_template="#/components/schemas/{model}").get(
+                "$defs", {}).items():
+            schema["components"]["schemas"].setdefault(name, sub)
+        schema["components"]["schemas"]["Problem"].pop("$defs", None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi
+
+
+def serve(settings: Settings | None = None) -> None:
+    """Run the API (with its embedded workers) on ``settings.host:settings.port`` until interrupted."""
+    import uvicorn
+
+    settings = settings or get_settings()
+    app = create_app(settings)
+    print(f"labelaudit API on http://{settings.host}:{settings.port}  (docs: /docs, workers: {settings.workers})",
+          flush=True)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")

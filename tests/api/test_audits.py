@@ -1,0 +1,174 @@
+"""/v1/audits on SQLite and PostgreSQL: queue, run, poll, page issues, downloads, cancel, errors."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+
+from tests.conftest_service import csv_bytes, npy_bytes, run_jobs, synthetic_pred_probs
+
+
+def make_dataset(client, n=300) -> dict:
+    r = client.post("/v1/datasets", files={"file": ("digits.csv", csv_bytes(n))})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def pred_probs_dataset(client, n=500) -> tuple[dict, np.ndarray, np.ndarray]:
+    P, y = synthetic_pred_probs(n)
+    r = client.post("/v1/datasets", files={"file": ("p_pyx.npy", npy_bytes(P)),
+                                           "labels_file": ("p_labels.npy", npy_bytes(y))})
+    assert r.status_code == 201, r.text
+    return r.json(), P, y
+
+
+def test_audit_lifecycle_logreg(client, app):
+    ds = make_dataset(client)
+    noisy = client.post(f"/v1/datasets/{ds['id']}/noise", json={"rate": 0.1, "seed": 0}).json()
+    r = client.post("/v1/audits", json={"dataset_id": noisy["id"], "backbone": "logreg", "folds": 3})
+    assert r.status_code == 202, r.text
+    audit = r.json()
+    assert audit["status"] == "queued" and audit["progress"]["fraction"] == 0
+    assert client.get(f"/v1/audits/{audit['id']}/issues").status_code == 409
+    assert run_jobs(app) == 1
+    got = client.get(f"/v1/audits/{audit['id']}").json()
+    assert got["status"] == "done", got
+    assert got["progress"]["fraction"] == 1.0 and got["timings"]["total_seconds"] > 0
+    assert got["summary"]["num_examples"] == 300 and got["evaluation"] is not None
+    assert got["attempts"] == 1 and got["finished_at"]
+
+    seen, cursor = [], None
+    while True:
+        page = client.get(f"/v1/audits/{audit['id']}/issues", params={"limit": 128, "cursor": cursor}).json()
+        seen += page["items"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert [r["rank"] for r in seen] == list(range(300))
+    assert sorted(r["index"] for r in seen) == list(range(300))
+    assert all(r["true_label"] is not None for r in seen)
+    scores = [r["quality_score"] for r in seen]
+    assert scores == sorted(scores)
+
+    issues = client.get(f"/v1/audits/{audit['id']}/issues", params={"only_issues": True, "limit": 1000}).json()
+    assert all(r["is_issue"] for r in issues["items"])
+    assert len(issues["items"]) == got["summary"]["num_issues"]
+    three = client.get(f"/v1/audits/{audit['id']}/issues", params={"given_label": 3, "max_score": 0.5}).json()
+    assert all(r["given_label"] == 3 and r["quality_score"] <= 0.5 for r in three["items"])
+
+    pp = client.get(f"/v1/audits/{audit['id']}/pred_probs")
+    assert pp.status_code == 200
+    P = np.load(io.BytesIO(pp.content))
+    assert P.shape == (300, 10) and np.allclose(P.sum(axis=1), 1, atol=1e-4)
+
+    csv = client.get(f"/v1/audits/{audit['id']}/export", params={"format": "csv"})
+    assert csv.status_code == 200 and csv.text.splitlines()[0].startswith('"rank","index"')
+    assert len(csv.text.strip().splitlines()) == 301
+    pq = client.get(f"/v1/audits/{audit['id']}/export", params={"format": "parquet"})
+    import pyarrow.parquet as papq
+
+    assert papq.read_table(io.BytesIO(pq.content)).num_rows == 300
+    summary = client.get(f"/v1/audits/{audit['id']}/summary").json()
+    assert summary["num_classes"] == 10 and summary == got["summary"]
+    assert seen[0]["given_class"] == got["summary"]["class_names"][seen[0]["given_label"]]
+
+    assert client.delete(f"/v1/datasets/{noisy['id']}").status_code == 204
+    assert client.get(f"/v1/audits/{audit['id']}").status_code == 404
+
+
+def test_pred_probs_audit_skips_training(client, app):
+    ds, P, y = pred_probs_dataset(client)
+    audit = client.post("/v1/audits", json={"dataset_id": ds["id"]}).json()
+    run_jobs(app)
+    got = client.get(f"/v1/audits/{audit['id']}").json()
+    assert got["status"] == "done" and got["summary"]["backbone"] is None
+    assert 0 < got["summary"]["num_issues"] < 100
+    pp = np.load(io.BytesIO(client.get(f"/v1/audits/{audit['id']}/pred_probs").content))
+    assert np.allclose(pp, P, atol=1e-5)
+
+
+def test_bad_audit_requests_are_422_with_fields(client):
+    ds = make_dataset(client, 100)
+    r = client.post("/v1/audits", json={"dataset_id": ds["id"], "folds": 1, "epochs": 0, "surprise": 1})
+    assert r.status_code == 422
+    fields = {e["field"] for e in r.json()["errors"]}
+    assert {"folds", "epochs", "surprise"} <= fields
+    r = client.post("/v1/audits", json={"dataset_id": ds["id"], "rank_method": "vibes"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "rank_method"
+    r = client.post("/v1/audits", json={"dataset_id": ds["id"], "backbone": "cnn"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "backbone"
+    r = client.post("/v1/audits", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
+    assert client.post("/v1/audits", json={"dataset_id": "ds_missing"}).status_code == 404
+    assert client.get("/v1/audits/au_missing").status_code == 404
+    assert client.get("/v1/audits/au_missing/issues").status_code == 404
+    r = client.get("/v1/audits/au_missing/issues", params={"cursor": "abc", "limit": 0})
+    assert r.status_code == 422 and {e["field"] for e in r.json()["errors"]} == {"cursor", "limit"}
+    assert client.get("/v1/audits").json()["items"] == []
+
+
+def test_cancel_queued_and_delete(client, app):
+    ds, _, _ = pred_probs_dataset(client, 100)
+    audit = client.post("/v1/audits", json={"dataset_id": ds["id"]}).json()
+    assert client.delete(f"/v1/datasets/{ds['id']}").status_code == 409
+    r = client.post(f"/v1/audits/{audit['id']}/cancel")
+    assert r.status_code == 200 and r.json()["status"] == "cancelled"
+    assert run_jobs(app) == 0
+    assert client.delete(f"/v1/audits/{audit['id']}").status_code == 204
+    assert client.get(f"/v1/audits/{audit['id']}").status_code == 404
+    assert client.delete(f"/v1/datasets/{ds['id']}").status_code == 204
+
+
+def test_health_ready_metrics_openapi(client, app):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").json()["status"] == "ready"
+    ds, _, _ = pred_probs_dataset(client, 100)
+    client.post("/v1/audits", json={"dataset_id": ds["id"]})
+    run_jobs(app)
+    text = client.get("/metrics").text
+    assert 'labelaudit_jobs{state="done"} 1.0' in text
+    assert "labelaudit_job_duration_seconds_count 1.0" in text
+    assert 'labelaudit_http_requests_total{method="POST",route="/v1/audits",status="202"} 1.0' in text
+    spec = client.get("/openapi.json").json()
+    assert "multipart/form-data" in spec["paths"]["/v1/datasets"]["post"]["requestBody"]["content"]
+    assert "Problem" in spec["components"]["schemas"]
+
+
+def test_an_audit_whose_data_vanished_fails_with_an_error(client, app):
+    ds, _, _ = pred_probs_dataset(client, 100)
+    audit = client.post("/v1/audits", json={"dataset_id": ds["id"]}).json()
+    for f in (app.state.settings.data_dir / "artifacts").rglob("*.npz"):
+        f.unlink()
+    run_jobs(app)
+    got = client.get(f"/v1/audits/{audit['id']}").json()
+    assert got["status"] == "failed" and got["error"]["code"] == "internal_error"
+    assert client.get(f"/v1/audits/{audit['id']}/pred_probs").status_code == 409
+    assert client.post(f"/v1/audits/{audit['id']}/cancel").status_code == 409
+
+
+def test_odd_inputs_are_4xx_never_500(client):
+    ds = make_dataset(client, 100)
+    cases = [
+        ("post", f"/v1/datasets/{ds['id']}/noise", {"json": {"rate": "lots"}}),
+        ("post", f"/v1/datasets/{ds['id']}/noise", {"json": {"kind": "matrix", "noise_matrix": [[0.5]]}}),
+        ("post", f"/v1/datasets/{ds['id']}/noise", {"json": [1, 2, 3]}),
+        ("post", "/v1/audits", {"json": {"dataset_id": ds["id"], "backbone": "nonexistent"}}),
+        ("post", "/v1/audits", {"json": {"dataset_id": ds["id"], "folds": 20}}),
+        ("post", "/v1/audits", {"json": {"dataset_id": ds["id"], "device": "tpu"}}),
+        ("post", "/v1/audits", {"json": {"dataset_id": ds["id"], "backbone_options": {"bogus": 1}}}),
+        ("post", "/v1/audits", {"json": {}}),
+        ("post", "/v1/datasets", {"files": {"file": ("x.csv", b"label\n")}}),
+        ("post", "/v1/datasets", {"files": {"file": ("x.csv", b"a,label\n1,2\n" * 5)}, "data": {"format": "xls"}}),
+        ("post", "/v1/datasets", {"files": {"file": ("x.csv", b"a,b\n1,2\n" * 20)}, "data": {"label_column": "c"}}),
+        ("post", "/v1/datasets", {"files": {"file": ("x-images-idx3-ubyte", b"\x00\x00\x08\x03" + b"\x00" * 12)}}),
+        ("post", "/v1/datasets", {"content": b"--zz\r\nbroken", "headers": {"content-type": "multipart/form-data; boundary=zz"}}),
+        ("get", "/v1/audits", {"params": {"status": "sleeping"}}),
+        ("get", "/v1/datasets", {"params": {"limit": 100000}}),
+    ]
+    for method, url, kwargs in cases:
+        r = getattr(client, method)(url, **kwargs)
+        assert 400 <= r.status_code < 500, (url, kwargs, r.status_code, r.text)
+        body = r.json()
+        assert body["status"] == r.status_code and body["detail"] and "type" in body, body
+    assert len(client.get("/v1/datasets").json()["items"]) == 1
