@@ -7,6 +7,7 @@ traceback), 3 the audit itself failed. ``LABELAUDIT_DEBUG=1`` shows tracebacks.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from enum import Enum
@@ -310,10 +311,9 @@ def serve(
     from app.config import get_settings
 
     overrides = {k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v is not None}
-    try:
-        from app.main import serve as run_server
-    except ImportError as exc:
-        _fail(f"the service is not available in this build: {exc}", EXIT_FAILED)
+    from app.main import serve as run_server
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     run_server(get_settings(**overrides))
 
 
@@ -322,10 +322,9 @@ def worker() -> None:
     """Run an audit worker that claims jobs from the service's database."""
     from app.config import get_settings
 
-    try:
-        from app.jobs.worker import run_worker
-    except ImportError as exc:
-        _fail(f"the worker is not available in this build: {exc}", EXIT_FAILED)
+    from app.jobs.worker import run_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     run_worker(get_settings())
 
 
@@ -348,6 +347,50 @@ def _write_rows_csv(path: Path, result, top: Optional[int]) -> None:
             writer.writerows(rows)
     except OSError as exc:
         _fail(f"--csv: cannot write {path}: {exc.strerror}")
+
+
+keys_app = typer.Typer(help="Manage API keys (used when LABELAUDIT_REQUIRE_API_KEY is on).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("create")
+def keys_create(name: str = typer.Option(..., "--name", help="Who the key is for, e.g. team-a.")) -> None:
+    """Create a key and print it once (only its hash is stored)."""
+    from app.config import get_settings
+    from app.store.apikeys import create_api_key
+    from app.store.db import open_database
+
+    rec, plain = create_api_key(open_database(get_settings()), name)
+    err.print(f"created key {rec.id} ({rec.name}); store it now, it is not shown again:")
+    print(plain)
+
+
+@keys_app.command("list")
+def keys_list(all_keys: bool = typer.Option(False, "--all", help="Include revoked keys.")) -> None:
+    """List keys: id, name, prefix, created, last used, revoked."""
+    from app.config import get_settings
+    from app.store.apikeys import list_api_keys
+    from app.store.db import open_database
+
+    for k in list_api_keys(open_database(get_settings()), include_revoked=all_keys):
+        used = k.last_used_at.isoformat(timespec="seconds") if k.last_used_at else "never"
+        revoked = f"  revoked {k.revoked_at.isoformat(timespec='seconds')}" if k.revoked_at else ""
+        print(f"{k.id}\t{k.name}\t{k.prefix}…\tcreated {k.created_at.isoformat(timespec='seconds')}"
+              f"\tlast used {used}{revoked}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str = typer.Argument(..., help="The key id from `labelaudit keys list`.")) -> None:
+    """Revoke a key; requests with it get 401 from then on."""
+    from app.config import get_settings
+    from app.store.apikeys import revoke_api_key
+    from app.store.db import open_database
+
+    try:
+        revoke_api_key(open_database(get_settings()), key_id)
+    except LabelAuditError as exc:
+        _fail(str(exc))
+    err.print(f"revoked {key_id}")
 
 
 def main() -> None:

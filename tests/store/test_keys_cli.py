@@ -1,0 +1,39 @@
+"""`labelaudit keys create/list/revoke` as real subprocesses on a SQLite or PostgreSQL database."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+from app.store.apikeys import verify_api_key
+from app.store.db import open_database
+from tests.test_cli import CLI
+
+
+def keys(settings, *args):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LABELAUDIT_")}
+    env.update(LABELAUDIT_DATA_DIR=str(settings.data_dir), LABELAUDIT_DATABASE_URL=settings.resolved_database_url)
+    return subprocess.run([*CLI, "keys", *args], capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_create_list_revoke(service_settings):
+    made = keys(service_settings, "create", "--name", "team-a")
+    assert made.returncode == 0, made.stderr
+    plain = made.stdout.strip()
+    assert plain.startswith("la_") and len(plain) > 30
+    db = open_database(service_settings)
+    rec = verify_api_key(db, plain)
+    assert rec is not None and rec.name == "team-a"
+
+    listed = keys(service_settings, "list")
+    assert listed.returncode == 0 and rec.id in listed.stdout and "team-a" in listed.stdout
+    assert plain not in listed.stdout  # only the prefix is ever shown again
+
+    assert keys(service_settings, "revoke", rec.id).returncode == 0
+    assert verify_api_key(db, plain) is None
+    assert rec.id not in keys(service_settings, "list").stdout
+    assert "revoked" in keys(service_settings, "list", "--all").stdout
+
+    missing = keys(service_settings, "revoke", "key_nope")
+    assert missing.returncode == 2 and "no API key" in missing.stderr
+    db.dispose()
