@@ -22,18 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-
-def synthetic(n: int, k: int = 10, noise: float = 0.03, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    true = rng.integers(0, k, n)
-    logits = rng.normal(0, 1, (n, k))
-    logits[np.arange(n), true] += 4
-    P = np.exp(logits)
-    P /= P.sum(axis=1, keepdims=True)
-    y = true.copy()
-    flip = rng.random(n) < noise
-    y[flip] = (y[flip] + 1) % k
-    return P.astype(np.float32), y
+from bench.data import synthetic_pred_probs  # noqa: E402
 
 
 def npy(a) -> bytes:
@@ -72,7 +61,7 @@ def main() -> None:
         time.sleep(0.05)
     base = f"http://127.0.0.1:{port}"
     with httpx.Client(base_url=base, timeout=120) as c:
-        P, y = synthetic(args.rows)
+        P, y = synthetic_pred_probs(args.rows)
         t = time.perf_counter()
         ds = c.post("/v1/datasets", files={"file": ("b_pyx.npy", npy(P)), "labels_file": ("b_labels.npy", npy(y))})
         ds.raise_for_status()

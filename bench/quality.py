@@ -26,22 +26,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.baselines import cleanlab_baseline  # noqa: E402
-from app.audit.ingest import from_arrays, load_dataset  # noqa: E402
+from bench.data import load  # noqa: E402
 from app.audit.noise import inject_noise  # noqa: E402
 from app.audit.pipeline import AuditOptions, run_audit  # noqa: E402
 
-MNIST = ROOT.parent / "shared" / "datasets" / "mnist-test" / "t10k-images-idx3-ubyte.gz"
 
-
-def load(name: str):
-    if name == "digits":
-        from sklearn.datasets import load_digits
-
-        d = load_digits()
-        return from_arrays(d.images.astype(np.float32), d.target)
-    if not MNIST.exists():
-        raise SystemExit(f"MNIST test set not found at {MNIST}")
-    return load_dataset(MNIST)
 
 
 def baseline(ds, labels, true, seed: int, device: str) -> dict:
