@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
-from app.api import audits, datasets, errors, health
+from app.api import audit_views, audits, datasets, errors, health
 from app.api.deps import require_api_key
 from app.api.metrics import Metrics, MetricsMiddleware
 from app.api.schemas import Problem
@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     secured = [Depends(require_api_key)]
     app.include_router(datasets.router, dependencies=secured, responses=errors.responses(401))
     app.include_router(audits.router, dependencies=secured, responses=errors.responses(401))
+    app.include_router(audit_views.router, dependencies=secured, responses=errors.responses(401))
     _add_problem_schema(app)
     return app
 

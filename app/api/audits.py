@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import datetime, timezone
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
@@ -10,13 +11,16 @@ from fastapi.responses import FileResponse
 
 from app.api.deps import ArtifactsDep, DatabaseDep, SessionDep
 from app.api.errors import ProblemError, responses
+from app.api.dashboard_schemas import IssuePage
 from app.api.schemas import AuditIn, AuditOut, IssueRow, Page, ProgressOut
+from app.audit.aggregates import headline
 from app.audit.pipeline import AuditOptions, check_options
 from app.jobs import queue
 from app.store import datasets as store
 from app.store import queries
 from app.errors import Conflict
 from app.store.models import DONE, AuditRecord, as_utc
+from app.store.results import aggregates_of
 
 router = APIRouter(prefix="/v1/audits", tags=["audits"])
 
@@ -24,11 +28,14 @@ EXPORT_COLUMNS = ["rank", "index", "given_label", "suggested_label", "quality_sc
                   "example_id"]
 
 
-def audit_out(rec: AuditRecord) -> AuditOut:
-    """The response model of an audit record."""
+def audit_out(rec: AuditRecord, *, brief: bool = False) -> AuditOut:
+    """The response model of an audit record; ``brief`` leaves out summary and evaluation."""
     return AuditOut(id=rec.id, dataset_id=rec.dataset_id, status=rec.status, options=rec.options,
-                    progress=ProgressOut(**(rec.progress or {})), timings=rec.timings, summary=rec.summary,
-                    evaluation=rec.evaluation, error=rec.error, attempts=rec.attempts,
+                    progress=ProgressOut(**(rec.progress or {})), timings=rec.timings,
+                    summary=None if brief else rec.summary, evaluation=None if brief else rec.evaluation,
+                    headline=rec.headline or (headline(rec.summary, rec.timings, rec.evaluation)
+                                              if rec.status == DONE and not brief else None),
+                    error=rec.error, attempts=rec.attempts,
                     cancel_requested=rec.cancel_requested, created_at=as_utc(rec.created_at),
                     started_at=as_utc(rec.started_at), finished_at=as_utc(rec.finished_at))
 
@@ -47,10 +54,26 @@ def create_audit(body: AuditIn, session: SessionDep, db: DatabaseDep, artifacts:
 def list_audits(session: SessionDep, limit: Annotated[int, Query(ge=1, le=200)] = 50,
                 cursor: Annotated[str | None, Query(max_length=64)] = None,
                 dataset_id: str | None = None,
-                status: Literal["queued", "running", "done", "failed", "cancelled"] | None = None) -> Page[AuditOut]:
-    """Audits newest first, cursor-paged, optionally of one dataset or in one state."""
-    items, nxt = queries.list_audits(session, limit=limit, cursor=cursor, dataset_id=dataset_id, status=status)
-    return Page[AuditOut](items=[audit_out(a) for a in items], next_cursor=nxt)
+                status: Literal["queued", "running", "done", "failed", "cancelled"] | None = None,
+                created_after: Annotated[datetime | None, Query(description="ISO 8601; inclusive")] = None,
+                created_before: Annotated[datetime | None, Query(description="ISO 8601; exclusive")] = None,
+                view: Annotated[Literal["full", "brief"], Query(
+                    description="brief: headline figures only, no summary or evaluation")] = "full") -> Page[AuditOut]:
+    """Audits newest first, cursor-paged, optionally of one dataset, in one state or created in a time range."""
+    if created_after and created_before and _utc(created_after) >= _utc(created_before):
+        raise ProblemError(422, "created_after must be before created_before", code="invalid_range",
+                           field="created_after")
+    items, nxt = queries.list_audits(session, limit=limit, cursor=cursor, dataset_id=dataset_id, status=status,
+                                     created_after=_utc(created_after), created_before=_utc(created_before),
+                                     brief=view == "brief")
+    return Page[AuditOut](items=[audit_out(a, brief=view == "brief") for a in items], next_cursor=nxt)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """Naive datetimes are taken as UTC (as stored)."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
 
 
 @router.get("/{audit_id}", response_model=AuditOut, responses=responses(404), summary="Read an audit")
@@ -78,7 +101,8 @@ def delete_audit(audit_id: str, db: DatabaseDep, artifacts: ArtifactsDep) -> Res
     return Response(status_code=204)
 
 
-def _done(session, audit_id: str) -> AuditRecord:
+def done_audit(session, audit_id: str) -> AuditRecord:
+    """The audit ``audit_id`` if it is done: 404 when missing, 409 ``not_ready`` before it finished."""
     rec = queries.get_audit(session, audit_id)
     if rec.status != DONE:
         raise Conflict(f"the audit is {rec.status}; results exist once it is done", field="audit_id",
@@ -90,28 +114,66 @@ def _done(session, audit_id: str) -> AuditRecord:
 def get_summary(audit_id: str, session: SessionDep) -> dict:
     """The audit's summary (what ``AuditResult.summary()`` gives): issue count and rate, health score, noise
     matrix, per-class table. Evaluation and timings are on ``GET /v1/audits/{id}``."""
-    return _done(session, audit_id).summary or {}
+    return done_audit(session, audit_id).summary or {}
 
 
-@router.get("/{audit_id}/issues", response_model=Page[IssueRow], responses=responses(404, 409, 422),
-            summary="Ranked examples")
+@router.get("/{audit_id}/issues", response_model=IssuePage, responses=responses(404, 409, 422),
+            summary="Ranked examples (the issue browser)")
 def get_issues(audit_id: str, session: SessionDep,
                limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                cursor: Annotated[str | None, Query(pattern=r"^\d{0,10}$", description="next_cursor of the last page")]
                = None,
                given_label: Annotated[int | None, Query(ge=0)] = None,
+               suggested_label: Annotated[int | None, Query(ge=0)] = None,
                only_issues: bool = False,
-               max_score: Annotated[float | None, Query(ge=0.0, le=1.0)] = None) -> Page[IssueRow]:
-    """Examples from least to most likely correctly labelled, keyset-paged by rank."""
-    names = (_done(session, audit_id).summary or {}).get("class_names") or []
-    rows = queries.issue_rows(session, audit_id, limit=limit + 1, after_rank=int(cursor) if cursor else None,
-                              given_label=given_label, only_issues=only_issues, max_score=max_score)
+               is_issue: Annotated[bool | None, Query(description="true: flagged only; false: unflagged only")] = None,
+               min_score: Annotated[float | None, Query(ge=0.0, le=1.0)] = None,
+               max_score: Annotated[float | None, Query(ge=0.0, le=1.0)] = None,
+               sort: Annotated[Literal["rank", "-rank", "score", "-score"], Query(
+                   description="rank = score ascending (least likely correct first); -rank / -score the reverse")]
+               = "rank") -> IssuePage:
+    """Examples from least to most likely correctly labelled (or the reverse), keyset-paged by rank.
+
+    Filters combine: given and suggested class, issue flag, score range. ``total``
+    counts the matching rows when the stored aggregates answer it (no score range
+    together with other filters), else it is null.
+    """
+    rec = done_audit(session, audit_id)
+    names = (rec.summary or {}).get("class_names") or []
+    for field, value in (("given_label", given_label), ("suggested_label", suggested_label)):
+        if value is not None and value >= len(names):
+            raise ProblemError(422, f"{field} {value} is not a class of this audit (0..{len(names) - 1})",
+                               code="unknown_class", field=field)
+    if min_score is not None and max_score is not None and min_score > max_score:
+        raise ProblemError(422, f"min_score {min_score} is above max_score {max_score}", code="invalid_range",
+                           field="min_score")
+    flag = True if only_issues else is_issue
+    lo, hi = queries.score_rank_bounds(session, audit_id, min_score=min_score, max_score=max_score)
+    empty = lo is not None and hi is not None and lo > hi
+    rows = [] if empty else queries.issue_rows(
+        session, audit_id, limit=limit + 1, after_rank=int(cursor) if cursor else None, given_label=given_label,
+        suggested_label=suggested_label, is_issue=flag, min_rank=lo, max_rank=hi, descending=sort.startswith("-"))
     nxt = str(rows[limit - 1].rank) if len(rows) > limit else None
     items = [IssueRow(rank=r.rank, index=r.index, given_label=r.given_label, suggested_label=r.suggested_label,
                       quality_score=r.quality_score, is_issue=r.is_issue, true_label=r.true_label,
                       example_id=r.example_id, given_class=_name(names, r.given_label),
                       suggested_class=_name(names, r.suggested_label)) for r in rows[:limit]]
-    return Page[IssueRow](items=items, next_cursor=nxt)
+    total = 0 if empty else _total(session, rec, given_label, suggested_label, flag, lo, hi)
+    return IssuePage(items=items, next_cursor=nxt, total=total)
+
+
+def _total(session, rec: AuditRecord, given: int | None, suggested: int | None, flag: bool | None,
+           lo: int | None, hi: int | None) -> int | None:
+    n = (rec.summary or {}).get("num_examples") or 0
+    if lo is not None or hi is not None:
+        if given is None and suggested is None and flag is None:
+            return (n - 1 if hi is None else hi) - (0 if lo is None else lo) + 1
+        return None
+    total = 0
+    for g, s, count, issues in aggregates_of(session, rec)["confusion"]:
+        if (given is None or g == given) and (suggested is None or s == suggested):
+            total += issues if flag is True else count - issues if flag is False else count
+    return total
 
 
 def _name(names: list, i: int) -> str | None:
@@ -123,7 +185,7 @@ def _name(names: list, i: int) -> str | None:
     **responses(404, 409)}, summary="Download pred_probs")
 def get_pred_probs(audit_id: str, session: SessionDep, artifacts: ArtifactsDep) -> FileResponse:
     """The out-of-sample predicted probabilities as a NumPy ``.npy`` file."""
-    rec = _done(session, audit_id)
+    rec = done_audit(session, audit_id)
     path = artifacts.path(rec.pred_probs_artifact or "", "npy")
     if not rec.pred_probs_artifact or not path.exists():
         raise ProblemError(404, "the pred_probs artifact is missing", code="not_found", field="pred_probs")
@@ -137,7 +199,7 @@ def export(audit_id: str, session: SessionDep, format: Literal["csv", "parquet"]
     """Every example in rank order as CSV or Parquet."""
     import pyarrow as pa
 
-    rec = _done(session, audit_id)
+    rec = done_audit(session, audit_id)
     rows = queries.all_rows(session, audit_id)
     cols = list(zip(*rows)) if rows else [[] for _ in EXPORT_COLUMNS]
     types = [pa.int64(), pa.int64(), pa.int64(), pa.int64(), pa.float64(), pa.bool_(), pa.int64(), pa.string()]

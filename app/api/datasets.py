@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path as PathParam, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import ArtifactsDep, DatabaseDep, SessionDep, SettingsDep
@@ -17,6 +17,7 @@ from app.api.uploads import receive_multipart
 from app.audit.ingest import FORMATS
 from app.store import datasets as store
 from app.store import queries
+from app.store.examples import dataset_member, image_png
 from app.store.models import DatasetRecord, as_utc
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
@@ -109,3 +110,29 @@ def add_noise(dataset_id: str, body: NoiseIn, session: SessionDep, db: DatabaseD
     rec = store.derive_noisy(db, artifacts, parent, kind=body.kind, rate=body.rate, seed=body.seed,
                              noise_matrix=body.noise_matrix, name=body.name)
     return dataset_out(rec)
+
+
+@router.get("/{dataset_id}/examples/{index}/image", response_class=Response, responses={
+    200: {"content": {"image/png": {}}, "description": "PNG"}, 304: {"description": "Not modified (ETag)"},
+    **responses(404, 422)}, summary="One image as a PNG thumbnail")
+def get_image(dataset_id: str, index: Annotated[int, PathParam(ge=0)], request: Request, session: SessionDep,
+              artifacts: ArtifactsDep,
+              size: Annotated[int | None, Query(ge=8, le=512, description="longer side in pixels; default native")]
+              = None) -> Response:
+    """Example ``index`` of an image dataset as PNG, optionally scaled (nearest neighbour up, bilinear down).
+
+    Datasets never change, so responses carry a strong ``ETag`` and may be cached
+    for a day; ``If-None-Match`` answers 304.
+    """
+    rec = queries.get_dataset(session, dataset_id)
+    if rec.modality != "image":
+        raise ProblemError(422, f"the dataset holds {rec.modality} data, not images", code="not_images",
+                           field="dataset_id")
+    if index >= rec.rows:
+        raise ProblemError(404, f"no example {index}: the dataset has {rec.rows}", code="not_found", field="index")
+    etag = f'"{rec.artifact[:16]}-{index}-{size or 0}"'
+    headers = {"ETag": etag, "Cache-Control": "private, max-age=86400, immutable"}
+    if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+        return Response(status_code=304, headers=headers)
+    pixels = dataset_member(artifacts, rec.artifact, "features")[index]
+    return Response(image_png(pixels, size=size), media_type="image/png", headers=headers)

@@ -102,6 +102,9 @@ class AuditOut(BaseModel):
     timings: Optional[dict[str, Any]] = None
     summary: Optional[dict[str, Any]] = None
     evaluation: Optional[dict[str, Any]] = None
+    headline: Optional[dict[str, Any]] = Field(
+        None, description="When done: num_examples, num_issues, issue_rate, health_score, cv_accuracy, backbone, "
+                          "duration_seconds, average_precision (when true labels are known).")
     error: Optional[dict[str, Any]] = None
     attempts: int = 0
     cancel_requested: bool = False

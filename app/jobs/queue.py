@@ -73,14 +73,15 @@ def heartbeat(db: Database, audit_id: str, worker_id: str, progress: dict | None
 
 def finish(db: Database, audit_id: str, worker_id: str, *, rows: Iterable[dict], summary: dict,
            evaluation: dict | None, timings: dict, pred_probs_artifact: str | None,
-           batch: int = 5000) -> bool:
-    """Store an audit's rows and summary and mark it done, all in one transaction.
+           aggregates: dict | None = None, headline: dict | None = None, batch: int = 5000) -> bool:
+    """Store an audit's rows, summary and dashboard aggregates and mark it done, all in one transaction.
 
     Returns ``False`` (and writes nothing) when the worker no longer owns the audit.
     """
     with db.sessions.begin() as s:
         owned = s.execute(update(AuditRecord).where(*_owned(audit_id, worker_id)).values(
             status=DONE, summary=summary, evaluation=evaluation, timings=timings,
+            aggregates=aggregates, headline=headline,
             pred_probs_artifact=pred_probs_artifact, finished_at=utcnow(), error=None,
             progress={"stage": "done", "fraction": 1.0})).rowcount == 1
         if not owned:

@@ -23,6 +23,7 @@ import traceback
 
 import numpy as np
 
+from app.audit.aggregates import audit_aggregates, headline
 from app.audit.pipeline import AuditOptions, AuditResult, run_audit
 from app.audit.progress import Progress
 from app.config import Settings, get_settings
@@ -188,15 +189,25 @@ def _store(job: AuditRecord, result: AuditResult, *, db: Database, artifacts: Ar
     digest = artifacts.put_array(result.pred_probs.astype(np.float32))
     timings["store_seconds"] = time.perf_counter() - t
     timings["worker_seconds"] = time.perf_counter() - started
-    ok = queue.finish(db, job.id, worker_id, rows=result_rows(result), summary=jsonable(result.summary()),
+    summary = jsonable(result.summary())
+    ok = queue.finish(db, job.id, worker_id, rows=result_rows(result), summary=summary,
                       evaluation=jsonable(result.evaluation), timings=jsonable(timings),
-                      pred_probs_artifact=digest)
+                      pred_probs_artifact=digest, aggregates=jsonable(result_aggregates(result)),
+                      headline=jsonable(headline(summary, timings, result.evaluation)))
     if not ok:
         with db.sessions() as s:
             if not queries.artifact_in_use(s, digest):
                 artifacts.remove(digest, "npy")
         return "lost"
     return "done"
+
+
+def result_aggregates(result: AuditResult) -> dict:
+    """The dashboard aggregates of ``result`` (class table, score histogram, confusion counts)."""
+    r, ds = result.ranking, result.dataset
+    return audit_aggregates(ds.labels, r.suggested_labels, r.quality_scores, r.is_issue, list(ds.class_names),
+                            joint=r.joint, confident_joint=r.confident_joint,
+                            estimated_noise_rates=[c["estimated_noise_rate"] for c in r.class_table(ds.class_names)])
 
 
 def result_rows(result: AuditResult):

@@ -55,7 +55,8 @@ class AuditRecord(Base):
     """An audit request, its job state and, when done, its summary."""
 
     __tablename__ = "audits"
-    __table_args__ = (Index("ix_audits_status_created", "status", "created_at"),)
+    __table_args__ = (Index("ix_audits_status_created", "status", "created_at"),
+                      Index("ix_audits_created", "created_at"))
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     dataset_id: Mapped[str] = mapped_column(String(40), ForeignKey("datasets.id", ondelete="CASCADE"), index=True)
@@ -65,6 +66,10 @@ class AuditRecord(Base):
     timings: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     summary: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     evaluation: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    #: small figures for lists: issue rate, health score, backbone, duration (set when done)
+    headline: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    #: computed once when done: class table, score histogram, confusion counts (see app.audit.aggregates)
+    aggregates: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     error: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     pred_probs_artifact: Mapped[str | None] = mapped_column(String(64), nullable=True)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -81,7 +86,11 @@ class AuditRow(Base):
 
     __tablename__ = "audit_rows"
     __table_args__ = (Index("ix_audit_rows_label_rank", "audit_id", "given_label", "rank"),
-                      Index("ix_audit_rows_issue_rank", "audit_id", "is_issue", "rank"))
+                      Index("ix_audit_rows_issue_rank", "audit_id", "is_issue", "rank"),
+                      Index("ix_audit_rows_index", "audit_id", "index", unique=True),
+                      Index("ix_audit_rows_suggested_rank", "audit_id", "suggested_label", "rank"),
+                      Index("ix_audit_rows_given_suggested_rank", "audit_id", "given_label", "suggested_label", "rank"),
+                      Index("ix_audit_rows_score_rank", "audit_id", "quality_score", "rank"))
 
     audit_id: Mapped[str] = mapped_column(String(40), ForeignKey("audits.id", ondelete="CASCADE"), primary_key=True)
     rank: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from app.errors import NotFound
 from app.store.models import ACTIVE_STATES, AuditRecord, AuditRow, DatasetRecord
@@ -42,8 +42,9 @@ def get_audit(session: Session, audit_id: str) -> AuditRecord:
 
 
 def list_audits(session: Session, *, limit: int, cursor: str | None, dataset_id: str | None = None,
-                status: str | None = None) -> tuple[list[AuditRecord], str | None]:
-    """Newest first, keyset-paged by id."""
+                status: str | None = None, created_after: datetime | None = None,
+                created_before: datetime | None = None, brief: bool = False) -> tuple[list[AuditRecord], str | None]:
+    """Newest first, keyset-paged by id; ``brief`` leaves the large JSON columns unloaded."""
     q = select(AuditRecord).order_by(AuditRecord.id.desc()).limit(limit + 1)
     if cursor:
         q = q.where(AuditRecord.id < cursor)
@@ -51,6 +52,12 @@ def list_audits(session: Session, *, limit: int, cursor: str | None, dataset_id:
         q = q.where(AuditRecord.dataset_id == dataset_id)
     if status:
         q = q.where(AuditRecord.status == status)
+    if created_after is not None:
+        q = q.where(AuditRecord.created_at >= created_after)
+    if created_before is not None:
+        q = q.where(AuditRecord.created_at < created_before)
+    if brief:
+        q = q.options(defer(AuditRecord.summary), defer(AuditRecord.evaluation), defer(AuditRecord.aggregates))
     items = list(session.scalars(q))
     nxt = items[limit - 1].id if len(items) > limit else None
     return items[:limit], nxt
@@ -80,18 +87,83 @@ def delete_audit_rows(session: Session, audit_id: str) -> None:
 
 def issue_rows(session: Session, audit_id: str, *, limit: int, after_rank: int | None = None,
                given_label: int | None = None, only_issues: bool = False,
-               max_score: float | None = None) -> list[AuditRow]:
-    """Up to ``limit`` rows in rank order after ``after_rank`` (keyset on the (audit_id, rank) key)."""
+               max_score: float | None = None, suggested_label: int | None = None,
+               is_issue: bool | None = None, min_rank: int | None = None, max_rank: int | None = None,
+               descending: bool = False) -> list[AuditRow]:
+    """Up to ``limit`` rows in rank order after ``after_rank`` (keyset on the (audit_id, rank) key).
+
+    Filters combine; ``min_rank``/``max_rank`` bound the ranks (see :func:`score_rank_bounds`);
+    ``descending`` walks from the highest rank down (most likely correct first), and
+    ``after_rank`` then means "below".
+    """
     q = select(AuditRow).where(AuditRow.audit_id == audit_id)
     if after_rank is not None:
-        q = q.where(AuditRow.rank > after_rank)
+        q = q.where(AuditRow.rank < after_rank if descending else AuditRow.rank > after_rank)
+    if min_rank is not None:
+        q = q.where(AuditRow.rank >= min_rank)
+    if max_rank is not None:
+        q = q.where(AuditRow.rank <= max_rank)
     if given_label is not None:
         q = q.where(AuditRow.given_label == given_label)
-    if only_issues:
+    if suggested_label is not None:
+        q = q.where(AuditRow.suggested_label == suggested_label)
+    if only_issues or is_issue is True:
         q = q.where(AuditRow.is_issue.is_(True))
+    elif is_issue is False:
+        q = q.where(AuditRow.is_issue.is_(False))
     if max_score is not None:
         q = q.where(AuditRow.quality_score <= max_score)
-    return list(session.scalars(q.order_by(AuditRow.rank).limit(limit)))
+    order = AuditRow.rank.desc() if descending else AuditRow.rank
+    return list(session.scalars(q.order_by(order).limit(limit)))
+
+
+def score_rank_bounds(session: Session, audit_id: str, *, min_score: float | None,
+                      max_score: float | None) -> tuple[int | None, int | None]:
+    """The rank range ``[lo, hi]`` holding exactly the rows with ``min_score <= score <= max_score``.
+
+    Ranks are the score order, so a score range is a rank range: each bound is one
+    seek in the (audit_id, quality_score, rank) index. An empty range comes back
+    with ``lo > hi``.
+    """
+    lo = hi = None
+    if min_score is not None:
+        lo = session.scalar(select(AuditRow.rank).where(AuditRow.audit_id == audit_id,
+                                                        AuditRow.quality_score >= min_score)
+                            .order_by(AuditRow.quality_score, AuditRow.rank).limit(1))
+        if lo is None:  # nothing scores that high
+            return 1, 0
+    if max_score is not None:
+        hi = session.scalar(select(AuditRow.rank).where(AuditRow.audit_id == audit_id,
+                                                        AuditRow.quality_score <= max_score)
+                            .order_by(AuditRow.quality_score.desc(), AuditRow.rank.desc()).limit(1))
+        if hi is None:  # nothing scores that low
+            return 1, 0
+    return lo, hi
+
+
+def row_at_index(session: Session, audit_id: str, index: int) -> AuditRow | None:
+    """The row of dataset example ``index`` in an audit, or ``None``."""
+    return session.scalar(select(AuditRow).where(AuditRow.audit_id == audit_id, AuditRow.index == index))
+
+
+def flagged_rows(session: Session, audit_id: str):
+    """(index, example_id, rank, given_label, suggested_label, quality_score) of every flagged row, by rank."""
+    cols = [AuditRow.index, AuditRow.example_id, AuditRow.rank, AuditRow.given_label, AuditRow.suggested_label,
+            AuditRow.quality_score]
+    return session.execute(select(*cols).where(AuditRow.audit_id == audit_id, AuditRow.is_issue.is_(True))
+                           .order_by(AuditRow.rank)).all()
+
+
+def row_columns(session: Session, audit_id: str):
+    """(given_label, suggested_label, quality_score, is_issue) of every row, as tuples in rank order."""
+    cols = [AuditRow.given_label, AuditRow.suggested_label, AuditRow.quality_score, AuditRow.is_issue]
+    return session.execute(select(*cols).where(AuditRow.audit_id == audit_id).order_by(AuditRow.rank)).all()
+
+
+def has_example_ids(session: Session, audit_id: str) -> bool:
+    """Whether an audit's rows carry the dataset's own example ids."""
+    return session.scalar(select(AuditRow.example_id).where(AuditRow.audit_id == audit_id, AuditRow.rank == 0)) \
+        is not None
 
 
 def all_rows(session: Session, audit_id: str):
@@ -112,3 +184,11 @@ def recent_durations(session: Session, limit: int = 10_000) -> list[tuple[dateti
          .where(AuditRecord.started_at.is_not(None), AuditRecord.finished_at.is_not(None))
          .order_by(AuditRecord.finished_at.desc()).limit(limit))
     return list(session.execute(q).all())
+
+
+def rows_at_indices(session: Session, audit_id: str, indices: list[int]) -> dict[int, AuditRow]:
+    """The rows of the given dataset examples, keyed by index (missing ones are left out)."""
+    if not indices:
+        return {}
+    q = select(AuditRow).where(AuditRow.audit_id == audit_id, AuditRow.index.in_(indices))
+    return {r.index: r for r in session.scalars(q)}
