@@ -12,6 +12,7 @@ from app.api import audit_views, audits, datasets, errors, health
 from app.api.deps import require_api_key
 from app.api.metrics import Metrics, MetricsMiddleware
 from app.api.schemas import Problem
+from app import dashboard
 from app.config import Settings, get_settings
 from app.store.datasets import artifact_store
 from app.store.db import open_database
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(datasets.router, dependencies=secured, responses=errors.responses(401))
     app.include_router(audits.router, dependencies=secured, responses=errors.responses(401))
     app.include_router(audit_views.router, dependencies=secured, responses=errors.responses(401))
+    dashboard.install(app)
     _add_problem_schema(app)
     return app
 
