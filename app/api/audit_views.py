@@ -18,6 +18,7 @@ from app.api.dashboard_schemas import (ClassTable, CompareOut, ExampleOut, Histo
 from app.api.deps import ArtifactsDep, SessionDep
 from app.api.errors import ProblemError, responses
 from app.audit.aggregates import HISTOGRAM_BINS, rebin
+from app.errors import LabelAuditError
 from app.store import queries
 from app.store.examples import dataset_member, pred_probs_row
 from app.store.results import aggregates_of, compare
@@ -113,8 +114,7 @@ def compare_audits(audit_id: str, other_id: str, session: SessionDep, artifacts:
     base = done_audit(session, audit_id)
     try:
         other = done_audit(session, other_id)
-    except Exception as exc:  # name the right field: the path's second id
-        if getattr(exc, "field", None) == "audit_id":
-            exc.field = "other_id"
+    except LabelAuditError as exc:  # name the right field: the path's second id
+        exc.field = "other_id"
         raise
     return CompareOut(**compare(session, artifacts, base, other, limit=limit))

@@ -1,0 +1,325 @@
+"""Latency of the dashboard queries on an audit of 1,000,000 rows, SQLite and PostgreSQL, 1 and 20 clients.
+
+For each backend: migrate a fresh database, insert one finished audit's rows in
+bulk (PostgreSQL ``COPY``, SQLite ``executemany``) with the aggregates the worker
+would store, start the real API (uvicorn in a subprocess, as ``labelaudit serve`` runs it), and time
+real HTTP requests from client threads: the issue browser (pages of 50 under the
+filters the dashboard uses) and the class table. Then, in the same process and on
+the same data, the baselines:
+
+* the same HTTP requests after dropping migration 0003's indexes (the schema before it);
+* in SQL: OFFSET paging against keyset paging at the same depth, and the class
+  table as a GROUP BY over the rows against reading the stored aggregates.
+
+    .venv/bin/python bench/queries.py [--rows 1000000] [--backends sqlite,postgres] [--clients 1,20]
+
+Runtime is bounded: each measurement stops after ``--seconds`` (default 4) or
+``--requests`` per client, whichever comes first; about 5 minutes in all on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+PG_URL = os.environ.get("LABELAUDIT_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+K = 10
+NEW_INDEXES = ["ix_audit_rows_index", "ix_audit_rows_suggested_rank", "ix_audit_rows_given_suggested_rank",
+               "ix_audit_rows_score_rank"]
+
+
+def synthetic_audit(n: int, seed: int = 0):
+    """Rank-ordered columns of a plausible audit: scores rise with rank, ~6% flagged, most near the top."""
+    rng = np.random.default_rng(seed)
+    scores = np.sort(rng.beta(5, 1.2, n))
+    given = rng.integers(0, K, n)
+    flagged = rng.random(n) < np.where(np.arange(n) < n * 0.1, 0.55, 0.005)
+    suggested = given.copy()
+    other = (given + rng.integers(1, K, n)) % K
+    suggested[flagged] = other[flagged]
+    true = np.where(flagged & (rng.random(n) < 0.8), suggested, given)
+    index = rng.permutation(n)
+    return index, given, suggested, scores, flagged, true
+
+
+def insert_audit(db, n: int) -> str:
+    """One dataset and one finished audit with ``n`` rows, inserted in bulk; returns the audit id."""
+    from app.audit.aggregates import audit_aggregates, headline
+    from app.store.ids import new_id
+    from app.store.models import AuditRecord, DatasetRecord, utcnow
+
+    index, given, suggested, scores, flagged, true = synthetic_audit(n)
+    names = [f"class_{c}" for c in range(K)]
+    ds_id, audit_id = new_id("ds"), new_id("au")
+    summary = {"num_examples": n, "num_classes": K, "class_names": names, "modality": "pred_probs",
+               "num_issues": int(flagged.sum()), "issue_rate": float(flagged.mean()), "health_score": 0.95,
+               "estimated_num_issues": int(flagged.sum()), "cv_accuracy": 0.95, "backbone": None,
+               "noise_matrix": np.eye(K).tolist(), "joint": (np.eye(K) / K).tolist()}
+    aggregates = audit_aggregates(given, suggested, scores, flagged, names)
+    with db.sessions.begin() as s:
+        s.add(DatasetRecord(id=ds_id, name="bench", rows=n, classes=K, class_names=names, modality="pred_probs",
+                            sha256="0" * 64, artifact="0" * 64, has_true_labels=True, created_at=utcnow()))
+        s.flush()
+        s.add(AuditRecord(id=audit_id, dataset_id=ds_id, status="done", options={}, summary=summary,
+                          aggregates=aggregates, headline=headline(summary, {"total_seconds": 1.0}, None),
+                          timings={"total_seconds": 1.0}, progress={"stage": "done", "fraction": 1.0},
+                          cancel_requested=False, attempts=1, created_at=utcnow(), finished_at=utcnow()))
+    cols = (np.arange(n), index, given, suggested, scores, flagged, true)
+    raw = db.engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        if db.is_postgres:
+            with cur.copy('COPY audit_rows (audit_id, "rank", "index", given_label, suggested_label, quality_score, '
+                          'is_issue, true_label) FROM STDIN') as copy:
+                for r, i, g, s_, q, f, t in zip(*(c.tolist() for c in cols)):
+                    copy.write_row((audit_id, r, i, g, s_, q, f, t))
+            cur.execute("ANALYZE audit_rows")
+        else:
+            cur.executemany('INSERT INTO audit_rows (audit_id, "rank", "index", given_label, suggested_label, '
+                            'quality_score, is_issue, true_label) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+                            ((audit_id, *row) for row in zip(*(c.tolist() for c in cols))))
+            cur.execute("ANALYZE")
+        raw.commit()
+    finally:
+        raw.close()
+    return audit_id
+
+
+def percentile(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
+
+
+def measure(base_url: str, path: str, params: dict, *, clients: int, requests: int, seconds: float) -> list[float]:
+    """Latencies (ms) of ``clients`` threads each sending up to ``requests`` GETs, for at most ``seconds``."""
+    import httpx
+
+    times: list[float] = []
+    lock = threading.Lock()
+    start = threading.Barrier(clients)
+    deadline = [0.0]
+
+    def client():
+        mine = []
+        with httpx.Client(base_url=base_url, timeout=120) as c:
+            c.get("/healthz").raise_for_status()  # open the connection
+            if start.wait() == 0:
+                deadline[0] = time.monotonic() + seconds
+            start.wait()
+            for i in range(requests):
+                if i and time.monotonic() > deadline[0]:  # every client measures at least once
+                    break
+                t = time.perf_counter()
+                r = c.get(path, params=params)
+                mine.append((time.perf_counter() - t) * 1000)
+                r.raise_for_status()
+        with lock:
+            times.extend(mine)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return times
+
+
+def sql_timings(db, audit_id: str, n: int, repeats: int = 30) -> list[tuple[str, float, float]]:
+    """(label, new p50 ms, baseline p50 ms) of SQL-level pairs, 1 client."""
+    from sqlalchemy import text
+
+    depth = int(n * 0.9)
+    pairs = [
+        ("issues page 50 at rank 900k: keyset vs OFFSET",
+         text('SELECT * FROM audit_rows WHERE audit_id = :a AND "rank" > :d ORDER BY "rank" LIMIT 50'),
+         text('SELECT * FROM audit_rows WHERE audit_id = :a ORDER BY "rank" LIMIT 50 OFFSET :d')),
+        ("class table: stored aggregates vs GROUP BY rows",
+         text("SELECT aggregates FROM audits WHERE id = :a"),
+         text("SELECT given_label, count(*), sum(CASE WHEN is_issue THEN 1 ELSE 0 END) FROM audit_rows "
+              "WHERE audit_id = :a GROUP BY given_label")),
+    ]
+    out = []
+    with db.engine.connect() as conn:
+        for label, new, old in pairs:
+            p50s = []
+            for q in (new, old):
+                ts = []
+                for i in range(repeats if q is new else max(5, repeats // 3)):
+                    t = time.perf_counter()
+                    conn.execute(q, {"a": audit_id, "d": depth}).fetchall()
+                    ts.append((time.perf_counter() - t) * 1000)
+                p50s.append(statistics.median(ts))
+            out.append((label, *p50s))
+    return out
+
+
+def start_server(settings, port: int, processes: int) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LABELAUDIT_")}
+    env.update({"LABELAUDIT_DATA_DIR": str(settings.data_dir), "LABELAUDIT_DATABASE_URL": settings.resolved_database_url,
+                "LABELAUDIT_WORKERS": "0", "PYTHONPATH": str(ROOT)})
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
+                             "--port", str(port), "--workers", str(processes), "--log-level", "warning"], env=env)
+    import httpx
+
+    end = time.monotonic() + 60
+    while time.monotonic() < end:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("the server did not start")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def shapes(audit_id: str, n: int) -> list[tuple[str, str, dict, bool]]:
+    """(label, path, params, uses a 0003 index) of the measured requests."""
+    issues = f"/v1/audits/{audit_id}/issues"
+    return [
+        ("issues first page", issues, {"limit": 50}, False),
+        ("issues page at rank 900k", issues, {"limit": 50, "cursor": int(n * 0.9)}, False),
+        ("issues given=3, rank 500k", issues, {"limit": 50, "given_label": 3, "cursor": n // 2}, False),
+        ("issues flagged only", issues, {"limit": 50, "is_issue": "true"}, False),
+        ("issues suggested=3, rank 500k", issues, {"limit": 50, "suggested_label": 3, "cursor": n // 2}, True),
+        ("issues cell given=3 sugg=5", issues, {"limit": 50, "given_label": 3, "suggested_label": 5}, True),
+        ("issues score 0.80-0.85", issues, {"limit": 50, "min_score": 0.8, "max_score": 0.85}, True),
+        ("issues score>=0.9 desc", issues, {"limit": 50, "min_score": 0.9, "sort": "-score"}, True),
+        ("class table", f"/v1/audits/{audit_id}/classes", {}, False),
+    ]
+
+
+def run_backend(name: str, args) -> list[dict]:
+    from sqlalchemy import text
+
+    from app.config import get_settings
+    from app.store.db import open_database
+
+    data_dir = Path(tempfile.mkdtemp(prefix="la-bench-queries-"))
+    schema = None
+    url = None
+    if name == "postgres":
+        import psycopg
+
+        schema = f"la_bench_{secrets.token_hex(4)}"
+        admin = PG_URL.replace("postgresql+psycopg://", "postgresql://")
+        try:
+            with psycopg.connect(admin, autocommit=True, connect_timeout=3) as conn:
+                conn.execute(f'CREATE SCHEMA "{schema}"')
+        except Exception as exc:
+            print(f"skipping PostgreSQL: {exc}")
+            return []
+        url = f"{PG_URL}?options={quote('-csearch_path=' + schema)}"
+    settings = get_settings(data_dir=data_dir, database_url=url, workers=0)
+    db = open_database(settings)
+    results: list[dict] = []
+    try:
+        t = time.perf_counter()
+        audit_id = insert_audit(db, args.rows)
+        print(f"[{name}] inserted {args.rows:,} rows in {time.perf_counter() - t:.1f}s", flush=True)
+        sql = sql_timings(db, audit_id, args.rows)
+        port = free_port()
+        proc = start_server(settings, port, args.processes)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for phase in ("0003", "baseline"):
+                if phase == "baseline":
+                    with db.engine.begin() as conn:
+                        for ix in NEW_INDEXES:
+                            conn.execute(text(f"DROP INDEX {ix}"))
+                        conn.execute(text("ANALYZE audit_rows" if db.is_postgres else "ANALYZE"))
+                for label, path, params, uses_new in shapes(audit_id, args.rows):
+                    if phase == "baseline" and not uses_new:
+                        continue
+                    for clients in args.clients:
+                        ms = measure(base, path, params, clients=clients, requests=args.requests,
+                                     seconds=args.seconds)
+                        results.append({"backend": name, "phase": phase, "query": label, "clients": clients,
+                                        "n": len(ms), "p50": statistics.median(ms), "p95": percentile(ms, 0.95)})
+                        print(f"[{name}] {phase:<8} {label:<32} x{clients:<3} n={len(ms):<5} "
+                              f"p50={results[-1]['p50']:.1f}ms p95={results[-1]['p95']:.1f}ms", flush=True)
+        finally:
+            proc.terminate()
+            proc.wait(20)
+    finally:
+        db.dispose()
+        if schema:
+            import psycopg
+
+            with psycopg.connect(PG_URL.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+                conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        import shutil
+
+        shutil.rmtree(data_dir, ignore_errors=True)
+    for label, new, old in sql:
+        results.append({"backend": name, "phase": "sql", "query": label, "clients": 1, "p50": new, "baseline": old})
+    return results
+
+
+def report(results: list[dict], args) -> str:
+    lines = [f"Dashboard queries on an audit of {args.rows:,} rows; pages of 50; HTTP through uvicorn "
+             f"({args.processes} processes); latencies in ms; ratio = baseline p95 / p95 (higher is better).", ""]
+    lines.append("| backend | query | clients | p50 | p95 | p95 < 50 ms | baseline p95 (no 0003 indexes) | ratio |")
+    lines.append("|---|---|---|---|---|---|---|---|")
+    for r in (r for r in results if r["phase"] == "0003"):
+        base = next((b for b in results if b["phase"] == "baseline" and b["backend"] == r["backend"]
+                     and b["query"] == r["query"] and b["clients"] == r["clients"]), None)
+        base_p95 = f"{base['p95']:.1f}" if base else "same (0001 index)"
+        ratio = f"{base['p95'] / r['p95']:.1f}x" if base else "1.0x"
+        ok = "yes" if r["p95"] < 50 else "NO"
+        lines.append(f"| {r['backend']} | {r['query']} | {r['clients']} | {r['p50']:.1f} | {r['p95']:.1f} | {ok} | "
+                     f"{base_p95} | {ratio} |")
+    lines += ["", "SQL level, 1 client, p50 ms:", "",
+              "| backend | pair (new vs baseline) | new | baseline | ratio |", "|---|---|---|---|---|"]
+    for r in (r for r in results if r["phase"] == "sql"):
+        lines.append(f"| {r['backend']} | {r['query']} | {r['p50']:.2f} | {r['baseline']:.2f} | "
+                     f"{r['baseline'] / r['p50']:.0f}x |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--backends", default="sqlite,postgres")
+    ap.add_argument("--clients", default="1,20")
+    ap.add_argument("--requests", type=int, default=100, help="per client and query, at most")
+    ap.add_argument("--seconds", type=float, default=4.0, help="per query and client count, at most")
+    ap.add_argument("--processes", type=int, default=1,
+                    help="uvicorn worker processes (1 is what `labelaudit serve` runs; with more, uvicorn's "
+                         "multi-process mode adds a ~40 ms delayed-ACK stall to every response here)")
+    ap.add_argument("--markdown", type=Path, default=None, help="also write the table here")
+    args = ap.parse_args()
+    args.clients = [int(c) for c in args.clients.split(",")]
+    results = []
+    for name in args.backends.split(","):
+        results += run_backend(name.strip(), args)
+    table = report(results, args)
+    print("\n" + table)
+    if args.markdown:
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text(table + "\n")
+
+
+if __name__ == "__main__":
+    main()
