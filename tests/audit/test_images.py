@@ -166,3 +166,15 @@ def test_early_stopping_option_runs(digits):
                                             FitContext(num_classes=10, epochs=4,
                                                        options={"width": 8, "early_stopping": True}))
     assert probs.shape == (50, 10)
+
+
+def test_small_image_sets_still_learn_with_default_settings(digits):
+    """A few hundred images, 3 folds: the default batch shrinks so the epochs hold enough steps to learn."""
+    from app.audit.ingest import from_arrays
+
+    X, y = digits
+    result = run_audit(from_arrays(X[:450], y[:450]), AuditOptions(backbone="cnn", folds=3, seed=0, device="cpu"))
+    assert result.summary()["cv_accuracy"] > 0.85
+    assert result.summary()["issue_rate"] < 0.1
+    assert get_backbone("cnn").default_batch_size(300) == 16
+    assert get_backbone("cnn").default_batch_size(8000) == 128

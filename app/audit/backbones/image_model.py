@@ -31,8 +31,18 @@ class ImageBackbone:
     def build(self, in_channels: int, num_classes: int, side: int, opts: dict) -> nn.Module:  # pragma: no cover
         raise NotImplementedError
 
-    def default_epochs(self, n_train: int) -> int:
-        return epochs_for(n_train, target_steps=self.target_steps, batch_size=128, lo=3, hi=15)
+    def default_batch_size(self, n_train: int) -> int:
+        """128, or smaller for small training sets so that an epoch still has about 20 steps.
+
+        With a few hundred images a batch of 128 gives 3-5 steps an epoch, and the few
+        epochs the schedule allows are too few steps to learn anything (measured: 800
+        MNIST images, 3 folds, 3 epochs -> CV accuracy 13%, everything flagged).
+        """
+        return int(max(16, min(128, n_train // 20)))
+
+    def default_epochs(self, n_train: int, batch_size: int | None = None) -> int:
+        batch = batch_size or self.default_batch_size(n_train)
+        return epochs_for(n_train, target_steps=self.target_steps, batch_size=batch, lo=3, hi=15)
 
     def check_options(self, opts: dict) -> None:
         """Reject option values that cannot work, before any training starts."""
@@ -54,9 +64,10 @@ class ImageBackbone:
         if size is not None and tuple(X_train.shape[-2:]) != (size, size):
             X_train, X_eval = resize_images(X_train, size), resize_images(X_eval, size)
         side = min(X_train.shape[-2:])
+        batch_size = int(opts.get("batch_size") or self.default_batch_size(len(X_train)))
         config = TrainConfig(
-            epochs=ctx.epochs or self.default_epochs(len(X_train)),
-            batch_size=int(opts.get("batch_size", 128)),
+            epochs=ctx.epochs or self.default_epochs(len(X_train), batch_size),
+            batch_size=batch_size,
             lr=float(opts.get("lr", 3e-3)),
             weight_decay=float(opts.get("weight_decay", 5e-4)),
             label_smoothing=float(opts.get("label_smoothing", 0.1)),
