@@ -75,3 +75,15 @@ def test_cnn_trains_on_cuda_with_mixed_precision():
     probs = get_backbone("cnn").fit_predict(X[:200], y[:200], X[200:],
                                             FitContext(num_classes=4, epochs=2, device="cuda"))
     assert probs.shape == (56, 4) and np.isfinite(probs).all()
+
+
+@pytest.mark.parametrize("n_train", [8, 16, 32, 45, 64])
+def test_tiny_training_runs_never_break_the_schedule(n_train):
+    """Every small step count trains (OneCycleLR alone divides by zero at 4 steps in all)."""
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(n_train + 6, 1, 8, 8)).astype(np.float32)
+    y = np.arange(n_train + 6) % 2
+    for epochs in (1, 2, 3):
+        probs = get_backbone("cnn").fit_predict(X[:n_train], y[:n_train], X[n_train:],
+                                                FitContext(num_classes=2, epochs=epochs))
+        assert probs.shape == (6, 2) and np.isfinite(probs).all()

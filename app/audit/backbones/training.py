@@ -92,8 +92,11 @@ def train_and_predict(
         [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=config.lr,
     )
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=epochs * steps_per_epoch,
-                                                pct_start=0.25)
+    total_steps = epochs * steps_per_epoch
+    if total_steps >= MIN_ONE_CYCLE_STEPS:
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=total_steps, pct_start=0.25)
+    else:  # OneCycleLR divides by zero when its warm-up phase rounds to a single step (e.g. 4 steps in all)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
     amp_dtype = _amp_dtype(device)
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
 
@@ -180,6 +183,9 @@ def _predict(model: nn.Module, xe: torch.Tensor, config: TrainConfig, amp_dtype,
         out.append(probs.cpu())
     return torch.cat(out).numpy()
 
+
+#: Fewer optimiser steps than this train at a constant learning rate instead of one-cycle.
+MIN_ONE_CYCLE_STEPS = 8
 
 #: Share of free GPU memory the training data may take; above it, batches stream from host memory.
 GPU_RESIDENT_SHARE = 0.5
