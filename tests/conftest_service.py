@@ -114,17 +114,10 @@ def npy_bytes(array: np.ndarray) -> bytes:
 
 
 def synthetic_pred_probs(n: int, k: int = 5, noise: float = 0.05, seed: int = 0):
-    """pred_probs that mostly agree with labels, with ``noise`` of the labels flipped."""
-    rng = np.random.default_rng(seed)
-    true = rng.integers(0, k, n)
-    logits = rng.normal(0, 1, (n, k))
-    logits[np.arange(n), true] += 4
-    P = np.exp(logits)
-    P /= P.sum(axis=1, keepdims=True)
-    labels = true.copy()
-    flip = rng.random(n) < noise
-    labels[flip] = (labels[flip] + 1) % k
-    return P.astype(np.float32), labels
+    """pred_probs that mostly agree with labels, with ``noise`` of the labels flipped (see bench/data.py)."""
+    from bench.data import synthetic_pred_probs as make
+
+    return make(n, k=k, noise=noise, seed=seed)
 
 
 def wait_for(predicate, timeout: float = 60.0, interval: float = 0.1):
