@@ -313,7 +313,7 @@ def serve(
     overrides = {k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v is not None}
     from app.main import serve as run_server
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _log_to_stderr()
     run_server(get_settings(**overrides))
 
 
@@ -324,8 +324,14 @@ def worker() -> None:
 
     from app.jobs.worker import run_worker
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _log_to_stderr()
     run_worker(get_settings())
+
+
+def _log_to_stderr() -> None:
+    """INFO logs for serve/worker; Alembic's start-up chatter only when something goes wrong."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def _write_json(path: Path, data: dict) -> None:
