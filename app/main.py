@@ -115,6 +115,6 @@ def serve(settings: Settings | None = None) -> None:
 
     settings = settings or get_settings()
     app = create_app(settings)
-    print(f"labelaudit API on http://{settings.host}:{settings.port}  (dashboard: /dashboard, docs: /docs, workers: {settings.workers})",
-          flush=True)
+    print(f"labelaudit API on http://{settings.host}:{settings.port}  "
+          f"(dashboard: /dashboard, docs: /docs, workers: {settings.workers})", flush=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
