@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ TRAIN_OPTIONS = frozenset({"batch_size", "lr", "weight_decay", "label_smoothing"
 WEIGHTS_MODES = ("finetune", "linear_probe")
 
 
-class ImageBackbone:
+class ImageBackbone(ABC):
     """Base of the image families: subclasses give ``name`` and ``build(...)``."""
 
     name = "image"
@@ -28,8 +29,9 @@ class ImageBackbone:
     #: dominant pattern before it can memorise flipped labels)
     target_steps = 300
 
-    def build(self, in_channels: int, num_classes: int, side: int, opts: dict) -> nn.Module:  # pragma: no cover
-        raise NotImplementedError
+    @abstractmethod
+    def build(self, in_channels: int, num_classes: int, side: int, opts: dict) -> nn.Module:
+        """The untrained network for ``in_channels`` x ``side`` x ``side`` inputs and ``num_classes`` outputs."""
 
     def default_batch_size(self, n_train: int) -> int:
         """128, or smaller for small training sets so that an epoch still has about 20 steps.
