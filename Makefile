@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml constraints-cpu.txt
 	touch $(STAMP)
 
 run: setup
-	$(BIN)/labelaudit serve
+	LABELAUDIT_AUTH=$${LABELAUDIT_AUTH:-off} $(BIN)/labelaudit serve
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -35,7 +35,10 @@ class Settings(BaseSettings):
     stale_after_seconds: float = Field(60.0, gt=0, description="A running audit without a heartbeat this long is requeued.")
     worker_poll_seconds: float = Field(0.5, gt=0, description="How long an idle worker waits before polling the queue.")
     max_attempts: int = Field(3, ge=1, description="Claims of one audit before it is failed instead of requeued.")
-    require_api_key: bool = Field(False, description="/v1 requests need `Authorization: Bearer <key>` (or X-API-Key).")
+    auth: Literal["on", "off"] = Field(
+        "on", description="`on`: /v1 requests need `Authorization: Bearer <key>` (or X-API-Key) and see only their "
+                          "tenant's data. `off`: local single-user mode, everything belongs to tenant `local` "
+                          "(`make run` sets it; the server logs a warning).")
 
     @property
     def resolved_database_url(self) -> str:

@@ -65,7 +65,7 @@ def service_settings(database_url, tmp_path):
     """Settings on the test database; no embedded workers (tests run jobs explicitly)."""
     from app.config import get_settings
 
-    return get_settings(data_dir=tmp_path / "data", database_url=database_url, workers=0, min_rows=10,
+    return get_settings(data_dir=tmp_path / "data", database_url=database_url, workers=0, min_rows=10, auth="off",
                         heartbeat_seconds=0.2, stale_after_seconds=2.0, worker_poll_seconds=0.1)
 
 
@@ -147,7 +147,7 @@ def service_env(settings, **extra) -> dict:
     root = Path(__file__).resolve().parents[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("LABELAUDIT_")}
     env.update({"LABELAUDIT_DATA_DIR": str(settings.data_dir), "LABELAUDIT_DATABASE_URL": settings.resolved_database_url,
-                "LABELAUDIT_DEVICE": "cpu", "LABELAUDIT_HEARTBEAT_SECONDS": str(settings.heartbeat_seconds),
+                "LABELAUDIT_DEVICE": "cpu", "LABELAUDIT_AUTH": settings.auth, "LABELAUDIT_HEARTBEAT_SECONDS": str(settings.heartbeat_seconds),
                 "LABELAUDIT_STALE_AFTER_SECONDS": str(settings.stale_after_seconds),
                 "LABELAUDIT_WORKER_POLL_SECONDS": str(settings.worker_poll_seconds),
                 "OMP_NUM_THREADS": "1", "PYTHONPATH": str(root), "PYTHONUNBUFFERED": "1"})

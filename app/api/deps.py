@@ -32,8 +32,8 @@ def _session(request: Request) -> Iterator[Session]:
 
 
 def require_api_key(request: Request) -> str | None:
-    """The caller's API key id when ``settings.require_api_key``; 401 problem without a valid key."""
-    if not request.app.state.settings.require_api_key:
+    """The caller's API key id when ``settings.auth`` is on; 401 problem without a valid key."""
+    if request.app.state.settings.auth == "off":
         return None
     from app.store.apikeys import verify_api_key
 

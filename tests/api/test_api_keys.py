@@ -1,16 +1,16 @@
-"""API keys: off by default; when required, /v1 needs a live key and health endpoints stay open."""
+"""API keys: with auth off (local mode) none is needed; when required, /v1 needs a live key and health endpoints stay open."""
 
 from __future__ import annotations
 
 from app.store.apikeys import create_api_key, revoke_api_key
 
 
-def test_keys_not_required_by_default(client):
+def test_keys_not_required_when_auth_is_off(client):
     assert client.get("/v1/datasets").status_code == 200
 
 
 def test_required_keys(app, client):
-    app.state.settings.require_api_key = True
+    app.state.settings.auth = "on"
     r = client.get("/v1/datasets")
     assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
     assert r.headers["content-type"].startswith("application/problem+json")
