@@ -140,16 +140,16 @@ def free_port() -> int:
 
 
 def service_env(settings, **extra) -> dict:
-    """Environment for a subprocess (server or worker) on ``settings``' database and data dir."""
+    """Environment for a subprocess (server or worker) with every one of ``settings`` (CPU training), plus ``extra``."""
     import sys
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("LABELAUDIT_")}
-    env.update({"LABELAUDIT_DATA_DIR": str(settings.data_dir), "LABELAUDIT_DATABASE_URL": settings.resolved_database_url,
-                "LABELAUDIT_DEVICE": "cpu", "LABELAUDIT_AUTH": settings.auth, "LABELAUDIT_HEARTBEAT_SECONDS": str(settings.heartbeat_seconds),
-                "LABELAUDIT_STALE_AFTER_SECONDS": str(settings.stale_after_seconds),
-                "LABELAUDIT_WORKER_POLL_SECONDS": str(settings.worker_poll_seconds),
+    for name, value in settings.model_dump().items():
+        if value is not None:
+            env[f"LABELAUDIT_{name.upper()}"] = str(value)
+    env.update({"LABELAUDIT_DATABASE_URL": settings.resolved_database_url, "LABELAUDIT_DEVICE": "cpu",
                 "OMP_NUM_THREADS": "1", "PYTHONPATH": str(root), "PYTHONUNBUFFERED": "1"})
     env.update({k: str(v) for k, v in extra.items()})
     env["_PYTHON"] = sys.executable
@@ -157,15 +157,22 @@ def service_env(settings, **extra) -> dict:
 
 
 @pytest.fixture
-def live_server(service_settings, tmp_path):
-    """The real API (``app.main.serve``, one embedded worker) in a subprocess on a free port; yields its base URL."""
+def live_workers() -> int:
+    """Embedded workers of :func:`live_server` (override in a module to change it)."""
+    return 1
+
+
+@pytest.fixture
+def live_server(service_settings, live_workers, tmp_path):
+    """The real API (``app.main.serve``, ``live_workers`` embedded workers) in a subprocess on a free port;
+    yields its base URL."""
     import subprocess
     import sys
 
     import httpx
 
     port = free_port()
-    env = service_env(service_settings, LABELAUDIT_PORT=port, LABELAUDIT_WORKERS=1)
+    env = service_env(service_settings, LABELAUDIT_PORT=port, LABELAUDIT_WORKERS=live_workers)
     log = open(tmp_path / "server.log", "wb")
     proc = subprocess.Popen([sys.executable, "-c", "from app.main import serve; from app.config import get_settings;"
                              " serve(get_settings())"], env=env, stdout=log, stderr=subprocess.STDOUT)

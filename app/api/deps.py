@@ -1,7 +1,8 @@
-"""Shared dependencies as ``Annotated`` aliases: settings, database, sessions, artifacts."""
+"""Shared dependencies as ``Annotated`` aliases: settings, database, sessions, artifacts, the caller's tenant."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Iterator
 
 from fastapi import Depends, Request
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.store.artifacts import ArtifactStore
 from app.store.db import Database
+from app.store.models import LOCAL_TENANT
 
 
 def _settings(request: Request) -> Settings:
@@ -31,10 +33,22 @@ def _session(request: Request) -> Iterator[Session]:
         yield session
 
 
-def require_api_key(request: Request) -> str | None:
-    """The caller's API key id when ``settings.auth`` is on; 401 problem without a valid key."""
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: the tenant whose data the request may see, and the API key used (``None`` with auth off)."""
+
+    tenant: str
+    key_id: str | None = None
+
+
+def authenticate(request: Request) -> Caller:
+    """The caller of a /v1 request.
+
+    With ``settings.auth == "off"`` everyone is the ``local`` tenant. Otherwise a live
+    key (``Authorization: Bearer <key>`` or ``X-API-Key``) is required: 401 problem without one.
+    """
     if request.app.state.settings.auth == "off":
-        return None
+        return LOCAL_CALLER
     from app.store.apikeys import verify_api_key
 
     auth = request.headers.get("authorization", "")
@@ -43,11 +57,19 @@ def require_api_key(request: Request) -> str | None:
     if rec is None:
         raise ProblemError(401, "a valid API key is required (Authorization: Bearer <key>)", code="unauthorized",
                            field="authorization", headers={"WWW-Authenticate": "Bearer"})
-    return rec.id
+    request.state.tenant = rec.tenant
+    return Caller(tenant=rec.tenant, key_id=rec.id)
 
 
+def _tenant(caller: Annotated[Caller, Depends(authenticate)]) -> str:
+    return caller.tenant
+
+
+LOCAL_CALLER = Caller(tenant=LOCAL_TENANT)
 SettingsDep = Annotated[Settings, Depends(_settings)]
 DatabaseDep = Annotated[Database, Depends(_db)]
 ArtifactsDep = Annotated[ArtifactStore, Depends(_artifacts)]
 SessionDep = Annotated[Session, Depends(_session)]
-ApiKeyDep = Annotated[str | None, Depends(require_api_key)]
+CallerDep = Annotated[Caller, Depends(authenticate)]
+#: The caller's tenant: pass it to every dataset/audit lookup (``queries.get_dataset(..., tenant=tenant)``).
+TenantDep = Annotated[str, Depends(_tenant)]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 
 from sqlalchemy import select, update
 
-from app.errors import NotFound
+from app.errors import NotFound, OptionError
 from app.store.db import Database
 from app.store.ids import new_id
 from app.store.models import ApiKey, utcnow
@@ -19,10 +20,23 @@ def _hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_api_key(db: Database, name: str) -> tuple[ApiKey, str]:
-    """A new key named ``name``; returns the record and the plain key (not stored anywhere)."""
+#: Tenant names: what a person can type and read in a log line.
+TENANT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def create_api_key(db: Database, name: str, tenant: str | None = None) -> tuple[ApiKey, str]:
+    """A new key named ``name`` opening ``tenant``'s data (default: a tenant named like the key).
+
+    Returns the record and the plain key (not stored anywhere). Raises
+    :class:`OptionError` for a tenant name outside ``[A-Za-z0-9._-]{1,64}``.
+    """
+    tenant = name if tenant is None else tenant
+    if not TENANT_PATTERN.match(tenant):
+        raise OptionError(f"tenant {tenant!r}: use 1-64 letters, digits, '.', '_' or '-', starting with a letter "
+                          "or digit", field="tenant", code="invalid_tenant")
     plain = KEY_PREFIX + secrets.token_urlsafe(32)
-    rec = ApiKey(id=new_id("key"), name=name[:255], prefix=plain[:10], key_hash=_hash(plain), created_at=utcnow())
+    rec = ApiKey(id=new_id("key"), name=name[:255], tenant=tenant, prefix=plain[:10], key_hash=_hash(plain),
+                 created_at=utcnow())
     with db.sessions.begin() as s:
         s.add(rec)
     return rec, plain

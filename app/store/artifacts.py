@@ -71,6 +71,13 @@ class ArtifactStore:
                        true_labels=arrays.get("true_labels"), example_ids=arrays.get("example_ids"),
                        feature_names=feature_names)
 
+    def size(self, digest: str, ext: str) -> int:
+        """Bytes the artifact takes on disk (0 when absent)."""
+        try:
+            return self.path(digest, ext).stat().st_size
+        except FileNotFoundError:
+            return 0
+
     def remove(self, digest: str | None, ext: str) -> None:
         """Delete an artifact if present (callers check it is no longer referenced)."""
         if digest:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text)
+from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 #: Audit (job) states.
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 STATES = (QUEUED, RUNNING, DONE, FAILED, CANCELLED)
 ACTIVE_STATES = (QUEUED, RUNNING)
+#: The tenant of everything stored while authentication is off (local single-user mode).
+LOCAL_TENANT = "local"
 
 
 def utcnow() -> datetime:
@@ -32,8 +34,11 @@ class DatasetRecord(Base):
     """A stored dataset: metadata here, arrays in the artifact store (``artifact`` = sha256 of the .npz)."""
 
     __tablename__ = "datasets"
+    __table_args__ = (Index("ix_datasets_tenant_id", "tenant", "id"),)
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    #: who owns it: the API key's tenant (``local`` with auth off); other tenants never see it
+    tenant: Mapped[str] = mapped_column(String(64), default=LOCAL_TENANT)
     name: Mapped[str] = mapped_column(String(255))
     parent_id: Mapped[str | None] = mapped_column(String(40), ForeignKey("datasets.id", ondelete="SET NULL"),
                                                   nullable=True)
@@ -46,6 +51,8 @@ class DatasetRecord(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     artifact: Mapped[str] = mapped_column(String(64))
     has_true_labels: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: bytes of its artifact, counted against the tenant's storage quota
+    stored_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     noise: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     meta: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -56,9 +63,13 @@ class AuditRecord(Base):
 
     __tablename__ = "audits"
     __table_args__ = (Index("ix_audits_status_created", "status", "created_at"),
-                      Index("ix_audits_created", "created_at"))
+                      Index("ix_audits_created", "created_at"),
+                      Index("ix_audits_tenant_id", "tenant", "id"),
+                      Index("ix_audits_tenant_status", "tenant", "status"))
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    #: the dataset's tenant, copied so tenant-scoped lists need no join
+    tenant: Mapped[str] = mapped_column(String(64), default=LOCAL_TENANT)
     dataset_id: Mapped[str] = mapped_column(String(40), ForeignKey("datasets.id", ondelete="CASCADE"), index=True)
     status: Mapped[str] = mapped_column(String(20), default=QUEUED)
     options: Mapped[dict] = mapped_column(JSON)
@@ -72,6 +83,8 @@ class AuditRecord(Base):
     aggregates: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     error: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     pred_probs_artifact: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: bytes of its pred_probs artifact (set when done), counted against the tenant's storage quota
+    stored_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     worker_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -110,6 +123,8 @@ class ApiKey(Base):
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     name: Mapped[str] = mapped_column(String(255))
+    #: the tenant whose data the key opens; keys of one tenant share its datasets and audits
+    tenant: Mapped[str] = mapped_column(String(64))
     prefix: Mapped[str] = mapped_column(String(16))
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -2,6 +2,11 @@
 
 Functions take a :class:`~sqlalchemy.orm.Session` and leave committing to the
 caller unless their name says otherwise.
+
+Lookups of datasets and audits take a keyword-only ``tenant`` with no default, so
+every caller decides: the caller's tenant (the API), or ``None`` for "any tenant"
+(workers and admin commands). A record of another tenant is :class:`NotFound`,
+exactly like a missing one, so ids cannot be probed across tenants.
 """
 
 from __future__ import annotations
@@ -15,17 +20,20 @@ from app.errors import NotFound
 from app.store.models import ACTIVE_STATES, AuditRecord, AuditRow, DatasetRecord
 
 
-def get_dataset(session: Session, dataset_id: str) -> DatasetRecord:
-    """The dataset ``dataset_id``; :class:`NotFound` otherwise."""
+def get_dataset(session: Session, dataset_id: str, *, tenant: str | None) -> DatasetRecord:
+    """The dataset ``dataset_id`` of ``tenant`` (``None``: any); :class:`NotFound` otherwise."""
     rec = session.get(DatasetRecord, dataset_id)
-    if rec is None:
+    if rec is None or (tenant is not None and rec.tenant != tenant):
         raise NotFound(f"no dataset {dataset_id!r}", field="dataset_id")
     return rec
 
 
-def list_datasets(session: Session, *, limit: int, cursor: str | None) -> tuple[list[DatasetRecord], str | None]:
-    """Newest first, keyset-paged by id; returns the page and the next cursor."""
+def list_datasets(session: Session, *, tenant: str | None, limit: int,
+                  cursor: str | None) -> tuple[list[DatasetRecord], str | None]:
+    """``tenant``'s datasets newest first, keyset-paged by id; returns the page and the next cursor."""
     q = select(DatasetRecord).order_by(DatasetRecord.id.desc()).limit(limit + 1)
+    if tenant is not None:
+        q = q.where(DatasetRecord.tenant == tenant)
     if cursor:
         q = q.where(DatasetRecord.id < cursor)
     items = list(session.scalars(q))
@@ -33,19 +41,22 @@ def list_datasets(session: Session, *, limit: int, cursor: str | None) -> tuple[
     return items[:limit], nxt
 
 
-def get_audit(session: Session, audit_id: str) -> AuditRecord:
-    """The audit ``audit_id``; :class:`NotFound` otherwise."""
+def get_audit(session: Session, audit_id: str, *, tenant: str | None) -> AuditRecord:
+    """The audit ``audit_id`` of ``tenant`` (``None``: any); :class:`NotFound` otherwise."""
     rec = session.get(AuditRecord, audit_id)
-    if rec is None:
+    if rec is None or (tenant is not None and rec.tenant != tenant):
         raise NotFound(f"no audit {audit_id!r}", field="audit_id")
     return rec
 
 
-def list_audits(session: Session, *, limit: int, cursor: str | None, dataset_id: str | None = None,
+def list_audits(session: Session, *, tenant: str | None, limit: int, cursor: str | None,
+                dataset_id: str | None = None,
                 status: str | None = None, created_after: datetime | None = None,
                 created_before: datetime | None = None, brief: bool = False) -> tuple[list[AuditRecord], str | None]:
     """Newest first, keyset-paged by id; ``brief`` leaves the large JSON columns unloaded."""
     q = select(AuditRecord).order_by(AuditRecord.id.desc()).limit(limit + 1)
+    if tenant is not None:
+        q = q.where(AuditRecord.tenant == tenant)
     if cursor:
         q = q.where(AuditRecord.id < cursor)
     if dataset_id:
@@ -67,6 +78,20 @@ def active_audits_of(session: Session, dataset_id: str) -> int:
     """How many queued or running audits use ``dataset_id``."""
     return session.scalar(select(func.count()).select_from(AuditRecord).where(
         AuditRecord.dataset_id == dataset_id, AuditRecord.status.in_(ACTIVE_STATES))) or 0
+
+
+def active_audits_of_tenant(session: Session, tenant: str) -> int:
+    """How many queued or running audits ``tenant`` has."""
+    return session.scalar(select(func.count()).select_from(AuditRecord).where(
+        AuditRecord.tenant == tenant, AuditRecord.status.in_(ACTIVE_STATES))) or 0
+
+
+def stored_bytes_of_tenant(session: Session, tenant: str) -> int:
+    """Bytes of artifacts ``tenant``'s datasets and audits hold (shared artifacts count for each holder)."""
+    a = session.scalar(select(func.coalesce(func.sum(DatasetRecord.stored_bytes), 0))
+                       .where(DatasetRecord.tenant == tenant))
+    b = session.scalar(select(func.coalesce(func.sum(AuditRecord.stored_bytes), 0)).where(AuditRecord.tenant == tenant))
+    return int(a or 0) + int(b or 0)
 
 
 def audits_of(session: Session, dataset_id: str) -> list[AuditRecord]:

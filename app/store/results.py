@@ -64,8 +64,8 @@ def match_key(session: Session, artifacts: ArtifactStore, base: AuditRecord, oth
     (hashes of features/pixels). Keys are ``None`` for ``index``. Raises
     :class:`OptionError` (field ``other_id``) when the audits cannot be matched.
     """
-    ds_a = queries.get_dataset(session, base.dataset_id)
-    ds_b = queries.get_dataset(session, other.dataset_id)
+    ds_a = queries.get_dataset(session, base.dataset_id, tenant=base.tenant)
+    ds_b = queries.get_dataset(session, other.dataset_id, tenant=other.tenant)
     if queries.has_example_ids(session, base.id) and queries.has_example_ids(session, other.id):
         by = "example_id"
     elif ds_a.rows == ds_b.rows and _root(session, ds_a) == _root(session, ds_b):
