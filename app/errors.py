@@ -69,3 +69,16 @@ class Conflict(LabelAuditError):
 
     code = "conflict"
     status = 409
+
+
+class QuotaExceeded(LabelAuditError):
+    """A per-tenant limit is reached: too many active jobs (429) or too much storage (507)."""
+
+    code = "quota_exceeded"
+    status = 429
+
+    def __init__(self, message: str, *, field: str | None = None, code: str | None = None, status: int = 429,
+                 retry_after: int | None = None):
+        super().__init__(message, field=field, code=code)
+        self.status = status
+        self.retry_after = retry_after

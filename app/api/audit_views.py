@@ -15,7 +15,7 @@ from fastapi import APIRouter, Path, Query
 from app.api.audits import done_audit
 from app.api.dashboard_schemas import (ClassTable, CompareOut, ExampleOut, HistogramOut, NoiseMatrixOut,
                                        ProbabilityOut)
-from app.api.deps import ArtifactsDep, SessionDep
+from app.api.deps import ArtifactsDep, SessionDep, TenantDep
 from app.api.errors import ProblemError, responses
 from app.audit.aggregates import HISTOGRAM_BINS, rebin
 from app.errors import LabelAuditError
@@ -30,17 +30,17 @@ _BIN_CHOICES = [b for b in range(1, HISTOGRAM_BINS + 1) if HISTOGRAM_BINS % b ==
 
 @router.get("/{audit_id}/classes", response_model=ClassTable, responses=responses(404, 409),
             summary="Class table")
-def get_classes(audit_id: str, session: SessionDep) -> ClassTable:
+def get_classes(audit_id: str, session: SessionDep, tenant: TenantDep) -> ClassTable:
     """Per class: size, flagged issues, issue rate, how often it is suggested, top confused-with class."""
-    rec = done_audit(session, audit_id)
+    rec = done_audit(session, audit_id, tenant)
     return ClassTable(audit_id=audit_id, classes=aggregates_of(session, rec)["classes"])
 
 
 @router.get("/{audit_id}/noise_matrix", response_model=NoiseMatrixOut, responses=responses(404, 409),
             summary="Noise matrix, confident joint, given vs suggested counts")
-def get_noise_matrix(audit_id: str, session: SessionDep) -> NoiseMatrixOut:
+def get_noise_matrix(audit_id: str, session: SessionDep, tenant: TenantDep) -> NoiseMatrixOut:
     """The estimated noise matrix and joint, the confident joint, and given x suggested counts (for heatmaps)."""
-    rec = done_audit(session, audit_id)
+    rec = done_audit(session, audit_id, tenant)
     summary = rec.summary or {}
     names = summary.get("class_names") or []
     agg = aggregates_of(session, rec)
@@ -56,29 +56,29 @@ def get_noise_matrix(audit_id: str, session: SessionDep) -> NoiseMatrixOut:
 
 @router.get("/{audit_id}/histogram", response_model=HistogramOut, responses=responses(404, 409, 422),
             summary="Score histogram")
-def get_histogram(audit_id: str, session: SessionDep,
+def get_histogram(audit_id: str, session: SessionDep, tenant: TenantDep,
                   bins: Annotated[int, Query(ge=1, le=HISTOGRAM_BINS,
                                              description=f"a divisor of {HISTOGRAM_BINS}")] = 20) -> HistogramOut:
     """Quality scores in ``bins`` equal bins over [0, 1], all rows and flagged issues."""
     if bins not in _BIN_CHOICES:
         raise ProblemError(422, f"bins must divide {HISTOGRAM_BINS}: one of {_BIN_CHOICES}", code="invalid_bins",
                            field="bins")
-    rec = done_audit(session, audit_id)
+    rec = done_audit(session, audit_id, tenant)
     return HistogramOut(audit_id=audit_id, **rebin(aggregates_of(session, rec)["histogram"], bins))
 
 
 @router.get("/{audit_id}/examples/{index}", response_model=ExampleOut, responses=responses(404, 409, 422),
             summary="One example in detail")
-def get_example(audit_id: str, index: Annotated[int, Path(ge=0)], session: SessionDep,
+def get_example(audit_id: str, index: Annotated[int, Path(ge=0)], session: SessionDep, tenant: TenantDep,
                 artifacts: ArtifactsDep, top: Annotated[int, Query(ge=1, le=100)] = 5) -> ExampleOut:
     """Given, suggested (and true) label, score, class probabilities (from the stored pred_probs), and the
     example's features, or a link to its image."""
-    rec = done_audit(session, audit_id)
+    rec = done_audit(session, audit_id, tenant)
     row = queries.row_at_index(session, audit_id, index)
     if row is None:
         n = (rec.summary or {}).get("num_examples")
         raise ProblemError(404, f"no example {index} in this audit ({n} examples)", code="not_found", field="index")
-    ds = queries.get_dataset(session, rec.dataset_id)
+    ds = queries.get_dataset(session, rec.dataset_id, tenant=tenant)
     names = (rec.summary or {}).get("class_names") or ds.class_names
     probs = pred_probs_row(artifacts, rec.pred_probs_artifact or "", index) if rec.pred_probs_artifact else \
         np.zeros(len(names))
@@ -103,7 +103,7 @@ def get_example(audit_id: str, index: Annotated[int, Path(ge=0)], session: Sessi
 
 @router.get("/{audit_id}/compare/{other_id}", response_model=CompareOut, responses=responses(404, 409, 422),
             summary="Compare two audits")
-def compare_audits(audit_id: str, other_id: str, session: SessionDep, artifacts: ArtifactsDep,
+def compare_audits(audit_id: str, other_id: str, session: SessionDep, tenant: TenantDep, artifacts: ArtifactsDep,
                    limit: Annotated[int, Query(ge=0, le=1000, description="issues listed per side")] = 100
                    ) -> CompareOut:
     """``other_id`` against ``audit_id`` (the base): issue-rate change per class, issues new and gone.
@@ -111,9 +111,9 @@ def compare_audits(audit_id: str, other_id: str, session: SessionDep, artifacts:
     Audits of one dataset, of a dataset and its noisy child, or of two versions
     sharing example ids or content compare; others are 422 on ``other_id``.
     """
-    base = done_audit(session, audit_id)
+    base = done_audit(session, audit_id, tenant)
     try:
-        other = done_audit(session, other_id)
+        other = done_audit(session, other_id, tenant)
     except LabelAuditError as exc:  # name the right field: the path's second id
         exc.field = "other_id"
         raise

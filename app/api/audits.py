@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import FileResponse
 
-from app.api.deps import ArtifactsDep, DatabaseDep, SessionDep
+from app.api.deps import ArtifactsDep, DatabaseDep, SessionDep, SettingsDep, TenantDep
 from app.api.errors import ProblemError, responses
 from app.api.dashboard_schemas import IssuePage
 from app.api.schemas import AuditIn, AuditOut, IssueRow, Page, ProgressOut
@@ -40,18 +40,25 @@ def audit_out(rec: AuditRecord, *, brief: bool = False) -> AuditOut:
                     started_at=as_utc(rec.started_at), finished_at=as_utc(rec.finished_at))
 
 
-@router.post("", status_code=202, response_model=AuditOut, responses=responses(404, 422),
+@router.post("", status_code=202, response_model=AuditOut, responses=responses(404, 422, 429, 507),
              summary="Queue an audit")
-def create_audit(body: AuditIn, session: SessionDep, db: DatabaseDep, artifacts: ArtifactsDep) -> AuditOut:
-    """Validate the options against the dataset, then queue the audit (poll ``GET /v1/audits/{id}``)."""
-    ds_rec = queries.get_dataset(session, body.dataset_id)
+def create_audit(body: AuditIn, session: SessionDep, db: DatabaseDep, artifacts: ArtifactsDep,
+                 settings: SettingsDep, tenant: TenantDep) -> AuditOut:
+    """Validate the options against the dataset, then queue the audit (poll ``GET /v1/audits/{id}``).
+
+    429 ``too_many_jobs`` when the tenant already has its quota of queued and running
+    audits; 507 ``storage_quota_exceeded`` when its results (pred_probs) would not fit.
+    """
+    ds_rec = queries.get_dataset(session, body.dataset_id, tenant=tenant)
     options = AuditOptions(**{k: v for k, v in body.model_dump().items() if k != "dataset_id"})
     check_options(store.load_arrays(artifacts, ds_rec), options)
-    return audit_out(queue.enqueue(db, dataset_id=ds_rec.id, options=options.to_dict()))
+    store.check_storage(db, settings, tenant, ds_rec.rows * ds_rec.classes * 4)
+    return audit_out(queue.enqueue(db, dataset_id=ds_rec.id, options=options.to_dict(), tenant=tenant,
+                                   max_active=settings.max_active_jobs_per_tenant))
 
 
 @router.get("", response_model=Page[AuditOut], responses=responses(422), summary="List audits")
-def list_audits(session: SessionDep, limit: Annotated[int, Query(ge=1, le=200)] = 50,
+def list_audits(session: SessionDep, tenant: TenantDep, limit: Annotated[int, Query(ge=1, le=200)] = 50,
                 cursor: Annotated[str | None, Query(max_length=64)] = None,
                 dataset_id: str | None = None,
                 status: Literal["queued", "running", "done", "failed", "cancelled"] | None = None,
@@ -63,7 +70,7 @@ def list_audits(session: SessionDep, limit: Annotated[int, Query(ge=1, le=200)] 
     if created_after and created_before and _utc(created_after) >= _utc(created_before):
         raise ProblemError(422, "created_after must be before created_before", code="invalid_range",
                            field="created_after")
-    items, nxt = queries.list_audits(session, limit=limit, cursor=cursor, dataset_id=dataset_id, status=status,
+    items, nxt = queries.list_audits(session, tenant=tenant, limit=limit, cursor=cursor, dataset_id=dataset_id, status=status,
                                      created_after=_utc(created_after), created_before=_utc(created_before),
                                      brief=view == "brief")
     return Page[AuditOut](items=[audit_out(a, brief=view == "brief") for a in items], next_cursor=nxt)
@@ -77,33 +84,34 @@ def _utc(value: datetime | None) -> datetime | None:
 
 
 @router.get("/{audit_id}", response_model=AuditOut, responses=responses(404), summary="Read an audit")
-def get_audit(audit_id: str, session: SessionDep) -> AuditOut:
+def get_audit(audit_id: str, session: SessionDep, tenant: TenantDep) -> AuditOut:
     """Status, progress (stage, fold, epoch, fraction), timings; summary when done, error when failed."""
-    return audit_out(queries.get_audit(session, audit_id))
+    return audit_out(queries.get_audit(session, audit_id, tenant=tenant))
 
 
 @router.post("/{audit_id}/cancel", response_model=AuditOut, responses=responses(404, 409),
              summary="Cancel an audit")
-def cancel_audit(audit_id: str, session: SessionDep, db: DatabaseDep) -> AuditOut:
+def cancel_audit(audit_id: str, session: SessionDep, db: DatabaseDep, tenant: TenantDep) -> AuditOut:
     """A queued audit is cancelled at once; a running one at its worker's next check (within about a second)."""
-    rec = queries.get_audit(session, audit_id)
+    rec = queries.get_audit(session, audit_id, tenant=tenant)
     if rec.status in ("done", "failed"):
         raise Conflict(f"the audit is already {rec.status}", field="audit_id")
     queue.request_cancel(db, audit_id)
     session.expire_all()
-    return audit_out(queries.get_audit(session, audit_id))
+    return audit_out(queries.get_audit(session, audit_id, tenant=tenant))
 
 
 @router.delete("/{audit_id}", status_code=204, responses=responses(404, 409), summary="Delete an audit")
-def delete_audit(audit_id: str, db: DatabaseDep, artifacts: ArtifactsDep) -> Response:
+def delete_audit(audit_id: str, db: DatabaseDep, artifacts: ArtifactsDep, tenant: TenantDep) -> Response:
     """Delete an audit with its rows and pred_probs; 409 while it runs (cancel it first)."""
-    store.delete_audit(db, artifacts, audit_id)
+    store.delete_audit(db, artifacts, audit_id, tenant=tenant)
     return Response(status_code=204)
 
 
-def done_audit(session, audit_id: str) -> AuditRecord:
-    """The audit ``audit_id`` if it is done: 404 when missing, 409 ``not_ready`` before it finished."""
-    rec = queries.get_audit(session, audit_id)
+def done_audit(session, audit_id: str, tenant: str) -> AuditRecord:
+    """``tenant``'s audit ``audit_id`` if it is done: 404 when missing (or another tenant's), 409 ``not_ready``
+    before it finished."""
+    rec = queries.get_audit(session, audit_id, tenant=tenant)
     if rec.status != DONE:
         raise Conflict(f"the audit is {rec.status}; results exist once it is done", field="audit_id",
                        code="not_ready")
@@ -111,15 +119,15 @@ def done_audit(session, audit_id: str) -> AuditRecord:
 
 
 @router.get("/{audit_id}/summary", responses=responses(404, 409), summary="Audit summary")
-def get_summary(audit_id: str, session: SessionDep) -> dict:
+def get_summary(audit_id: str, session: SessionDep, tenant: TenantDep) -> dict:
     """The audit's summary (what ``AuditResult.summary()`` gives): issue count and rate, health score, noise
     matrix, per-class table. Evaluation and timings are on ``GET /v1/audits/{id}``."""
-    return done_audit(session, audit_id).summary or {}
+    return done_audit(session, audit_id, tenant).summary or {}
 
 
 @router.get("/{audit_id}/issues", response_model=IssuePage, responses=responses(404, 409, 422),
             summary="Ranked examples (the issue browser)")
-def get_issues(audit_id: str, session: SessionDep,
+def get_issues(audit_id: str, session: SessionDep, tenant: TenantDep,
                limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                cursor: Annotated[str | None, Query(pattern=r"^\d{0,10}$", description="next_cursor of the last page")]
                = None,
@@ -138,7 +146,7 @@ def get_issues(audit_id: str, session: SessionDep,
     counts the matching rows when the stored aggregates answer it (no score range
     together with other filters), else it is null.
     """
-    rec = done_audit(session, audit_id)
+    rec = done_audit(session, audit_id, tenant)
     names = (rec.summary or {}).get("class_names") or []
     for field, value in (("given_label", given_label), ("suggested_label", suggested_label)):
         if value is not None and value >= len(names):
@@ -183,9 +191,9 @@ def _name(names: list, i: int) -> str | None:
 @router.get("/{audit_id}/pred_probs", response_class=FileResponse, responses={
     200: {"content": {"application/octet-stream": {}}, "description": "float32 (n, k) .npy"},
     **responses(404, 409)}, summary="Download pred_probs")
-def get_pred_probs(audit_id: str, session: SessionDep, artifacts: ArtifactsDep) -> FileResponse:
+def get_pred_probs(audit_id: str, session: SessionDep, artifacts: ArtifactsDep, tenant: TenantDep) -> FileResponse:
     """The out-of-sample predicted probabilities as a NumPy ``.npy`` file."""
-    rec = done_audit(session, audit_id)
+    rec = done_audit(session, audit_id, tenant)
     path = artifacts.path(rec.pred_probs_artifact or "", "npy")
     if not rec.pred_probs_artifact or not path.exists():
         raise ProblemError(404, "the pred_probs artifact is missing", code="not_found", field="pred_probs")
@@ -195,11 +203,11 @@ def get_pred_probs(audit_id: str, session: SessionDep, artifacts: ArtifactsDep) 
 @router.get("/{audit_id}/export", responses={
     200: {"content": {"text/csv": {}, "application/vnd.apache.parquet": {}}}, **responses(404, 409, 422)},
     summary="Export all rows")
-def export(audit_id: str, session: SessionDep, format: Literal["csv", "parquet"] = "csv") -> Response:
+def export(audit_id: str, session: SessionDep, tenant: TenantDep, format: Literal["csv", "parquet"] = "csv") -> Response:
     """Every example in rank order as CSV or Parquet."""
     import pyarrow as pa
 
-    rec = done_audit(session, audit_id)
+    rec = done_audit(session, audit_id, tenant)
     rows = queries.all_rows(session, audit_id)
     cols = list(zip(*rows)) if rows else [[] for _ in EXPORT_COLUMNS]
     types = [pa.int64(), pa.int64(), pa.int64(), pa.int64(), pa.float64(), pa.bool_(), pa.int64(), pa.string()]

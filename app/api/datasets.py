@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path as PathParam, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import ArtifactsDep, DatabaseDep, SessionDep, SettingsDep
+from app.api.deps import ArtifactsDep, DatabaseDep, SessionDep, SettingsDep, TenantDep
 from app.api.errors import ProblemError, responses
 from app.api.schemas import DatasetOut, NoiseIn, Page
 from app.api.uploads import receive_multipart
@@ -49,10 +49,15 @@ def dataset_out(rec: DatasetRecord) -> DatasetOut:
 
 
 @router.post("", status_code=201, response_model=DatasetOut, openapi_extra=_UPLOAD_BODY,
-             responses=responses(413, 415, 422), summary="Upload a dataset")
+             responses=responses(413, 415, 422, 507), summary="Upload a dataset")
 async def upload_dataset(request: Request, settings: SettingsDep, db: DatabaseDep,
-                         artifacts: ArtifactsDep) -> DatasetOut:
-    """Stream a dataset file (and optional labels file) to disk, parse it and store it."""
+                         artifacts: ArtifactsDep, tenant: TenantDep) -> DatasetOut:
+    """Stream a dataset file (and optional labels file) to disk, parse it and store it.
+
+    413 past ``max_upload_bytes`` (checked against Content-Length before the body is
+    read, and while it streams); 507 when the tenant's storage quota is already used up.
+    """
+    await run_in_threadpool(store.check_storage, db, settings, tenant, 0)
     tmp_root = settings.data_dir / "tmp"
     tmp_root.mkdir(parents=True, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix="upload-", dir=tmp_root)
@@ -71,44 +76,45 @@ async def upload_dataset(request: Request, settings: SettingsDep, db: DatabaseDe
         rec = await run_in_threadpool(
             store.ingest_file, db, artifacts, settings, main.path, sha256=main.sha256, name=name,
             filename=main.filename, format=None if fmt == "auto" else fmt,
-            label_column=form.fields.get("label_column") or "label", labels_path=labels.path if labels else None)
+            label_column=form.fields.get("label_column") or "label", labels_path=labels.path if labels else None,
+            tenant=tenant)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return dataset_out(rec)
 
 
 @router.get("", response_model=Page[DatasetOut], responses=responses(422), summary="List datasets")
-def list_datasets(session: SessionDep, limit: Annotated[int, Query(ge=1, le=200)] = 50,
+def list_datasets(session: SessionDep, tenant: TenantDep, limit: Annotated[int, Query(ge=1, le=200)] = 50,
                   cursor: Annotated[str | None, Query(max_length=64)] = None) -> Page[DatasetOut]:
     """Datasets newest first, cursor-paged."""
-    items, nxt = queries.list_datasets(session, limit=limit, cursor=cursor)
+    items, nxt = queries.list_datasets(session, tenant=tenant, limit=limit, cursor=cursor)
     return Page[DatasetOut](items=[dataset_out(r) for r in items], next_cursor=nxt)
 
 
 @router.get("/{dataset_id}", response_model=DatasetOut, responses=responses(404), summary="Read a dataset")
-def get_dataset(dataset_id: str, session: SessionDep) -> DatasetOut:
-    return dataset_out(queries.get_dataset(session, dataset_id))
+def get_dataset(dataset_id: str, session: SessionDep, tenant: TenantDep) -> DatasetOut:
+    return dataset_out(queries.get_dataset(session, dataset_id, tenant=tenant))
 
 
 @router.delete("/{dataset_id}", status_code=204, responses=responses(404, 409), summary="Delete a dataset")
-def delete_dataset(dataset_id: str, db: DatabaseDep, artifacts: ArtifactsDep) -> Response:
+def delete_dataset(dataset_id: str, db: DatabaseDep, artifacts: ArtifactsDep, tenant: TenantDep) -> Response:
     """Delete a dataset, its finished audits and their artifacts.
 
     409 while an audit of it is queued or running (cancel those first). Datasets
     derived from it are kept, with ``parent_id`` set to null.
     """
-    store.delete_dataset(db, artifacts, dataset_id)
+    store.delete_dataset(db, artifacts, dataset_id, tenant=tenant)
     return Response(status_code=204)
 
 
-@router.post("/{dataset_id}/noise", status_code=201, response_model=DatasetOut, responses=responses(404, 422),
+@router.post("/{dataset_id}/noise", status_code=201, response_model=DatasetOut, responses=responses(404, 422, 507),
              summary="Derive a copy with injected label noise")
 def add_noise(dataset_id: str, body: NoiseIn, session: SessionDep, db: DatabaseDep,
-              artifacts: ArtifactsDep) -> DatasetOut:
+              artifacts: ArtifactsDep, settings: SettingsDep, tenant: TenantDep) -> DatasetOut:
     """A new dataset whose labels carry controlled noise; its original labels become known true labels."""
-    parent = queries.get_dataset(session, dataset_id)
+    parent = queries.get_dataset(session, dataset_id, tenant=tenant)
     rec = store.derive_noisy(db, artifacts, parent, kind=body.kind, rate=body.rate, seed=body.seed,
-                             noise_matrix=body.noise_matrix, name=body.name)
+                             noise_matrix=body.noise_matrix, name=body.name, settings=settings)
     return dataset_out(rec)
 
 
@@ -116,7 +122,7 @@ def add_noise(dataset_id: str, body: NoiseIn, session: SessionDep, db: DatabaseD
     200: {"content": {"image/png": {}}, "description": "PNG"}, 304: {"description": "Not modified (ETag)"},
     **responses(404, 422)}, summary="One image as a PNG thumbnail")
 def get_image(dataset_id: str, index: Annotated[int, PathParam(ge=0)], request: Request, session: SessionDep,
-              artifacts: ArtifactsDep,
+              artifacts: ArtifactsDep, tenant: TenantDep,
               size: Annotated[int | None, Query(ge=8, le=512, description="longer side in pixels; default native")]
               = None) -> Response:
     """Example ``index`` of an image dataset as PNG, optionally scaled (nearest neighbour up, bilinear down).
@@ -124,7 +130,7 @@ def get_image(dataset_id: str, index: Annotated[int, PathParam(ge=0)], request: 
     Datasets never change, so responses carry a strong ``ETag`` and may be cached
     for a day; ``If-None-Match`` answers 304.
     """
-    rec = queries.get_dataset(session, dataset_id)
+    rec = queries.get_dataset(session, dataset_id, tenant=tenant)
     if rec.modality != "image":
         raise ProblemError(422, f"the dataset holds {rec.modality} data, not images", code="not_images",
                            field="dataset_id")
