@@ -51,7 +51,7 @@ def main() -> None:
     from app.main import create_app
 
     data_dir = Path(tempfile.mkdtemp(prefix="la-bench-"))
-    settings = get_settings(data_dir=data_dir, database_url=args.database_url, workers=0)
+    settings = get_settings(data_dir=data_dir, database_url=args.database_url, workers=0, auth="off")
     app = create_app(settings)
     port = 8765
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))

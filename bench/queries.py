@@ -56,8 +56,8 @@ def synthetic_audit(n: int, seed: int = 0):
     return index, given, suggested, scores, flagged, true
 
 
-def insert_audit(db, n: int) -> str:
-    """One dataset and one finished audit with ``n`` rows, inserted in bulk; returns the audit id."""
+def insert_audit(db, n: int, tenant: str = "local") -> str:
+    """One dataset and one finished audit of ``tenant`` with ``n`` rows, inserted in bulk; returns the audit id."""
     from app.audit.aggregates import audit_aggregates, headline
     from app.store.ids import new_id
     from app.store.models import AuditRecord, DatasetRecord, utcnow
@@ -71,10 +71,10 @@ def insert_audit(db, n: int) -> str:
                "noise_matrix": np.eye(K).tolist(), "joint": (np.eye(K) / K).tolist()}
     aggregates = audit_aggregates(given, suggested, scores, flagged, names)
     with db.sessions.begin() as s:
-        s.add(DatasetRecord(id=ds_id, name="bench", rows=n, classes=K, class_names=names, modality="pred_probs",
+        s.add(DatasetRecord(id=ds_id, tenant=tenant, name="bench", rows=n, classes=K, class_names=names, modality="pred_probs",
                             sha256="0" * 64, artifact="0" * 64, has_true_labels=True, created_at=utcnow()))
         s.flush()
-        s.add(AuditRecord(id=audit_id, dataset_id=ds_id, status="done", options={}, summary=summary,
+        s.add(AuditRecord(id=audit_id, tenant=tenant, dataset_id=ds_id, status="done", options={}, summary=summary,
                           aggregates=aggregates, headline=headline(summary, {"total_seconds": 1.0}, None),
                           timings={"total_seconds": 1.0}, progress={"stage": "done", "fraction": 1.0},
                           cancel_requested=False, attempts=1, created_at=utcnow(), finished_at=utcnow()))
@@ -104,7 +104,8 @@ def percentile(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
 
 
-def measure(base_url: str, path: str, params: dict, *, clients: int, requests: int, seconds: float) -> list[float]:
+def measure(base_url: str, path: str, params: dict, *, clients: int, requests: int, seconds: float,
+            headers: dict | None = None) -> list[float]:
     """Latencies (ms) of ``clients`` threads each sending up to ``requests`` GETs, for at most ``seconds``."""
     import httpx
 
@@ -115,7 +116,7 @@ def measure(base_url: str, path: str, params: dict, *, clients: int, requests: i
 
     def client():
         mine = []
-        with httpx.Client(base_url=base_url, timeout=120) as c:
+        with httpx.Client(base_url=base_url, timeout=120, headers=headers) as c:
             c.get("/healthz").raise_for_status()  # open the connection
             if start.wait() == 0:
                 deadline[0] = time.monotonic() + seconds
@@ -168,11 +169,18 @@ def sql_timings(db, audit_id: str, n: int, repeats: int = 30) -> list[tuple[str,
 
 
 def start_server(settings, port: int, processes: int) -> subprocess.Popen:
+    """The API as production runs it: ``labelaudit serve`` (JSON access log, auth on) for one process,
+    uvicorn's ``--workers`` for several; its log goes to ``<data_dir>/server.log``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LABELAUDIT_")}
     env.update({"LABELAUDIT_DATA_DIR": str(settings.data_dir), "LABELAUDIT_DATABASE_URL": settings.resolved_database_url,
-                "LABELAUDIT_WORKERS": "0", "PYTHONPATH": str(ROOT)})
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
-                             "--port", str(port), "--workers", str(processes), "--log-level", "warning"], env=env)
+                "LABELAUDIT_WORKERS": "0", "LABELAUDIT_PORT": str(port), "PYTHONPATH": str(ROOT)})
+    if processes == 1:
+        cmd = [sys.executable, "-c", "from app.main import serve; serve()"]
+    else:
+        cmd = [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
+               "--port", str(port), "--workers", str(processes), "--log-level", "warning"]
+    with open(settings.data_dir / "server.log", "ab") as log:
+        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     import httpx
 
     end = time.monotonic() + 60
@@ -236,7 +244,10 @@ def run_backend(name: str, args) -> list[dict]:
     results: list[dict] = []
     try:
         t = time.perf_counter()
-        audit_id = insert_audit(db, args.rows)
+        from app.store.apikeys import create_api_key
+
+        headers = {"Authorization": f"Bearer {create_api_key(db, 'bench')[1]}"}  # auth on, as in production
+        audit_id = insert_audit(db, args.rows, tenant="bench")
         print(f"[{name}] inserted {args.rows:,} rows in {time.perf_counter() - t:.1f}s", flush=True)
         sql = sql_timings(db, audit_id, args.rows)
         port = free_port()
@@ -254,7 +265,7 @@ def run_backend(name: str, args) -> list[dict]:
                         continue
                     for clients in args.clients:
                         ms = measure(base, path, params, clients=clients, requests=args.requests,
-                                     seconds=args.seconds)
+                                     seconds=args.seconds, headers=headers)
                         results.append({"backend": name, "phase": phase, "query": label, "clients": clients,
                                         "n": len(ms), "p50": statistics.median(ms), "p95": percentile(ms, 0.95)})
                         print(f"[{name}] {phase:<8} {label:<32} x{clients:<3} n={len(ms):<5} "

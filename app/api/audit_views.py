@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import numpy as np
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
-from app.api.audits import done_audit
+from app.api.audits import done_audit, json_response
 from app.api.dashboard_schemas import (ClassTable, CompareOut, ExampleOut, HistogramOut, NoiseMatrixOut,
                                        ProbabilityOut)
 from app.api.deps import ArtifactsDep, SessionDep, TenantDep
@@ -21,6 +21,7 @@ from app.audit.aggregates import HISTOGRAM_BINS, rebin
 from app.errors import LabelAuditError
 from app.store import queries
 from app.store.examples import dataset_member, pred_probs_row
+from app.store.done_audits import done_audit_view
 from app.store.results import aggregates_of, compare
 
 router = APIRouter(prefix="/v1/audits", tags=["dashboard queries"])
@@ -30,10 +31,9 @@ _BIN_CHOICES = [b for b in range(1, HISTOGRAM_BINS + 1) if HISTOGRAM_BINS % b ==
 
 @router.get("/{audit_id}/classes", response_model=ClassTable, responses=responses(404, 409),
             summary="Class table")
-def get_classes(audit_id: str, session: SessionDep, tenant: TenantDep) -> ClassTable:
+def get_classes(audit_id: str, session: SessionDep, tenant: TenantDep) -> Response:
     """Per class: size, flagged issues, issue rate, how often it is suggested, top confused-with class."""
-    rec = done_audit(session, audit_id, tenant)
-    return ClassTable(audit_id=audit_id, classes=aggregates_of(session, rec)["classes"])
+    return json_response(None, raw=done_audit_view(session, audit_id, tenant=tenant).class_table_json)
 
 
 @router.get("/{audit_id}/noise_matrix", response_model=NoiseMatrixOut, responses=responses(404, 409),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from datetime import datetime, timezone
 from typing import Annotated, Literal
 
@@ -20,7 +21,7 @@ from app.store import datasets as store
 from app.store import queries
 from app.errors import Conflict
 from app.store.models import DONE, AuditRecord, as_utc
-from app.store.results import aggregates_of
+from app.store.done_audits import DoneAudit, done_audit_view, page_rows
 
 router = APIRouter(prefix="/v1/audits", tags=["audits"])
 
@@ -139,15 +140,15 @@ def get_issues(audit_id: str, session: SessionDep, tenant: TenantDep,
                max_score: Annotated[float | None, Query(ge=0.0, le=1.0)] = None,
                sort: Annotated[Literal["rank", "-rank", "score", "-score"], Query(
                    description="rank = score ascending (least likely correct first); -rank / -score the reverse")]
-               = "rank") -> IssuePage:
+               = "rank") -> Response:
     """Examples from least to most likely correctly labelled (or the reverse), keyset-paged by rank.
 
     Filters combine: given and suggested class, issue flag, score range. ``total``
     counts the matching rows when the stored aggregates answer it (no score range
     together with other filters), else it is null.
     """
-    rec = done_audit(session, audit_id, tenant)
-    names = (rec.summary or {}).get("class_names") or []
+    view = done_audit_view(session, audit_id, tenant=tenant)
+    names = view.class_names
     for field, value in (("given_label", given_label), ("suggested_label", suggested_label)):
         if value is not None and value >= len(names):
             raise ProblemError(422, f"{field} {value} is not a class of this audit (0..{len(names) - 1})",
@@ -158,34 +159,37 @@ def get_issues(audit_id: str, session: SessionDep, tenant: TenantDep,
     flag = True if only_issues else is_issue
     lo, hi = queries.score_rank_bounds(session, audit_id, min_score=min_score, max_score=max_score)
     empty = lo is not None and hi is not None and lo > hi
-    rows = [] if empty else queries.issue_rows(
+    rows = [] if empty else page_rows(
         session, audit_id, limit=limit + 1, after_rank=int(cursor) if cursor else None, given_label=given_label,
         suggested_label=suggested_label, is_issue=flag, min_rank=lo, max_rank=hi, descending=sort.startswith("-"))
-    nxt = str(rows[limit - 1].rank) if len(rows) > limit else None
-    items = [IssueRow(rank=r.rank, index=r.index, given_label=r.given_label, suggested_label=r.suggested_label,
-                      quality_score=r.quality_score, is_issue=r.is_issue, true_label=r.true_label,
-                      example_id=r.example_id, given_class=_name(names, r.given_label),
-                      suggested_class=_name(names, r.suggested_label)) for r in rows[:limit]]
-    total = 0 if empty else _total(session, rec, given_label, suggested_label, flag, lo, hi)
-    return IssuePage(items=items, next_cursor=nxt, total=total)
+    nxt = str(rows[limit - 1][0]) if len(rows) > limit else None
+    items = [{"rank": rank, "index": index, "given_label": given, "suggested_label": suggested,
+              "quality_score": score, "is_issue": bool(issue), "true_label": true, "example_id": example_id,
+              "given_class": view.class_name(given), "suggested_class": view.class_name(suggested)}
+             for rank, index, given, suggested, score, issue, true, example_id in rows[:limit]]
+    total = 0 if empty else _total(view, given_label, suggested_label, flag, lo, hi)
+    # Serialised here rather than through the response model: the page is the dashboard's hottest request
+    # and its shape is fixed (IssuePage documents it), so re-validating every row only costs CPU.
+    return json_response({"items": items, "next_cursor": nxt, "total": total})
 
 
-def _total(session, rec: AuditRecord, given: int | None, suggested: int | None, flag: bool | None,
+def _total(view: DoneAudit, given: int | None, suggested: int | None, flag: bool | None,
            lo: int | None, hi: int | None) -> int | None:
-    n = (rec.summary or {}).get("num_examples") or 0
     if lo is not None or hi is not None:
         if given is None and suggested is None and flag is None:
-            return (n - 1 if hi is None else hi) - (0 if lo is None else lo) + 1
+            return (view.num_examples - 1 if hi is None else hi) - (0 if lo is None else lo) + 1
         return None
     total = 0
-    for g, s, count, issues in aggregates_of(session, rec)["confusion"]:
+    for g, s, count, issues in view.confusion:
         if (given is None or g == given) and (suggested is None or s == suggested):
             total += issues if flag is True else count - issues if flag is False else count
     return total
 
 
-def _name(names: list, i: int) -> str | None:
-    return str(names[i]) if 0 <= i < len(names) else None
+def json_response(content, *, raw: bytes | None = None) -> Response:
+    """A JSON response serialised with the standard library (or ``raw`` bytes already serialised)."""
+    body = raw if raw is not None else json.dumps(content, separators=(",", ":"), allow_nan=False).encode()
+    return Response(body, media_type="application/json")
 
 
 @router.get("/{audit_id}/pred_probs", response_class=FileResponse, responses={

@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from datetime import timedelta
 
 from sqlalchemy import select, update
 
 from app.errors import NotFound, OptionError
 from app.store.db import Database
 from app.store.ids import new_id
-from app.store.models import ApiKey, utcnow
+from app.store.models import ApiKey, as_utc, utcnow
 
 KEY_PREFIX = "la_"
 
@@ -42,12 +43,21 @@ def create_api_key(db: Database, name: str, tenant: str | None = None) -> tuple[
     return rec, plain
 
 
+#: ``last_used_at`` is stamped at most this often per key, so that authenticating stays a read.
+LAST_USED_RESOLUTION = timedelta(seconds=60)
+
+
 def verify_api_key(db: Database, plain: str) -> ApiKey | None:
-    """The live key matching ``plain``, or ``None``; stamps ``last_used_at``."""
-    with db.sessions.begin() as s:
+    """The live key matching ``plain``, or ``None``; stamps ``last_used_at`` (to the minute)."""
+    with db.sessions() as s:
         rec = s.scalar(select(ApiKey).where(ApiKey.key_hash == _hash(plain), ApiKey.revoked_at.is_(None)))
-        if rec is not None:
-            rec.last_used_at = utcnow()
+        if rec is None:
+            return None
+        now = utcnow()
+        if rec.last_used_at is None or now - as_utc(rec.last_used_at) >= LAST_USED_RESOLUTION:
+            s.execute(update(ApiKey).where(ApiKey.id == rec.id).values(last_used_at=now))
+            s.commit()
+            rec.last_used_at = now
         return rec
 
 

@@ -110,38 +110,6 @@ def delete_audit_rows(session: Session, audit_id: str) -> None:
     session.execute(delete(AuditRow).where(AuditRow.audit_id == audit_id))
 
 
-def issue_rows(session: Session, audit_id: str, *, limit: int, after_rank: int | None = None,
-               given_label: int | None = None, only_issues: bool = False,
-               max_score: float | None = None, suggested_label: int | None = None,
-               is_issue: bool | None = None, min_rank: int | None = None, max_rank: int | None = None,
-               descending: bool = False) -> list[AuditRow]:
-    """Up to ``limit`` rows in rank order after ``after_rank`` (keyset on the (audit_id, rank) key).
-
-    Filters combine; ``min_rank``/``max_rank`` bound the ranks (see :func:`score_rank_bounds`);
-    ``descending`` walks from the highest rank down (most likely correct first), and
-    ``after_rank`` then means "below".
-    """
-    q = select(AuditRow).where(AuditRow.audit_id == audit_id)
-    if after_rank is not None:
-        q = q.where(AuditRow.rank < after_rank if descending else AuditRow.rank > after_rank)
-    if min_rank is not None:
-        q = q.where(AuditRow.rank >= min_rank)
-    if max_rank is not None:
-        q = q.where(AuditRow.rank <= max_rank)
-    if given_label is not None:
-        q = q.where(AuditRow.given_label == given_label)
-    if suggested_label is not None:
-        q = q.where(AuditRow.suggested_label == suggested_label)
-    if only_issues or is_issue is True:
-        q = q.where(AuditRow.is_issue.is_(True))
-    elif is_issue is False:
-        q = q.where(AuditRow.is_issue.is_(False))
-    if max_score is not None:
-        q = q.where(AuditRow.quality_score <= max_score)
-    order = AuditRow.rank.desc() if descending else AuditRow.rank
-    return list(session.scalars(q.order_by(order).limit(limit)))
-
-
 def score_rank_bounds(session: Session, audit_id: str, *, min_score: float | None,
                       max_score: float | None) -> tuple[int | None, int | None]:
     """The rank range ``[lo, hi]`` holding exactly the rows with ``min_score <= score <= max_score``.
