@@ -153,3 +153,4 @@ def test_dashboard_in_chromium(live_server, browser, tmp_path):
     wait_for(lambda: all_images_loaded(page, "#new-issues img.thumb"), timeout=20)
     page.screenshot(path=str(SHOTS / "06-compare.png"), full_page=True)
     assert not errors, errors
+
