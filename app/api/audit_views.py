@@ -104,9 +104,16 @@ def get_example(audit_id: str, index: Annotated[int, Path(ge=0)], session: Sessi
 @router.get("/{audit_id}/compare/{other_id}", response_model=CompareOut, responses=responses(404, 409, 422),
             summary="Compare two audits")
 def compare_audits(audit_id: str, other_id: str, session: SessionDep, tenant: TenantDep, artifacts: ArtifactsDep,
-                   limit: Annotated[int, Query(ge=0, le=1000, description="issues listed per side")] = 100
+                   limit: Annotated[int, Query(ge=0, le=1000, description="issues listed per side")] = 100,
+                   new_cursor: Annotated[str | None, Query(pattern=r"^\d{1,10}$",
+                                                           description="new_next_cursor of the last page")] = None,
+                   gone_cursor: Annotated[str | None, Query(pattern=r"^\d{1,10}$",
+                                                            description="gone_next_cursor of the last page")] = None
                    ) -> CompareOut:
     """``other_id`` against ``audit_id`` (the base): issue-rate change per class, issues new and gone.
+
+    Both lists are keyset-paged by rank: ``limit`` per side, ``new_cursor`` / ``gone_cursor``
+    from the previous page's ``new_next_cursor`` / ``gone_next_cursor``.
 
     Audits of one dataset, of a dataset and its noisy child, or of two versions
     sharing example ids or content compare; others are 422 on ``other_id``.
@@ -117,4 +124,6 @@ def compare_audits(audit_id: str, other_id: str, session: SessionDep, tenant: Te
     except LabelAuditError as exc:  # name the right field: the path's second id
         exc.field = "other_id"
         raise
-    return CompareOut(**compare(session, artifacts, base, other, limit=limit))
+    return CompareOut(**compare(session, artifacts, base, other, limit=limit,
+                                new_after=int(new_cursor) if new_cursor else None,
+                                gone_after=int(gone_cursor) if gone_cursor else None))

@@ -147,4 +147,8 @@ class CompareOut(BaseModel):
     num_unmatched_base: int
     num_unmatched_other: int
     new_issues: list[ComparedIssue]
+    #: pass as ``new_cursor`` for the next page of new issues (null: no more)
+    new_next_cursor: Optional[str] = None
     gone_issues: list[ComparedIssue]
+    #: pass as ``gone_cursor`` for the next page of gone issues (null: no more)
+    gone_next_cursor: Optional[str] = None

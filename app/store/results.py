@@ -90,12 +90,13 @@ def _row(r) -> dict:
 
 
 def compare(session: Session, artifacts: ArtifactStore, base: AuditRecord, other: AuditRecord, *,
-            limit: int = 100) -> dict:
+            limit: int = 100, new_after: int | None = None, gone_after: int | None = None) -> dict:
     """Issue-rate change per class and the issues new in ``other`` / gone since ``base``.
 
-    Both audits must be done and have the same classes. Lists hold the first
-    ``limit`` issues by rank (of ``other`` for new ones, of ``base`` for gone ones),
-    each with the example's row in both audits when it has one.
+    Both audits must be done and have the same classes. Lists hold ``limit`` issues
+    by rank (of ``other`` for new ones, of ``base`` for gone ones), after the rank
+    ``new_after`` / ``gone_after`` (keyset paging: pass back ``new_next_cursor`` /
+    ``gone_next_cursor``), each with the example's row in both audits when it has one.
     """
     names_a = (base.summary or {}).get("class_names")
     names_b = (other.summary or {}).get("class_names")
@@ -118,7 +119,10 @@ def compare(session: Session, artifacts: ArtifactStore, base: AuditRecord, other
     index_a = None if keys_a is None else {k: i for i, k in enumerate(keys_a.tolist())}
     index_b = None if keys_b is None else {k: i for i, k in enumerate(keys_b.tolist())}
 
-    def pair(rows, this_keys, that_index, that_audit, this_is_base):
+    def pair(rows, this_keys, that_index, that_audit, this_is_base, after):
+        if after is not None:
+            rows = [r for r in rows if r.rank > after]
+        more = len(rows) > limit
         rows = rows[:limit]
         that_idx = [r.index if this_keys is None else that_index[this_keys[r.index]] for r in rows]
         that_rows = queries.rows_at_indices(session, that_audit, that_idx)
@@ -127,8 +131,10 @@ def compare(session: Session, artifacts: ArtifactStore, base: AuditRecord, other
             a, b = (_row(r), _row(that_rows[j]) if j in that_rows else None)
             base_row, other_row = (a, b) if this_is_base else (b, a)
             out.append({"key": str(key(this_keys, r)), "base": base_row, "other": other_row})
-        return out
+        return out, (str(rows[-1].rank) if more and rows else None)
 
+    new_page, new_next = pair(new, keys_b, index_a, base.id, this_is_base=False, after=new_after)
+    gone_page, gone_next = pair(gone, keys_a, index_b, other.id, this_is_base=True, after=gone_after)
     cls_a = aggregates_of(session, base)["classes"]
     cls_b = aggregates_of(session, other)["classes"]
     classes = [{"class_id": a["class_id"], "class_name": a["class_name"],
@@ -150,6 +156,6 @@ def compare(session: Session, artifacts: ArtifactStore, base: AuditRecord, other
         "classes": classes,
         "num_new": len(new), "num_gone": len(gone), "num_kept": len(issues_b) - len(new) - unmatched_b,
         "num_unmatched_base": unmatched_a, "num_unmatched_other": unmatched_b,
-        "new_issues": pair(new, keys_b, index_a, base.id, this_is_base=False),
-        "gone_issues": pair(gone, keys_a, index_b, other.id, this_is_base=True),
+        "new_issues": new_page, "new_next_cursor": new_next,
+        "gone_issues": gone_page, "gone_next_cursor": gone_next,
     }

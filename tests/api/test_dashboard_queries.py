@@ -227,6 +227,22 @@ def test_compare_parent_and_noisy_child(client, app):
     same = client.get(f"/v1/audits/{a}/compare/{a}").json()
     assert same["num_new"] == same["num_gone"] == 0
 
+    # both lists page by cursor to the end: every new and every gone issue exactly once, in rank order
+    for side, total in (("new", cmp["num_new"]), ("gone", cmp["num_gone"])):
+        seen, cursor = [], None
+        while True:
+            page = client.get(f"/v1/audits/{a}/compare/{b}",
+                              params={"limit": 7, **({f"{side}_cursor": cursor} if cursor else {})}).json()
+            seen += page[f"{side}_issues"]
+            cursor = page[f"{side}_next_cursor"]
+            if cursor is None:
+                break
+        keys = [i["key"] for i in seen]
+        assert len(keys) == len(set(keys)) == total
+        owner = "other" if side == "new" else "base"
+        assert [i[owner]["rank"] for i in seen] == sorted(i[owner]["rank"] for i in seen)
+    assert_problem(client.get(f"/v1/audits/{a}/compare/{b}", params={"new_cursor": "x"}), 422, "new_cursor")
+
     unrelated, _ = pred_probs_audit(client, app, n=500, k=5, seed=9)
     other_audit = client.get("/v1/audits", params={"dataset_id": unrelated["id"]}).json()["items"][0]["id"]
     assert_problem(client.get(f"/v1/audits/{a}/compare/{other_audit}"), 422, "other_id")
