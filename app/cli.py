@@ -7,7 +7,6 @@ traceback), 3 the audit itself failed. ``LABELAUDIT_DEBUG=1`` shows tracebacks.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 from enum import Enum
@@ -313,8 +312,7 @@ def serve(
     overrides = {k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v is not None}
     from app.main import serve as run_server
 
-    _log_to_stderr()
-    run_server(get_settings(**overrides))
+    run_server(get_settings(**overrides))  # serve() sets up the JSON logs
 
 
 @app.command()
@@ -323,15 +321,11 @@ def worker() -> None:
     from app.config import get_settings
 
     from app.jobs.worker import run_worker
+    from app.logs import configure_logging
 
-    _log_to_stderr()
-    run_worker(get_settings())
-
-
-def _log_to_stderr() -> None:
-    """INFO logs for serve/worker; Alembic's start-up chatter only when something goes wrong."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    settings = get_settings()
+    configure_logging(settings)
+    run_worker(settings)
 
 
 def _write_json(path: Path, data: dict) -> None:

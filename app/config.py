@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     stale_after_seconds: float = Field(60.0, gt=0, description="A running audit without a heartbeat this long is requeued.")
     worker_poll_seconds: float = Field(0.5, gt=0, description="How long an idle worker waits before polling the queue.")
     max_attempts: int = Field(3, ge=1, description="Claims of one audit before it is failed instead of requeued.")
+    log_format: Literal["json", "text"] = Field(
+        "json", description="serve/worker logs on stderr: `json` (one object per line, with request_id, audit_id, "
+                            "worker_id) or `text` (the same fields as key=value).")
     auth: Literal["on", "off"] = Field(
         "on", description="`on`: /v1 requests need `Authorization: Bearer <key>` (or X-API-Key) and see only their "
                           "tenant's data. `off`: local single-user mode, everything belongs to tenant `local` "

@@ -11,6 +11,7 @@ from fastapi import Depends, FastAPI
 from app.api import audit_views, audits, datasets, errors, health
 from app.api.deps import require_api_key
 from app.api.metrics import Metrics, MetricsMiddleware
+from app.api.request_log import RequestLogMiddleware
 from app.api.schemas import Problem
 from app import dashboard
 from app.config import Settings, get_settings
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.artifacts = artifact_store(settings)
     app.state.metrics = Metrics(db)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(RequestLogMiddleware)  # outermost: the request id covers the metrics and every log line
     errors.install(app)
     app.include_router(health.router)
     secured = [Depends(require_api_key)]
@@ -113,8 +115,12 @@ def serve(settings: Settings | None = None) -> None:
     """Run the API (with its embedded workers) on ``settings.host:settings.port`` until interrupted."""
     import uvicorn
 
+    from app.logs import configure_logging
+
     settings = settings or get_settings()
+    configure_logging(settings)
     app = create_app(settings)
-    print(f"labelaudit API on http://{settings.host}:{settings.port}  "
-          f"(dashboard: /dashboard, docs: /docs, workers: {settings.workers})", flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    log.info("labelaudit API on http://%s:%d  (dashboard: /dashboard, docs: /docs, workers: %d)",
+             settings.host, settings.port, settings.workers)
+    # log_config=None keeps our JSON handler; the API writes its own access line (with the request id).
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", log_config=None, access_log=False)

@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.api.request_log import HEADER as REQUEST_ID_HEADER, request_id_of
 from app.errors import LabelAuditError
 
 PROBLEM_JSON = "application/problem+json"
@@ -32,12 +33,32 @@ class ProblemError(Exception):
 
 
 def problem(status: int, detail: str, *, code: str | None = None, errors: list[dict] | None = None,
-            headers: dict | None = None) -> JSONResponse:
-    """A problem+json response."""
-    title = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
-    code = code or title.lower().replace(" ", "_")
+            headers: dict | None = None, request_id: str | None = None) -> JSONResponse:
+    """A problem+json response; with ``request_id``, quoted in the body and the ``X-Request-ID`` header."""
+    title = _title(status)
+    code = code or _default_code(status)
     body = {"type": TYPE_BASE + code, "title": title, "status": status, "detail": detail, "errors": errors or []}
+    if request_id:
+        body["request_id"] = request_id
+        headers = {**(headers or {}), REQUEST_ID_HEADER: request_id}
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _title(status: int) -> str:
+    return HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+
+
+def _default_code(status: int) -> str:
+    return _title(status).lower().replace(" ", "_")
+
+
+def _answer(request: Request, status: int, detail: str, *, code: str | None = None, **kwargs) -> JSONResponse:
+    """The problem response to ``request``, counted in ``labelaudit_errors_total`` by code and status."""
+    code = code or _default_code(status)
+    metrics = getattr(request.app.state, "metrics", None)
+    if metrics is not None:
+        metrics.count_error(code, status)
+    return problem(status, detail, code=code, request_id=request_id_of(request), **kwargs)
 
 
 def _field(loc) -> str:
@@ -47,29 +68,32 @@ def _field(loc) -> str:
     return ".".join(parts)
 
 
-async def _domain(_: Request, exc: LabelAuditError) -> JSONResponse:
-    return problem(exc.status, exc.message, code=exc.code, errors=[exc.to_dict()])
+async def _domain(request: Request, exc: LabelAuditError) -> JSONResponse:
+    retry = getattr(exc, "retry_after", None)
+    return _answer(request, exc.status, exc.message, code=exc.code, errors=[exc.to_dict()],
+                   headers={"Retry-After": str(retry)} if retry else None)
 
 
-async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
     errors = [{"field": _field(e.get("loc", ())), "message": e.get("msg", "invalid"), "code": e.get("type", "invalid")}
               for e in exc.errors()]
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5]) or "invalid request"
-    return problem(422, detail, code="validation_error", errors=errors)
+    return _answer(request, 422, detail, code="validation_error", errors=errors)
 
 
-async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-    return problem(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    return _answer(request, exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
 
 
-async def _problem(_: Request, exc: ProblemError) -> JSONResponse:
+async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
     errors = [{"field": exc.field, "message": exc.detail, "code": exc.code}] if exc.field or exc.code else []
-    return problem(exc.status, exc.detail, code=exc.code, errors=errors, headers=exc.headers)
+    return _answer(request, exc.status, exc.detail, code=exc.code, errors=errors, headers=exc.headers)
 
 
-async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error", exc_info=exc)
-    return problem(500, "internal error; see the server log", code="internal_error")
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # Runs outside the request-id middleware (Starlette's outermost layer), so the id is passed explicitly.
+    log.error("unhandled error", exc_info=exc, extra={"request_id": request_id_of(request)})
+    return _answer(request, 500, "internal error; see the server log", code="internal_error")
 
 
 def install(app: FastAPI) -> None:

@@ -1,5 +1,6 @@
-"""Prometheus metrics: request counts and latencies (this process), jobs by state and
-job durations (read from the database at scrape time, so they cover every worker)."""
+"""Prometheus metrics: request counts and latencies and error responses by code (this
+process), jobs by state and job durations (read from the database at scrape time, so
+they cover every worker)."""
 
 from __future__ import annotations
 
@@ -48,7 +49,13 @@ class Metrics:
                                 registry=self.registry)
         self.latency = Histogram("labelaudit_http_request_seconds", "HTTP request latency.", ["method", "route"],
                                  registry=self.registry)
+        self.errors = Counter("labelaudit_errors", "Problem responses by error code (internal_error: unhandled "
+                              "exceptions).", ["code", "status"], registry=self.registry)
         self.registry.register(JobsCollector(db))
+
+    def count_error(self, code: str, status: int) -> None:
+        """Count one problem response (``labelaudit_errors_total{code,status}``)."""
+        self.errors.labels(code, str(status)).inc()
 
 
 class MetricsMiddleware:

@@ -34,6 +34,7 @@ class Problem(BaseModel):
     status: int
     detail: str
     errors: list[ProblemField] = []
+    request_id: Optional[str] = Field(None, description="The request's X-Request-ID, to find it in the server log.")
 
 
 class DatasetOut(BaseModel):

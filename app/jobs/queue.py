@@ -13,6 +13,7 @@ that lost its job (requeued as stale, cancelled, deleted) cannot overwrite it.
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Iterable
 
@@ -21,6 +22,8 @@ from sqlalchemy import insert, select, update
 from app.store.db import Database
 from app.store.ids import new_id
 from app.store.models import (CANCELLED, DONE, FAILED, QUEUED, RUNNING, AuditRecord, AuditRow, utcnow)
+
+log = logging.getLogger("labelaudit.queue")
 
 
 def enqueue(db: Database, *, dataset_id: str, options: dict) -> AuditRecord:
@@ -109,24 +112,31 @@ def fail(db: Database, audit_id: str, worker_id: str, error: dict, *, status: st
 def request_cancel(db: Database, audit_id: str) -> str:
     """Cancel a queued audit at once, flag a running one for its worker; returns the status after."""
     with db.sessions.begin() as s:
-        s.execute(update(AuditRecord).where(AuditRecord.id == audit_id, AuditRecord.status == QUEUED).values(
+        cancelled = s.execute(update(AuditRecord).where(AuditRecord.id == audit_id,
+                                                        AuditRecord.status == QUEUED).values(
             status=CANCELLED, cancel_requested=True, finished_at=utcnow(),
             error={"code": "cancelled", "message": "cancelled before it started", "field": None}))
+        was_queued = cancelled.rowcount == 1
         s.execute(update(AuditRecord).where(AuditRecord.id == audit_id, AuditRecord.status == RUNNING).values(
             cancel_requested=True))
-        return s.scalar(select(AuditRecord.status).where(AuditRecord.id == audit_id))
+        status = s.scalar(select(AuditRecord.status).where(AuditRecord.id == audit_id))
+    if was_queued:
+        log.info("audit %s cancelled before it started", audit_id, extra={"event": "cancelled", "audit_id": audit_id})
+    return status
 
 
 def requeue_stale(db: Database, *, stale_after: float, max_attempts: int) -> list[str]:
     """Return running audits with a heartbeat older than ``stale_after`` seconds to the queue.
 
-    Those already claimed ``max_attempts`` times fail instead. Returns the ids touched.
+    Those already claimed ``max_attempts`` times fail instead. Returns the ids touched
+    (each is logged: ``event`` requeued, failed or cancelled, with the lost ``worker_id``).
     """
     cutoff = utcnow() - timedelta(seconds=stale_after)
     stale = (AuditRecord.status == RUNNING, AuditRecord.heartbeat_at < cutoff)
     with db.sessions.begin() as s:
-        ids = list(s.scalars(select(AuditRecord.id).where(*stale)))
-        if not ids:
+        found = s.execute(select(AuditRecord.id, AuditRecord.worker_id, AuditRecord.attempts,
+                                 AuditRecord.cancel_requested).where(*stale)).all()
+        if not found:
             return []
         s.execute(update(AuditRecord).where(*stale, AuditRecord.attempts >= max_attempts).values(
             status=FAILED, finished_at=utcnow(), worker_id=None,
@@ -137,7 +147,18 @@ def requeue_stale(db: Database, *, stale_after: float, max_attempts: int) -> lis
         s.execute(update(AuditRecord).where(*stale).values(
             status=QUEUED, worker_id=None, heartbeat_at=None,
             progress={"stage": "requeued", "fraction": 0.0}))
-    return ids
+    for audit_id, lost_worker, attempts, cancel in found:
+        fields = {"audit_id": audit_id, "worker_id": lost_worker, "attempt": attempts}
+        if attempts >= max_attempts:
+            log.warning("audit %s failed: worker %s stopped responding (attempt %d of %d)", audit_id, lost_worker,
+                        attempts, max_attempts, extra={"event": "failed", "reason": "worker_lost", **fields})
+        elif cancel:
+            log.info("audit %s cancelled: worker %s stopped responding", audit_id, lost_worker,
+                     extra={"event": "cancelled", **fields})
+        else:
+            log.warning("audit %s requeued: worker %s stopped responding (no heartbeat for %gs)", audit_id,
+                        lost_worker, stale_after, extra={"event": "requeued", "reason": "stale_heartbeat", **fields})
+    return [row.id for row in found]
 
 
 def _owned(audit_id: str, worker_id: str):

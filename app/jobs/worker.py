@@ -26,6 +26,7 @@ import numpy as np
 from app.audit.aggregates import audit_aggregates, headline
 from app.audit.pipeline import AuditOptions, AuditResult, run_audit
 from app.audit.progress import Progress
+from app import logs
 from app.config import Settings, get_settings
 from app.errors import AuditCancelled, LabelAuditError
 from app.jobs import queue
@@ -61,26 +62,27 @@ def run_worker(settings: Settings, stop_event: threading.Event | None = None, *,
     worker_id = worker_id or new_worker_id()
     done = 0
     last_sweep = 0.0
-    log.info("worker %s started", worker_id)
-    try:
-        while not stop_event.is_set() and (max_jobs is None or done < max_jobs):
-            if time.monotonic() - last_sweep > min(settings.stale_after_seconds / 2, 30):
-                requeued = queue.requeue_stale(db, stale_after=settings.stale_after_seconds,
-                                               max_attempts=settings.max_attempts)
-                if requeued:
-                    log.warning("requeued stale audits: %s", ", ".join(requeued))
-                last_sweep = time.monotonic()
-            job = queue.claim(db, worker_id)
-            if job is None:
-                stop_event.wait(settings.worker_poll_seconds)
-                continue
-            process(job, db=db, artifacts=artifacts, settings=settings, worker_id=worker_id,
-                    shutdown=stop_event)
-            done += 1
-    finally:
-        if own_db:
-            db.dispose()
-        log.info("worker %s stopped after %d audits", worker_id, done)
+    with logs.bound(worker_id=worker_id):
+        log.info("worker %s started", worker_id, extra={"event": "worker_started"})
+        try:
+            while not stop_event.is_set() and (max_jobs is None or done < max_jobs):
+                if time.monotonic() - last_sweep > min(settings.stale_after_seconds / 2, 30):
+                    requeued = queue.requeue_stale(db, stale_after=settings.stale_after_seconds,
+                                                   max_attempts=settings.max_attempts)
+                    if requeued:
+                        log.warning("requeued stale audits: %s", ", ".join(requeued))
+                    last_sweep = time.monotonic()
+                job = queue.claim(db, worker_id)
+                if job is None:
+                    stop_event.wait(settings.worker_poll_seconds)
+                    continue
+                process(job, db=db, artifacts=artifacts, settings=settings, worker_id=worker_id,
+                        shutdown=stop_event)
+                done += 1
+        finally:
+            if own_db:
+                db.dispose()
+            log.info("worker %s stopped after %d audits", worker_id, done, extra={"event": "worker_stopped"})
     return done
 
 
@@ -117,7 +119,8 @@ class _Heartbeat(threading.Thread):
             owned, cancel = queue.heartbeat(self.db, self.audit_id, self.worker_id,
                                             progress if progress != self._written else None)
         except Exception:  # a database hiccup must not kill the job; the next beat retries
-            log.exception("heartbeat failed for %s", self.audit_id)
+            log.exception("heartbeat failed for %s", self.audit_id,
+                          extra={"audit_id": self.audit_id, "worker_id": self.worker_id})
             return
         self._written = progress
         if not owned:
@@ -132,20 +135,52 @@ class _Heartbeat(threading.Thread):
 
 def process(job: AuditRecord, *, db: Database, artifacts: ArtifactStore, settings: Settings, worker_id: str,
             shutdown: threading.Event | None = None) -> str:
-    """Run one claimed audit to its end; returns the final status."""
-    started = time.perf_counter()
-    log.info("audit %s claimed by %s (attempt %d)", job.id, worker_id, job.attempts)
+    """Run one claimed audit to its end; returns the final status.
+
+    Logs the job's events (``event``: claimed, stage, finished, failed, cancelled,
+    released, lost) with ``audit_id`` and ``worker_id``.
+    """
+    with logs.bound(audit_id=job.id, worker_id=worker_id):
+        started = time.perf_counter()
+        _event("claimed", "audit %s claimed by %s (attempt %d)", job.id, worker_id, job.attempts,
+               attempt=job.attempts)
+        status = _run(job, db=db, artifacts=artifacts, settings=settings, worker_id=worker_id, shutdown=shutdown,
+                      started=started)
+        if status == "done":
+            _event("finished", "audit %s finished in %.2fs", job.id, time.perf_counter() - started,
+                   duration_ms=_ms(started))
+        return status
+
+
+def _event(event: str, message: str, *args, level: int = logging.INFO, **fields) -> None:
+    log.log(level, message, *args, extra={"event": event, **fields})
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 1)
+
+
+def _run(job: AuditRecord, *, db: Database, artifacts: ArtifactStore, settings: Settings, worker_id: str,
+         shutdown: threading.Event | None, started: float) -> str:
     hb = _Heartbeat(db, job.id, worker_id, interval=min(settings.heartbeat_seconds, 1.0))
     hb.start()
+    stage = {"name": None}
 
     def on_progress(p: Progress) -> None:
         hb.progress = p.to_dict()  # written to the audit row by the heartbeat thread
+        if p.stage != stage["name"] and p.stage != "done":
+            enter(p.stage)
+
+    def enter(name: str) -> None:
+        stage["name"] = name
+        _event("stage", "audit %s: %s", job.id, name, stage=name)
 
     def should_stop() -> bool:
         return hb.cancel.is_set() or (shutdown is not None and shutdown.is_set())
 
     timings: dict = {}
     try:
+        enter("loading")
         with db.sessions() as s:
             rec = queries.get_dataset(s, job.dataset_id)
         t = time.perf_counter()
@@ -156,26 +191,35 @@ def process(job: AuditRecord, *, db: Database, artifacts: ArtifactStore, setting
             opts = AuditOptions(**{**job.options, "device": settings.device})
         result = run_audit(ds, opts, progress=on_progress, should_stop=should_stop)
         hb.stop()
-        log.info("audit %s trained/ranked in %.2fs; storing", job.id, result.timings.get("total_seconds", 0.0))
-        return _store(job, result, db=db, artifacts=artifacts, worker_id=worker_id,
-                      timings={**timings, **result.timings}, started=started)
+        enter("storing")
+        status = _store(job, result, db=db, artifacts=artifacts, worker_id=worker_id,
+                        timings={**timings, **result.timings}, started=started)
+        if status == "lost":
+            _event("lost", "audit %s was taken away from %s before its results were stored", job.id, worker_id,
+                   level=logging.WARNING)
+        return status
     except AuditCancelled as exc:
         hb.stop()
         if hb.lost:
-            log.warning("audit %s was taken away from %s", job.id, worker_id)
+            _event("lost", "audit %s was taken away from %s", job.id, worker_id, level=logging.WARNING)
             return "lost"
         if hb.cancel.is_set():
             queue.fail(db, job.id, worker_id, exc.to_dict(), status=CANCELLED, timings=timings)
+            _event("cancelled", "audit %s cancelled", job.id, duration_ms=_ms(started))
             return CANCELLED
         queue.release(db, job.id, worker_id)  # shutting down: somebody else finishes it
+        _event("released", "audit %s handed back to the queue (worker stopping)", job.id)
         return "released"
     except LabelAuditError as exc:
         hb.stop()
         queue.fail(db, job.id, worker_id, exc.to_dict(), timings=timings)
+        _event("failed", "audit %s failed: %s", job.id, exc.message, level=logging.WARNING, reason=exc.code,
+               duration_ms=_ms(started))
         return "failed"
     except Exception as exc:  # a bug or a resource problem: record it, keep the worker alive
         hb.stop()
-        log.error("audit %s failed:\n%s", job.id, traceback.format_exc())
+        _event("failed", "audit %s failed: %s: %s", job.id, type(exc).__name__, exc, level=logging.ERROR,
+               reason="internal_error", duration_ms=_ms(started), exception=traceback.format_exc())
         queue.fail(db, job.id, worker_id, {"code": "internal_error", "field": None,
                                            "message": f"{type(exc).__name__}: {exc}"}, timings=timings)
         return "failed"
@@ -248,8 +292,9 @@ def jsonable(obj):
 
 def main() -> None:  # pragma: no cover - exercised by the crash test as a subprocess
     """``python -m app.jobs.worker``: one worker until SIGTERM/SIGINT."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    run_worker(get_settings())
+    settings = get_settings()
+    logs.configure_logging(settings)
+    run_worker(settings)
 
 
 if __name__ == "__main__":  # pragma: no cover
