@@ -354,14 +354,20 @@ app.add_typer(keys_app, name="keys")
 
 
 @keys_app.command("create")
-def keys_create(name: str = typer.Option(..., "--name", help="Who the key is for, e.g. team-a.")) -> None:
+def keys_create(name: str = typer.Option(..., "--name", help="Who the key is for, e.g. team-a."),
+                tenant: Optional[str] = typer.Option(
+                    None, "--tenant", help="Whose data the key opens (default: the name). Keys of one tenant share "
+                                           "its datasets and audits; other tenants' are invisible (404).")) -> None:
     """Create a key and print it once (only its hash is stored)."""
     from app.config import get_settings
     from app.store.apikeys import create_api_key
     from app.store.db import open_database
 
-    rec, plain = create_api_key(open_database(get_settings()), name)
-    err.print(f"created key {rec.id} ({rec.name}); store it now, it is not shown again:")
+    try:
+        rec, plain = create_api_key(open_database(get_settings()), name, tenant)
+    except LabelAuditError as exc:
+        _fail(str(exc))
+    err.print(f"created key {rec.id} ({rec.name}, tenant {rec.tenant}); store it now, it is not shown again:")
     print(plain)
 
 
@@ -375,7 +381,7 @@ def keys_list(all_keys: bool = typer.Option(False, "--all", help="Include revoke
     for k in list_api_keys(open_database(get_settings()), include_revoked=all_keys):
         used = k.last_used_at.isoformat(timespec="seconds") if k.last_used_at else "never"
         revoked = f"  revoked {k.revoked_at.isoformat(timespec='seconds')}" if k.revoked_at else ""
-        print(f"{k.id}\t{k.name}\t{k.prefix}…\tcreated {k.created_at.isoformat(timespec='seconds')}"
+        print(f"{k.id}\t{k.name}\ttenant {k.tenant}\t{k.prefix}…\tcreated {k.created_at.isoformat(timespec='seconds')}"
               f"\tlast used {used}{revoked}")
 
 

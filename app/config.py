@@ -29,6 +29,13 @@ class Settings(BaseSettings):
     max_rows: int = Field(5_000_000, ge=1)
     max_classes: int = Field(1000, ge=2)
     min_rows: int = Field(10, ge=2, description="Smallest dataset an audit accepts.")
+    max_values_per_example: int = Field(3 * 1024 * 1024, ge=1,
+                                        description="Features per row, or pixels x channels per image.")
+    max_active_jobs_per_tenant: int = Field(8, ge=1, description="Queued + running audits per tenant (429 beyond).")
+    max_storage_bytes_per_tenant: int = Field(20 * 1024 ** 3, ge=0,
+                                              description="Artifact bytes per tenant (507 beyond).")
+    request_timeout_seconds: float = Field(60.0, gt=0, description="Longest a request (but an upload) may take.")
+    upload_timeout_seconds: float = Field(900.0, gt=0, description="Longest an upload request may take.")
     default_folds: int = Field(5, ge=2, le=20)
     default_seed: int = 0
     heartbeat_seconds: float = Field(2.0, gt=0, description="How often a worker stamps its running audit.")

@@ -8,10 +8,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
-from app.api import audit_views, audits, datasets, errors, health
-from app.api.deps import require_api_key
+from app.api import audit_views, audits, datasets, errors, health, usage
+from app.api.deps import authenticate
 from app.api.metrics import Metrics, MetricsMiddleware
 from app.api.request_log import RequestLogMiddleware
+from app.api.timeouts import TimeoutMiddleware
 from app.api.schemas import Problem
 from app import dashboard
 from app.config import Settings, get_settings
@@ -61,14 +62,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db = db
     app.state.artifacts = artifact_store(settings)
     app.state.metrics = Metrics(db)
+    app.add_middleware(TimeoutMiddleware, request_seconds=settings.request_timeout_seconds,
+                       upload_seconds=settings.upload_timeout_seconds)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(RequestLogMiddleware)  # outermost: the request id covers the metrics and every log line
     errors.install(app)
     app.include_router(health.router)
-    secured = [Depends(require_api_key)]
+    secured = [Depends(authenticate)]
     app.include_router(datasets.router, dependencies=secured, responses=errors.responses(401))
     app.include_router(audits.router, dependencies=secured, responses=errors.responses(401))
     app.include_router(audit_views.router, dependencies=secured, responses=errors.responses(401))
+    app.include_router(usage.router, dependencies=secured, responses=errors.responses(401))
     dashboard.install(app)
     _add_problem_schema(app)
     return app
@@ -111,6 +115,14 @@ def _add_problem_schema(app: FastAPI) -> None:
     app.openapi = openapi
 
 
+def warn_if_open(settings: Settings) -> None:
+    """Say loudly, at start-up, that authentication is off (local single-user mode)."""
+    if settings.auth == "off":
+        log.warning("AUTHENTICATION IS OFF (LABELAUDIT_AUTH=off): anyone who can reach http://%s:%d reads and "
+                    "deletes every dataset. Local single-user mode only; set LABELAUDIT_AUTH=on and create keys "
+                    "with `labelaudit keys create` before exposing it.", settings.host, settings.port)
+
+
 def serve(settings: Settings | None = None) -> None:
     """Run the API (with its embedded workers) on ``settings.host:settings.port`` until interrupted."""
     import uvicorn
@@ -122,5 +134,6 @@ def serve(settings: Settings | None = None) -> None:
     app = create_app(settings)
     log.info("labelaudit API on http://%s:%d  (dashboard: /dashboard, docs: /docs, workers: %d)",
              settings.host, settings.port, settings.workers)
+    warn_if_open(settings)
     # log_config=None keeps our JSON handler; the API writes its own access line (with the request id).
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", log_config=None, access_log=False)

@@ -17,21 +17,38 @@ import logging
 from datetime import timedelta
 from typing import Iterable
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, text, update
 
+from app.errors import QuotaExceeded
+from app.store import queries
 from app.store.db import Database
 from app.store.ids import new_id
-from app.store.models import (CANCELLED, DONE, FAILED, QUEUED, RUNNING, AuditRecord, AuditRow, utcnow)
+from app.store.models import (CANCELLED, DONE, FAILED, LOCAL_TENANT, QUEUED, RUNNING, AuditRecord, AuditRow,
+                              utcnow)
 
 log = logging.getLogger("labelaudit.queue")
 
 
-def enqueue(db: Database, *, dataset_id: str, options: dict) -> AuditRecord:
-    """Add a queued audit of ``dataset_id`` with ``options``; returns the record."""
-    rec = AuditRecord(id=new_id("au"), dataset_id=dataset_id, status=QUEUED, options=options,
+def enqueue(db: Database, *, dataset_id: str, options: dict, tenant: str = LOCAL_TENANT,
+            max_active: int | None = None) -> AuditRecord:
+    """Add a queued audit of ``dataset_id`` with ``options`` for ``tenant``; returns the record.
+
+    With ``max_active``, raises :class:`~app.errors.QuotaExceeded` (429) when the tenant
+    already has that many queued or running audits. On PostgreSQL the count and the
+    insert hold a per-tenant advisory lock, so concurrent requests cannot both slip under it.
+    """
+    rec = AuditRecord(id=new_id("au"), dataset_id=dataset_id, tenant=tenant, status=QUEUED, options=options,
                       cancel_requested=False, attempts=0, created_at=utcnow(),
                       progress={"stage": "queued", "fraction": 0.0})
     with db.sessions.begin() as s:
+        if max_active is not None:
+            if db.is_postgres:
+                s.execute(text("SELECT pg_advisory_xact_lock(hashtext(:t))"), {"t": "labelaudit-jobs:" + tenant})
+            active = queries.active_audits_of_tenant(s, tenant)
+            if active >= max_active:
+                raise QuotaExceeded(f"{active} audits are queued or running for this tenant; the limit is "
+                                    f"{max_active}. Wait for one to finish or cancel one.", field="dataset_id",
+                                    code="too_many_jobs", retry_after=10)
         s.add(rec)
     return rec
 
@@ -76,7 +93,8 @@ def heartbeat(db: Database, audit_id: str, worker_id: str, progress: dict | None
 
 def finish(db: Database, audit_id: str, worker_id: str, *, rows: Iterable[dict], summary: dict,
            evaluation: dict | None, timings: dict, pred_probs_artifact: str | None,
-           aggregates: dict | None = None, headline: dict | None = None, batch: int = 5000) -> bool:
+           aggregates: dict | None = None, headline: dict | None = None, stored_bytes: int = 0,
+           batch: int = 5000) -> bool:
     """Store an audit's rows, summary and dashboard aggregates and mark it done, all in one transaction.
 
     Returns ``False`` (and writes nothing) when the worker no longer owns the audit.
@@ -85,7 +103,7 @@ def finish(db: Database, audit_id: str, worker_id: str, *, rows: Iterable[dict],
         owned = s.execute(update(AuditRecord).where(*_owned(audit_id, worker_id)).values(
             status=DONE, summary=summary, evaluation=evaluation, timings=timings,
             aggregates=aggregates, headline=headline,
-            pred_probs_artifact=pred_probs_artifact, finished_at=utcnow(), error=None,
+            pred_probs_artifact=pred_probs_artifact, stored_bytes=stored_bytes, finished_at=utcnow(), error=None,
             progress={"stage": "done", "fraction": 1.0})).rowcount == 1
         if not owned:
             s.rollback()

@@ -182,7 +182,7 @@ def _run(job: AuditRecord, *, db: Database, artifacts: ArtifactStore, settings: 
     try:
         enter("loading")
         with db.sessions() as s:
-            rec = queries.get_dataset(s, job.dataset_id)
+            rec = queries.get_dataset(s, job.dataset_id, tenant=None)
         t = time.perf_counter()
         ds = datasets.load_arrays(artifacts, rec)
         timings["load_seconds"] = time.perf_counter() - t
@@ -237,7 +237,8 @@ def _store(job: AuditRecord, result: AuditResult, *, db: Database, artifacts: Ar
     ok = queue.finish(db, job.id, worker_id, rows=result_rows(result), summary=summary,
                       evaluation=jsonable(result.evaluation), timings=jsonable(timings),
                       pred_probs_artifact=digest, aggregates=jsonable(result_aggregates(result)),
-                      headline=jsonable(headline(summary, timings, result.evaluation)))
+                      headline=jsonable(headline(summary, timings, result.evaluation)),
+                      stored_bytes=artifacts.size(digest, "npy"))
     if not ok:
         with db.sessions() as s:
             if not queries.artifact_in_use(s, digest):
