@@ -7,6 +7,7 @@ import json
 from datetime import datetime, timezone
 from typing import Annotated, Literal
 
+import numpy as np
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import FileResponse
 
@@ -15,12 +16,13 @@ from app.api.errors import ProblemError, responses
 from app.api.dashboard_schemas import IssuePage
 from app.api.schemas import AuditIn, AuditOut, IssueRow, Page, ProgressOut
 from app.audit.aggregates import headline
-from app.audit.pipeline import AuditOptions, check_options
+from app.audit.pipeline import AuditOptions, check_options_for
 from app.jobs import queue
 from app.store import datasets as store
 from app.store import queries
 from app.errors import Conflict
 from app.store.models import DONE, AuditRecord, as_utc
+from app.store.examples import dataset_member
 from app.store.done_audits import DoneAudit, done_audit_view, page_rows
 
 router = APIRouter(prefix="/v1/audits", tags=["audits"])
@@ -52,7 +54,9 @@ def create_audit(body: AuditIn, session: SessionDep, db: DatabaseDep, artifacts:
     """
     ds_rec = queries.get_dataset(session, body.dataset_id, tenant=tenant)
     options = AuditOptions(**{k: v for k, v in body.model_dump().items() if k != "dataset_id"})
-    check_options(store.load_arrays(artifacts, ds_rec), options)
+    labels = dataset_member(artifacts, ds_rec.artifact, "labels")  # memory-mapped; the features stay on disk
+    check_options_for(ds_rec.modality, np.bincount(np.asarray(labels, dtype=np.int64), minlength=ds_rec.classes),
+                      tuple(ds_rec.feature_shape or ()), options)
     store.check_storage(db, settings, tenant, ds_rec.rows * ds_rec.classes * 4)
     return audit_out(queue.enqueue(db, dataset_id=ds_rec.id, options=options.to_dict(), tenant=tenant,
                                    max_active=settings.max_active_jobs_per_tenant))

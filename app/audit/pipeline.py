@@ -125,6 +125,12 @@ class AuditResult:
 
 def check_options(dataset: Dataset, options: AuditOptions) -> None:
     """Reject options that cannot work for this dataset, before any training starts."""
+    shape = tuple(dataset.features.shape[1:]) if dataset.features is not None else ()
+    check_options_for(dataset.modality, dataset.class_counts(), shape, options)
+
+
+def check_options_for(modality: str, class_counts: np.ndarray, feature_shape: tuple, options: AuditOptions) -> None:
+    """:func:`check_options` from what a stored dataset's record and labels tell, without loading its features."""
     from app.audit.backbones import choose_backbone
     from app.audit.ranking import FILTER_METHODS, RANK_METHODS
 
@@ -136,15 +142,15 @@ def check_options(dataset: Dataset, options: AuditOptions) -> None:
                           field="filter_by")
     if options.device not in ("auto", "cpu", "cuda") and not str(options.device).startswith("cuda:"):
         raise OptionError(f"unknown device {options.device!r}; expected auto, cpu or cuda", field="device")
-    if dataset.modality == "pred_probs":
+    if modality == "pred_probs":
         return
-    smallest = int(dataset.class_counts().min())
+    smallest = int(np.asarray(class_counts).min())
     if not 2 <= options.folds <= smallest:
         raise OptionError(f"folds must be between 2 and the smallest class size ({smallest}), got {options.folds}",
                           field="folds")
     if options.epochs is not None and options.epochs < 1:
         raise OptionError("epochs must be at least 1", field="epochs")
-    choose_backbone(options.backbone, dataset.modality, tuple(dataset.features.shape[1:]), options.backbone_options)
+    choose_backbone(options.backbone, modality, tuple(feature_shape), options.backbone_options)
 
 
 def run_audit(
