@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Iterator
+from typing import Annotated, AsyncIterator
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from app.api.errors import ProblemError
 from sqlalchemy.orm import Session
@@ -16,21 +17,31 @@ from app.store.db import Database
 from app.store.models import LOCAL_TENANT
 
 
-def _settings(request: Request) -> Settings:
+# The dependencies that only read app state are ``async def``: FastAPI runs plain ``def`` dependencies
+# in the thread pool, a hop that costs more than the work here.
+async def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def _db(request: Request) -> Database:
+async def _db(request: Request) -> Database:
     return request.app.state.db
 
 
-def _artifacts(request: Request) -> ArtifactStore:
+async def _artifacts(request: Request) -> ArtifactStore:
     return request.app.state.artifacts
 
 
-def _session(request: Request) -> Iterator[Session]:
-    with request.app.state.db.sessions() as session:
+async def _session(request: Request) -> AsyncIterator[Session]:
+    # Creating a session does no I/O (it connects on first use, in the sync route's thread); closing
+    # one that holds a connection hands it back to the pool, which may talk to the database.
+    session = request.app.state.db.sessions()
+    try:
         yield session
+    finally:
+        if session.in_transaction():
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
 @dataclass(frozen=True)
@@ -41,19 +52,22 @@ class Caller:
     key_id: str | None = None
 
 
-def authenticate(request: Request) -> Caller:
+async def authenticate(request: Request) -> Caller:
     """The caller of a /v1 request.
 
     With ``settings.auth == "off"`` everyone is the ``local`` tenant. Otherwise a live
     key (``Authorization: Bearer <key>`` or ``X-API-Key``) is required: 401 problem without one.
+    Verified keys are remembered for a few seconds (:data:`app.store.apikeys.KEY_CACHE_SECONDS`).
     """
     if request.app.state.settings.auth == "off":
         return LOCAL_CALLER
-    from app.store.apikeys import verify_api_key
+    from app.store.apikeys import cached_key, verify_api_key
 
     auth = request.headers.get("authorization", "")
     plain = auth[7:].strip() if auth.lower().startswith("bearer ") else request.headers.get("x-api-key", "")
-    rec = verify_api_key(request.app.state.db, plain) if plain else None
+    rec = cached_key(plain) if plain else None
+    if rec is None and plain:
+        rec = await run_in_threadpool(verify_api_key, request.app.state.db, plain)
     if rec is None:
         raise ProblemError(401, "a valid API key is required (Authorization: Bearer <key>)", code="unauthorized",
                            field="authorization", headers={"WWW-Authenticate": "Bearer"})
@@ -61,7 +75,7 @@ def authenticate(request: Request) -> Caller:
     return Caller(tenant=rec.tenant, key_id=rec.id)
 
 
-def _tenant(caller: Annotated[Caller, Depends(authenticate)]) -> str:
+async def _tenant(caller: Annotated[Caller, Depends(authenticate)]) -> str:
     return caller.tenant
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import time
 from datetime import timedelta
 
 from sqlalchemy import select, update
@@ -47,18 +48,38 @@ def create_api_key(db: Database, name: str, tenant: str | None = None) -> tuple[
 LAST_USED_RESOLUTION = timedelta(seconds=60)
 
 
+#: How long a verified key is trusted without asking the database again: a revoked key stops working
+#: within this time in every process (at once in the process that revoked it).
+KEY_CACHE_SECONDS = 5.0
+_verified: dict[str, tuple[float, ApiKey]] = {}
+
+
+def cached_key(plain: str) -> ApiKey | None:
+    """The key ``plain`` if it was verified less than :data:`KEY_CACHE_SECONDS` ago, else ``None``."""
+    hit = _verified.get(_hash(plain))
+    if hit is not None and hit[0] > time.monotonic():
+        return hit[1]
+    return None
+
+
 def verify_api_key(db: Database, plain: str) -> ApiKey | None:
     """The live key matching ``plain``, or ``None``; stamps ``last_used_at`` (to the minute)."""
+    digest = _hash(plain)
     with db.sessions() as s:
-        rec = s.scalar(select(ApiKey).where(ApiKey.key_hash == _hash(plain), ApiKey.revoked_at.is_(None)))
+        rec = s.scalar(select(ApiKey).where(ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None)))
         if rec is None:
+            _verified.pop(digest, None)
             return None
         now = utcnow()
         if rec.last_used_at is None or now - as_utc(rec.last_used_at) >= LAST_USED_RESOLUTION:
             s.execute(update(ApiKey).where(ApiKey.id == rec.id).values(last_used_at=now))
             s.commit()
             rec.last_used_at = now
-        return rec
+        s.expunge(rec)
+    if len(_verified) > 10_000:
+        _verified.clear()
+    _verified[digest] = (time.monotonic() + KEY_CACHE_SECONDS, rec)
+    return rec
 
 
 def revoke_api_key(db: Database, key_id: str) -> None:
@@ -66,6 +87,8 @@ def revoke_api_key(db: Database, key_id: str) -> None:
     with db.sessions.begin() as s:
         if s.execute(update(ApiKey).where(ApiKey.id == key_id).values(revoked_at=utcnow())).rowcount != 1:
             raise NotFound(f"no API key {key_id!r}", field="key_id")
+        digest = s.scalar(select(ApiKey.key_hash).where(ApiKey.id == key_id))
+    _verified.pop(digest, None)
 
 
 def list_api_keys(db: Database, *, include_revoked: bool = False) -> list[ApiKey]:
