@@ -10,13 +10,15 @@ from __future__ import annotations
 from typing import Annotated
 
 import numpy as np
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from app.api.audits import done_audit, json_response
 from app.api.dashboard_schemas import (ClassTable, CompareOut, ExampleOut, HistogramOut, NoiseMatrixOut,
                                        ProbabilityOut)
 from app.api.deps import ArtifactsDep, SessionDep, TenantDep
+from app.api.guards import reject_nul
 from app.api.errors import ProblemError, responses
+from app.api.schemas import MAX_INDEX
 from app.audit.aggregates import HISTOGRAM_BINS, rebin
 from app.errors import LabelAuditError
 from app.store import queries
@@ -24,7 +26,7 @@ from app.store.examples import dataset_member, pred_probs_row
 from app.store.done_audits import done_audit_view
 from app.store.results import aggregates_of, compare
 
-router = APIRouter(prefix="/v1/audits", tags=["dashboard queries"])
+router = APIRouter(prefix="/v1/audits", tags=["dashboard queries"], dependencies=[Depends(reject_nul)])
 
 _BIN_CHOICES = [b for b in range(1, HISTOGRAM_BINS + 1) if HISTOGRAM_BINS % b == 0]
 
@@ -69,8 +71,8 @@ def get_histogram(audit_id: str, session: SessionDep, tenant: TenantDep,
 
 @router.get("/{audit_id}/examples/{index}", response_model=ExampleOut, responses=responses(404, 409, 422),
             summary="One example in detail")
-def get_example(audit_id: str, index: Annotated[int, Path(ge=0)], session: SessionDep, tenant: TenantDep,
-                artifacts: ArtifactsDep, top: Annotated[int, Query(ge=1, le=100)] = 5) -> ExampleOut:
+def get_example(audit_id: str, index: Annotated[int, Path(ge=0, le=MAX_INDEX)], session: SessionDep,
+                tenant: TenantDep, artifacts: ArtifactsDep, top: Annotated[int, Query(ge=1, le=100)] = 5) -> ExampleOut:
     """Given, suggested (and true) label, score, class probabilities (from the stored pred_probs), and the
     example's features, or a link to its image."""
     rec = done_audit(session, audit_id, tenant)

@@ -8,10 +8,11 @@ from datetime import datetime, timezone
 from typing import Annotated, Literal
 
 import numpy as np
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import FileResponse
 
 from app.api.deps import ArtifactsDep, DatabaseDep, SessionDep, SettingsDep, TenantDep
+from app.api.guards import reject_nul
 from app.api.errors import ProblemError, responses
 from app.api.dashboard_schemas import IssuePage
 from app.api.schemas import AuditIn, AuditOut, IssueRow, Page, ProgressOut
@@ -25,7 +26,7 @@ from app.store.models import DONE, AuditRecord, as_utc
 from app.store.examples import dataset_member
 from app.store.done_audits import DoneAudit, done_audit_view, page_rows
 
-router = APIRouter(prefix="/v1/audits", tags=["audits"])
+router = APIRouter(prefix="/v1/audits", tags=["audits"], dependencies=[Depends(reject_nul)])
 
 EXPORT_COLUMNS = ["rank", "index", "given_label", "suggested_label", "quality_score", "is_issue", "true_label",
                   "example_id"]
@@ -134,7 +135,7 @@ def get_summary(audit_id: str, session: SessionDep, tenant: TenantDep) -> dict:
             summary="Ranked examples (the issue browser)")
 def get_issues(audit_id: str, session: SessionDep, tenant: TenantDep,
                limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-               cursor: Annotated[str | None, Query(pattern=r"^\d{0,10}$", description="next_cursor of the last page")]
+               cursor: Annotated[str | None, Query(pattern=r"^\d{0,9}$", description="next_cursor of the last page")]
                = None,
                given_label: Annotated[int | None, Query(ge=0)] = None,
                suggested_label: Annotated[int | None, Query(ge=0)] = None,

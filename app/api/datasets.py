@@ -7,12 +7,13 @@ import tempfile
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Path as PathParam, Query, Request, Response
+from fastapi import APIRouter, Depends, Path as PathParam, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import ArtifactsDep, DatabaseDep, SessionDep, SettingsDep, TenantDep
+from app.api.guards import reject_nul
 from app.api.errors import ProblemError, responses
-from app.api.schemas import DatasetOut, NoiseIn, Page
+from app.api.schemas import MAX_INDEX, DatasetOut, NoiseIn, Page
 from app.api.uploads import receive_multipart
 from app.audit.ingest import FORMATS
 from app.store import datasets as store
@@ -20,7 +21,7 @@ from app.store import queries
 from app.store.examples import dataset_member, image_png
 from app.store.models import DatasetRecord, as_utc
 
-router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
+router = APIRouter(prefix="/v1/datasets", tags=["datasets"], dependencies=[Depends(reject_nul)])
 
 _UPLOAD_BODY = {
     "requestBody": {
@@ -121,8 +122,8 @@ def add_noise(dataset_id: str, body: NoiseIn, session: SessionDep, db: DatabaseD
 @router.get("/{dataset_id}/examples/{index}/image", response_class=Response, responses={
     200: {"content": {"image/png": {}}, "description": "PNG"}, 304: {"description": "Not modified (ETag)"},
     **responses(404, 422)}, summary="One image as a PNG thumbnail")
-def get_image(dataset_id: str, index: Annotated[int, PathParam(ge=0)], request: Request, session: SessionDep,
-              artifacts: ArtifactsDep, tenant: TenantDep,
+def get_image(dataset_id: str, index: Annotated[int, PathParam(ge=0, le=MAX_INDEX)], request: Request,
+              session: SessionDep, artifacts: ArtifactsDep, tenant: TenantDep,
               size: Annotated[int | None, Query(ge=8, le=512, description="longer side in pixels; default native")]
               = None) -> Response:
     """Example ``index`` of an image dataset as PNG, optionally scaled (nearest neighbour up, bilinear down).

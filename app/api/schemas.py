@@ -5,11 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Generic, Literal, Optional, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.audit.ranking import DEFAULT_FILTER_BY, DEFAULT_RANK_METHOD
 
 T = TypeVar("T")
+#: seeds feed numpy and scikit-learn generators, which take 0 .. 2**32 - 1
+MAX_SEED = 2**32 - 1
+#: text that reaches the database as a parameter: PostgreSQL refuses NUL characters
+NO_NUL = r"^[^\x00]*$"
+#: example indexes are stored in 32-bit integer columns; a larger one would overflow the database driver
+MAX_INDEX = 2**31 - 1
 AuditStatus = Literal["queued", "running", "done", "failed", "cancelled"]
 
 
@@ -61,21 +67,28 @@ class NoiseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["pairwise", "symmetric", "matrix"] = "pairwise"
     rate: float = Field(0.2, ge=0.0, le=1.0)
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     noise_matrix: Optional[list[list[float]]] = Field(
         None, description="For kind=matrix: k x k, column-stochastic P(given=i | true=j).")
-    name: Optional[str] = Field(None, max_length=255)
+    name: Optional[str] = Field(None, max_length=255, pattern=NO_NUL)
+
+    @field_validator("noise_matrix")
+    @classmethod
+    def _rectangular(cls, matrix: Optional[list[list[float]]]) -> Optional[list[list[float]]]:
+        if matrix is not None and len({len(row) for row in matrix}) > 1:
+            raise ValueError("every row of noise_matrix must have the same length")
+        return matrix
 
 
 class AuditIn(BaseModel):
     """An audit request; validated against the dataset before it is queued."""
 
     model_config = ConfigDict(extra="forbid")
-    dataset_id: str
+    dataset_id: str = Field(pattern=NO_NUL)
     backbone: str = "auto"
     folds: int = Field(5, ge=2, le=20)
     epochs: Optional[int] = Field(None, ge=1, le=1000)
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     device: str = "auto"
     rank_method: str = DEFAULT_RANK_METHOD
     filter_by: str = DEFAULT_FILTER_BY

@@ -39,6 +39,12 @@ class Upload:
     files: dict[str, SavedFile] = field(default_factory=dict)
 
 
+def _text(raw: bytes) -> str:
+    """A form value or header parameter as text: UTF-8 (bad bytes replaced), without NUL characters,
+    which no database column accepts."""
+    return raw.decode("utf-8", "replace").replace("\x00", "")
+
+
 def _safe_name(name: str | None, fallback: str) -> str:
     base = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name or "").name).strip("._")
     return base[:120] or fallback
@@ -61,7 +67,7 @@ async def receive_multipart(request: Request, dest: Path, *, max_bytes: int, fil
 
     upload = Upload()
     state: dict = {"headers": {}, "hname": b"", "hval": b"", "name": None, "fh": None, "hash": None,
-                   "saved": None, "buf": bytearray()}
+                   "saved": None, "buf": bytearray(), "ended": False}
 
     def on_header_field(data, start, end):
         state["hname"] += data[start:end]
@@ -75,12 +81,12 @@ async def receive_multipart(request: Request, dest: Path, *, max_bytes: int, fil
 
     def on_headers_finished():
         _, opts = parse_options_header(state["headers"].get(b"content-disposition", b""))
-        name = opts.get(b"name", b"").decode("utf-8", "replace")
+        name = _text(opts.get(b"name", b""))
         state["name"] = name
         if b"filename" in opts and name in file_fields:
             if name in upload.files:
                 raise ProblemError(422, f"{name} was sent twice", code="duplicate_field", field=name)
-            filename = opts[b"filename"].decode("utf-8", "replace")
+            filename = _text(opts[b"filename"])
             path = dest / f"{name}-{_safe_name(filename, name)}"
             saved = SavedFile(path=path, filename=filename or None)
             state["fh"], state["hash"], state["saved"] = open(path, "wb"), hashlib.sha256(), saved
@@ -108,12 +114,16 @@ async def receive_multipart(request: Request, dest: Path, *, max_bytes: int, fil
             state["fh"].close()
             state["saved"].sha256 = state["hash"].hexdigest()
         elif state["name"]:
-            upload.fields[state["name"]] = state["buf"].decode("utf-8", "replace")
+            upload.fields[state["name"]] = _text(bytes(state["buf"]))
         state.update(headers={}, name=None, fh=None, hash=None, saved=None, buf=bytearray())
+
+    def on_end():
+        state["ended"] = True
 
     parser = MultipartParser(params[b"boundary"], {
         "on_header_field": on_header_field, "on_header_value": on_header_value, "on_header_end": on_header_end,
-        "on_headers_finished": on_headers_finished, "on_part_data": on_part_data, "on_part_end": on_part_end})
+        "on_headers_finished": on_headers_finished, "on_part_data": on_part_data, "on_part_end": on_part_end,
+        "on_end": on_end})
     received = 0
     try:
         async for chunk in request.stream():
@@ -130,6 +140,9 @@ async def receive_multipart(request: Request, dest: Path, *, max_bytes: int, fil
     finally:
         if state["fh"] is not None:
             state["fh"].close()
+    if not state["ended"]:  # python-multipart's finalize() does not check this itself
+        raise ProblemError(422, "malformed multipart body: it ends before the closing boundary",
+                           code="invalid_multipart", field="file")
     for saved in upload.files.values():
         if saved.size > max_bytes:
             raise ProblemError(413, f"the upload is larger than the limit of {max_bytes} bytes", code="too_large",

@@ -14,7 +14,14 @@ from __future__ import annotations
 
 import gzip
 import io
+import lzma
+import math
+import struct
+import tokenize
 import zipfile
+import zlib
+from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, Literal, Union
 
@@ -27,10 +34,19 @@ Source = Union[str, Path, bytes, BinaryIO]
 Format = Literal["csv", "parquet", "npz", "idx", "npy", "pred-probs"]
 FORMATS: tuple[str, ...] = ("csv", "parquet", "npz", "idx", "pred-probs", "image-zip")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
-#: zip-bomb guards for image archives (uncompressed bytes, members, compression ratio of one member)
+#: zip-bomb guards for image and NPZ archives (uncompressed bytes, members, compression ratio of one member,
+#: decoded pixels of all images together)
 MAX_ZIP_UNCOMPRESSED = 8 * 1024**3
 MAX_ZIP_MEMBERS = 2_000_000
 MAX_ZIP_RATIO = 1000
+MAX_ZIP_PIXELS = 1 << 30
+#: compression methods zipfile reads: stored, deflate, bzip2, lzma
+ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
+#: largest decoded IDX or .npy array, checked against its header before anything is allocated
+MAX_ARRAY_BYTES = 8 * 1024**3
+#: most columns a CSV or Parquet table may have; checked before parsing (pyarrow takes
+#: seconds per 100,000 columns, so a one-line file could otherwise hold the server for hours)
+MAX_TABLE_COLUMNS = 100_000
 
 #: Largest gap between a pred_probs row sum (or value) and its valid range that is
 #: repaired by clipping and renormalising; published files carry float noise this size.
@@ -98,7 +114,22 @@ def load_dataset(
         One error naming the field at fault and the reason.
     """
     head, name = _peek(source, name)
+    if not head:
+        raise IngestError("the file is empty", field="file", code="empty_file")
     fmt = _normalise_format(format) if format else detect_format(head, name)
+    if labels is not None and fmt in ("csv", "parquet", "npz", "image-zip"):
+        raise IngestError(f"a separate labels file is only read with IDX images and pred_probs .npy files; a {fmt} "
+                          "file carries its own labels", field="labels", code="unused_labels")
+    try:
+        ds = _read(source, fmt, labels, label_column=label_column, id_column=id_column, image_size=image_size,
+                   skip_corrupt=skip_corrupt)
+    except MemoryError as exc:
+        raise IngestError("the dataset is too large to load in memory", field="file", code="too_large") from exc
+    return validate_dataset(ds, folds=folds, min_rows=min_rows, max_rows=max_rows)
+
+
+def _read(source: Source, fmt: str, labels, *, label_column: str, id_column: str | None, image_size: int | None,
+          skip_corrupt: bool) -> Dataset:
     if fmt in ("csv", "parquet"):
         ds = read_table(source, format=fmt, label_column=label_column, id_column=id_column)
     elif fmt == "npz":
@@ -109,13 +140,14 @@ def load_dataset(
         if labels is None:
             labels = _sibling_labels(source, ("images-idx3", "labels-idx1"))
         if labels is None:
-            raise IngestError("an IDX images file needs its labels file (IDX, magic 2049)", field="labels")
+            raise IngestError("an IDX images file needs its labels file (IDX, magic 2049)", field="labels",
+                              code="missing_labels")
         ds = read_idx(source, labels)
     elif fmt in ("npy", "pred-probs"):
         ds = read_pred_probs(source, labels)
     else:  # pragma: no cover - _normalise_format guards this
         raise UnsupportedFormat(f"unsupported format {fmt!r}", field="format")
-    return validate_dataset(ds, folds=folds, min_rows=min_rows, max_rows=max_rows)
+    return ds
 
 
 def validate_dataset(ds: Dataset, *, folds: int = 5, min_rows: int = 10, max_rows: int | None = None) -> Dataset:
@@ -123,7 +155,8 @@ def validate_dataset(ds: Dataset, *, folds: int = 5, min_rows: int = 10, max_row
 
     Rules: at least ``min_rows`` rows (at most ``max_rows``), at least two classes,
     every class given at least ``folds`` times, true labels (when present) of the
-    same length and range.
+    same length and range, no NUL characters in class or feature names (never part
+    of a real name; a sign of a misread encoding such as UTF-16).
     """
     n = ds.num_examples
     if n < min_rows:
@@ -144,9 +177,15 @@ def validate_dataset(ds: Dataset, *, folds: int = 5, min_rows: int = 10, max_row
         )
     if ds.true_labels is not None:
         if ds.true_labels.shape != ds.labels.shape:
-            raise IngestError("true labels and labels differ in length", field="true_labels")
+            raise IngestError("true labels and labels differ in length", field="true_labels", code="length_mismatch")
+        if ds.true_labels.dtype.kind not in "iu":
+            raise IngestError("true labels must be integer class ids", field="true_labels", code="invalid_labels")
         if ds.true_labels.min() < 0 or ds.true_labels.max() >= ds.num_classes:
-            raise IngestError("true labels out of the class range", field="true_labels")
+            raise IngestError("true labels out of the class range", field="true_labels", code="label_out_of_range")
+    for what, names, field in (("class", ds.class_names, "labels"), ("feature", ds.feature_names or [], "file")):
+        bad = next((n for n in names if "\x00" in n), None)
+        if bad is not None:
+            raise IngestError(f"{what} name {bad!r} holds a NUL character", field=field, code="invalid_text")
     return ds
 
 
@@ -162,7 +201,7 @@ def detect_format(head: bytes, name: str | None = None) -> str:
     if head.startswith(b"\x1f\x8b"):
         try:
             inner = gzip.GzipFile(fileobj=io.BytesIO(head)).read(4)
-        except (OSError, EOFError):
+        except (OSError, EOFError, zlib.error):
             inner = b""
         if _is_idx_header(inner):
             return "idx"
@@ -203,7 +242,20 @@ def read_table(
     import pyarrow as pa
 
     table = _read_arrow_table(source, format)
-    names = table.column_names
+    try:
+        names = table.column_names
+    except UnicodeDecodeError as exc:
+        raise _not_utf8("its header is not valid UTF-8") from exc
+    dupes = [n for n, count in Counter(names).items() if count > 1]
+    if dupes:
+        raise IngestError(f"column {dupes[0]!r} appears {names.count(dupes[0])} times; column names must be unique",
+                          field=_column_field(names, dupes[0]), code="duplicate_column")
+    if len(names) > MAX_TABLE_COLUMNS:
+        raise _too_many_columns(len(names))
+    if format == "csv":
+        for col in names:  # pyarrow types CSV text that is not UTF-8 as binary
+            if pa.types.is_binary(table.column(col).type) or pa.types.is_large_binary(table.column(col).type):
+                raise _not_utf8(f"column {col!r} holds bytes that are not valid UTF-8")
     if table.num_rows == 0:
         raise IngestError("the table has no rows", field="file", code="empty_file")
     if label_column not in names:
@@ -217,12 +269,14 @@ def read_table(
 
     raw_labels = table.column(label_column)
     raw_true = table.column(true_label_column) if true_label_column in names else None
-    labels, true_labels, class_names = _encode_labels(raw_labels, raw_true, field=label_column)
+    labels, true_labels, class_names = _encode_labels(raw_labels, raw_true,
+                                                      field=_column_field(names, label_column))
 
     skip = {label_column, true_label_column, id_column}
     feature_names = [c for c in names if c not in skip]
     if not feature_names:
-        raise IngestError("the table has no feature columns besides the label", field="features")
+        raise IngestError("the table has no feature columns besides the label", field="features",
+                          code="missing_features")
     columns = []
     for col in feature_names:
         arr = table.column(col)
@@ -230,12 +284,14 @@ def read_table(
         if not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t) or pa.types.is_null(t)):
             raise IngestError(
                 f"column {col!r} is not numeric ({t}); features must be numbers",
-                field=col,
+                field=_column_field(names, col),
                 code="non_numeric_feature",
             )
         if arr.null_count:
-            raise IngestError(f"column {col!r} has {arr.null_count} missing values", field=col, code="missing_values")
-        columns.append(arr.to_numpy(zero_copy_only=False).astype(np.float32, copy=False))
+            raise IngestError(f"column {col!r} has {arr.null_count} missing values", field=_column_field(names, col),
+                              code="missing_values")
+        with np.errstate(over="ignore"):  # values beyond float32 become inf, which _check_finite names
+            columns.append(arr.to_numpy(zero_copy_only=False).astype(np.float32, copy=False))
     features = np.column_stack(columns).astype(np.float32, copy=False)
     _check_finite(features, feature_names)
 
@@ -259,32 +315,84 @@ def _read_arrow_table(source: Source, format: str):
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
-    stream = _as_arrow_input(source)
     try:
         if format == "parquet":
-            return pq.read_table(stream)
-        opts = pacsv.ReadOptions(block_size=1 << 22)
-        is_tsv = isinstance(source, (str, Path)) and str(source).lower().endswith(".tsv")
+            pf = pq.ParquetFile(_as_arrow_input(source))
+            if pf.metadata.num_columns > MAX_TABLE_COLUMNS:
+                raise _too_many_columns(pf.metadata.num_columns)
+            return pf.read()
+        gz = _peek(source, None)[0][:2] == b"\x1f\x8b"
+        header_bytes = _check_csv_header(source, gz=gz)
+        # the block must hold the header line; gzip is read by its magic number, not by the file name
+        opts = pacsv.ReadOptions(block_size=max(1 << 22, 2 * header_bytes))
+        is_tsv = isinstance(source, (str, Path)) and str(source).lower().endswith((".tsv", ".tsv.gz"))
         parse = pacsv.ParseOptions(delimiter="\t") if is_tsv else None
+        stream = pa.input_stream(_as_arrow_input(source), compression="gzip" if gz else None)
         return pacsv.read_csv(stream, read_options=opts, parse_options=parse)
     except pa.ArrowInvalid as exc:
+        if "Empty CSV file" in str(exc):
+            raise IngestError("the file holds no table (no header line)", field="file", code="empty_file") from exc
         raise IngestError(f"could not parse the {format.upper()} file: {_first_line(exc)}", field="file",
                           code="parse_error") from exc
-    except (OSError, UnicodeDecodeError, pa.ArrowException) as exc:
+    except UnicodeDecodeError as exc:
+        raise _not_utf8("it is not valid UTF-8") from exc
+    except (OSError, EOFError, zlib.error, pa.ArrowException) as exc:
         raise IngestError(f"could not read the {format.upper()} file: {_first_line(exc)}", field="file",
                           code="parse_error") from exc
+
+
+def _check_csv_header(source: Source, *, gz: bool) -> int:
+    """Reject UTF-16 and binary text, and headers of more than :data:`MAX_TABLE_COLUMNS`
+    columns, before pyarrow parses anything; return the header's length in bytes."""
+    with _binary_stream(source) as raw:
+        fh = gzip.GzipFile(fileobj=raw) if gz else raw
+        chunk = fh.read(1 << 16)
+        if chunk.startswith((b"\xff\xfe", b"\xfe\xff")):
+            raise _not_utf8("it starts with a UTF-16 byte-order mark")
+        delimiters, length = 0, 0
+        while chunk:
+            end = chunk.find(b"\n")
+            line = chunk if end < 0 else chunk[:end]
+            length += len(line)
+            if b"\x00" in line:
+                raise _not_utf8("its header holds NUL bytes (UTF-16 or a binary file?)")
+            # quoted names with commas count too: an over-estimate, by far below the limit for real headers
+            delimiters += line.count(b",") + line.count(b"\t")
+            if delimiters >= MAX_TABLE_COLUMNS:
+                raise _too_many_columns(f"more than {MAX_TABLE_COLUMNS}")
+            if end >= 0:
+                break
+            chunk = fh.read(1 << 20)
+    return length
+
+
+def _column_field(names: list[str], name: str) -> str:
+    """The ``field`` naming a column: its name, or its position when the name is blank."""
+    return name if name.strip() else f"column {names.index(name) + 1}"
+
+
+def _not_utf8(why: str) -> IngestError:
+    return IngestError(f"the CSV file is not UTF-8 text: {why}; save it as UTF-8", field="file",
+                       code="invalid_encoding")
+
+
+def _too_many_columns(count) -> IngestError:
+    return IngestError(f"the table has {count} columns; the limit is {MAX_TABLE_COLUMNS}", field="file",
+                       code="too_many_columns")
 
 
 def _encode_labels(raw, raw_true, *, field: str) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
     """Map a label column (and optional true-label column) to contiguous class ids."""
     if raw.null_count:
         raise IngestError(f"{raw.null_count} rows have no label", field=field, code="missing_values")
+    _check_label_type(raw.type, field)
     values = _label_values(raw.to_numpy(zero_copy_only=False), field)
     true_values = None
     if raw_true is not None:
         if raw_true.null_count:
             raise IngestError(f"{raw_true.null_count} rows have no true label", field=TRUE_LABEL_COLUMN,
                               code="missing_values")
+        _check_label_type(raw_true.type, TRUE_LABEL_COLUMN)
         true_values = _label_values(raw_true.to_numpy(zero_copy_only=False), TRUE_LABEL_COLUMN)
         if true_values.dtype.kind != values.dtype.kind:
             true_values = true_values.astype(str)
@@ -296,8 +404,27 @@ def _encode_labels(raw, raw_true, *, field: str) -> tuple[np.ndarray, np.ndarray
     return labels, true_labels, [str(c) for c in classes]
 
 
+def _check_label_type(t, field: str) -> None:
+    """Labels are class names (text) or class ids (numbers); nested, binary and temporal columns are not."""
+    import pyarrow as pa
+
+    value = t.value_type if pa.types.is_dictionary(t) else t
+    is_text = pa.types.is_string(value) or pa.types.is_large_string(value) or (
+        hasattr(pa.types, "is_string_view") and pa.types.is_string_view(value))
+    if not (is_text or pa.types.is_integer(value) or pa.types.is_floating(value) or pa.types.is_boolean(value)
+            or pa.types.is_null(value)):
+        raise IngestError(f"the label column is of type {t}; labels must be class names (text) or class ids "
+                          "(integers)", field=field, code="invalid_labels")
+
+
+#: largest float that still is an exact integer id (beyond it, float labels alias each other)
+_MAX_FLOAT_ID = 2.0**53
+
+
 def _label_values(values: np.ndarray, field: str) -> np.ndarray:
     if values.dtype.kind in "iub":
+        if values.dtype.kind == "u" and values.size and values.max() > np.iinfo(np.int64).max:
+            raise IngestError("labels are integers beyond the int64 range", field=field, code="invalid_labels")
         return values.astype(np.int64)
     if values.dtype.kind == "f":
         if not np.all(np.isfinite(values)):
@@ -305,8 +432,22 @@ def _label_values(values: np.ndarray, field: str) -> np.ndarray:
         if not np.all(values == np.round(values)):
             raise IngestError("labels are fractional numbers; give class ids or names", field=field,
                               code="invalid_labels")
+        largest = np.abs(values.astype(np.float64)).max() if values.size else 0.0
+        if largest > _MAX_FLOAT_ID:
+            raise IngestError(f"labels as large as {largest:.3g} are not class ids", field=field,
+                              code="invalid_labels")
         return values.astype(np.int64)
-    return values.astype(str)
+    if values.dtype.kind == "U":
+        return values.astype(str)
+    if values.dtype.kind == "S":
+        try:
+            return values.astype(str)
+        except UnicodeDecodeError as exc:
+            raise IngestError("labels are bytes that are not ASCII text", field=field, code="invalid_labels") from exc
+    if values.dtype.kind == "O" and all(isinstance(v, str) for v in values.tolist()):
+        return values.astype(str)
+    raise IngestError(f"labels must be class names (text) or class ids (integers), not {values.dtype}", field=field,
+                      code="invalid_labels")
 
 
 # --------------------------------------------------------------------------- arrays
@@ -317,13 +458,23 @@ def read_npz(source: Source) -> Dataset:
 
     Keys: ``X`` (features ``(n, d)`` or images ``(n, h, w)``, ``(n, h, w, c)``,
     ``(n, c, h, w)``) and ``y`` (labels); or ``pred_probs`` and ``y``. Optional:
-    ``class_names``, ``true_labels``.
+    ``class_names``, ``true_labels``. The archive gets the zip-bomb checks of image
+    archives, and each array's header is checked against its member's size before
+    it is read; members that are not ``.npy`` files are ignored.
     """
-    try:
-        with np.load(_as_binary(source), allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
-        raise IngestError(f"could not read the NPZ file: {_first_line(exc)}", field="file", code="parse_error") from exc
+    arrays = {}
+    with _open_zip(source, what="NPZ") as archive:
+        members = [m for m in archive.infolist() if not m.is_dir()]
+        _check_zip_limits(members)
+        for m in members:
+            if not m.filename.endswith(".npy"):
+                continue
+            key = m.filename[:-4]
+            try:
+                arrays[key] = _load_npy(lambda m=m: archive.open(m), m.file_size, field=key)
+            except _READ_ERRORS as exc:
+                raise IngestError(f"could not read {m.filename!r} in the NPZ file: {_first_line(exc)}", field=key,
+                                  code="parse_error") from exc
 
     def pick(*keys):
         for k in keys:
@@ -396,24 +547,30 @@ def _encode_array_labels(y, class_names, true_labels) -> tuple[np.ndarray, np.nd
     y = np.asarray(y)
     if y.ndim != 1:
         raise IngestError(f"labels must be 1-D, got shape {y.shape}", field="y", code="invalid_shape")
+    if true_labels is not None and np.shape(true_labels) != y.shape:
+        raise IngestError(f"true_labels has shape {np.shape(true_labels)} but y has {y.shape}", field="true_labels",
+                          code="length_mismatch")
     if y.dtype.kind in "US":
-        classes, labels = np.unique(y.astype(str), return_inverse=True)
+        classes, labels = np.unique(_label_values(y, "y"), return_inverse=True)
         names = [str(c) for c in classes]
         true = None
         if true_labels is not None:
             lookup = {c: i for i, c in enumerate(names)}
             try:
-                true = np.array([lookup[str(v)] for v in np.asarray(true_labels).astype(str)], dtype=np.int64)
+                true = np.array([lookup[str(v)] for v in _label_values(np.asarray(true_labels), "true_labels")],
+                                dtype=np.int64)
             except KeyError as exc:
-                raise IngestError(f"true label {exc.args[0]!r} is not a class", field="true_labels") from exc
+                raise IngestError(f"true label {exc.args[0]!r} is not a class", field="true_labels",
+                                  code="label_out_of_range") from exc
         return labels.astype(np.int64), true, names
     values = _label_values(y, "y")
     true = None if true_labels is None else _label_values(np.asarray(true_labels), "true_labels")
+    if true is not None and true.dtype.kind not in "iu":
+        raise IngestError("true_labels must be integer class ids when y is", field="true_labels",
+                          code="invalid_labels")
     if class_names is not None:
-        names = [str(c) for c in np.asarray(class_names).tolist()]
+        names = _class_names(class_names)
         k = len(names)
-        if len(set(names)) != k:
-            raise IngestError("class_names has duplicates", field="class_names")
         for arr, field in ((values, "y"), (true, "true_labels")):
             if arr is not None and arr.size and (arr.min() < 0 or arr.max() >= k):
                 raise IngestError(f"{field} has ids outside 0..{k - 1} (class_names lists {k} classes)", field=field,
@@ -424,6 +581,26 @@ def _encode_array_labels(y, class_names, true_labels) -> tuple[np.ndarray, np.nd
     labels = inverse[: len(values)].astype(np.int64)
     true_ids = None if true is None else inverse[len(values):].astype(np.int64)
     return labels, true_ids, [str(c) for c in classes.tolist()]
+
+
+def _class_names(class_names) -> list[str]:
+    """A ``class_names`` array as a list of distinct strings."""
+    arr = np.asarray(class_names)
+    if arr.ndim != 1:
+        raise IngestError(f"class_names must be 1-D, got shape {arr.shape}", field="class_names",
+                          code="invalid_shape")
+    if arr.dtype.kind not in "USiub":
+        raise IngestError(f"class_names must be text, not {arr.dtype}", field="class_names", code="invalid_labels")
+    try:
+        names = [str(c) for c in arr.astype(str).tolist()]
+    except UnicodeDecodeError as exc:
+        raise IngestError("class_names are bytes that are not ASCII text", field="class_names",
+                          code="invalid_labels") from exc
+    if len(set(names)) != len(names):
+        dupe = next(n for n, count in Counter(names).items() if count > 1)
+        raise IngestError(f"class_names lists {dupe!r} more than once", field="class_names",
+                          code="duplicate_class_names")
+    return names
 
 
 def read_idx(images: Source, labels: Source) -> Dataset:
@@ -437,33 +614,47 @@ def read_idx(images: Source, labels: Source) -> Dataset:
         raise IngestError(f"IDX labels must be 1-D, got {y.ndim}-D", field="labels", code="invalid_shape")
     if X.shape[0] != y.shape[0]:
         raise IngestError(f"{X.shape[0]} images but {y.shape[0]} labels", field="labels", code="length_mismatch")
-    ds = from_arrays(X, y.astype(np.int64))
+    y = _label_values(y, "labels")
+    try:
+        ds = from_arrays(X, y)
+    except IngestError as exc:
+        exc.field = {"X": "images", "y": "labels"}.get(exc.field, exc.field)
+        raise
     return Dataset(labels=ds.labels, class_names=ds.class_names, modality="image", features=ds.features,
                    meta={"format": "idx"})
 
 
 def read_idx_array(source: Source, *, field: str = "file") -> np.ndarray:
-    """Decode one IDX file (the format MNIST ships in) into a numpy array."""
-    data = _read_all(source)
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
-            raise IngestError(f"corrupt gzip stream: {_first_line(exc)}", field=field, code="parse_error") from exc
-    if len(data) < 4 or not _is_idx_header(data[:4]):
-        raise IngestError("not an IDX file (bad magic number)", field=field, code="parse_error")
-    dtype = np.dtype(_IDX_DTYPES[data[2]])
-    ndim = data[3]
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise IngestError("truncated IDX header", field=field, code="parse_error")
-    dims = tuple(int(d) for d in np.frombuffer(data[4:header], dtype=">u4"))
-    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
-    if len(data) - header != expected:
-        raise IngestError(
-            f"IDX header announces {dims} ({expected} bytes of data) but the file holds {len(data) - header}",
-            field=field, code="parse_error")
-    return np.frombuffer(data, dtype=dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
+    """Decode one IDX file (the format MNIST ships in) into a numpy array.
+
+    The header is checked before the data is read: a gzip file is decompressed
+    only as far as the header announces (plus one byte to tell a longer file),
+    and arrays above :data:`MAX_ARRAY_BYTES` are refused.
+    """
+    raw = _read_all(source)
+    gz = raw[:2] == b"\x1f\x8b"
+    fh = gzip.GzipFile(fileobj=io.BytesIO(raw)) if gz else io.BytesIO(raw)
+    try:
+        head = fh.read(4)
+        if not _is_idx_header(head):
+            raise IngestError("not an IDX file (bad magic number)", field=field, code="parse_error")
+        dtype = np.dtype(_IDX_DTYPES[head[2]])
+        dims_raw = fh.read(4 * head[3])
+        if len(dims_raw) < 4 * head[3]:
+            raise IngestError("truncated IDX header", field=field, code="parse_error")
+        dims = tuple(int(d) for d in np.frombuffer(dims_raw, dtype=">u4"))
+        expected = math.prod(dims) * dtype.itemsize
+        if expected > MAX_ARRAY_BYTES:
+            raise IngestError(f"IDX header announces {dims} ({expected} bytes of data); the limit is "
+                              f"{MAX_ARRAY_BYTES}", field=field, code="array_too_large")
+        data = fh.read(expected + 1)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise IngestError(f"corrupt gzip stream: {_first_line(exc)}", field=field, code="parse_error") from exc
+    if len(data) != expected:
+        holds = f"more than {expected}" if len(data) > expected else str(len(data))
+        raise IngestError(f"IDX header announces {dims} ({expected} bytes of data) but the file holds {holds}",
+                          field=field, code="parse_error")
+    return np.frombuffer(data, dtype=dtype).reshape(dims).astype(dtype.newbyteorder("="))
 
 
 def _is_idx_header(head: bytes) -> bool:
@@ -481,38 +672,53 @@ def read_image_zip(source: Source, *, image_size: int | None = None, skip_corrup
     grayscale when every image is, else converted to RGB, and resized to
     ``image_size`` (default: the most common size). Unreadable images are
     reported by path; with ``skip_corrupt`` they are skipped and listed in
-    ``meta["skipped"]``. The archive paths become the examples' ids.
+    ``meta["skipped"]`` (as are images outside a class folder). The archive paths
+    become the examples' ids.
+
+    Nothing is decompressed before the archive passes :func:`_check_zip_limits`
+    (members, declared sizes, paths, encryption, compression method), and decoding
+    stops once the images together pass :data:`MAX_ZIP_PIXELS`.
     """
-    from collections import Counter
+    from PIL import Image
 
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        archive = zipfile.ZipFile(_as_binary(source))
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise IngestError(f"not a readable zip archive: {_first_line(exc)}", field="file", code="parse_error") from exc
-    with archive:
+    with _open_zip(source, what="zip") as archive:
         members = [m for m in archive.infolist() if not m.is_dir()]
         _check_zip_limits(members)
         images = [m for m in members if m.filename.lower().endswith(IMAGE_EXTENSIONS)
-                  and not any(part.startswith((".", "__MACOSX")) for part in m.filename.split("/"))]
+                  and not any(part.startswith((".", "__MACOSX")) for part in _zip_parts(m.filename))]
         if not images:
             raise IngestError("the archive holds no .png/.jpg/.jpeg images in class folders", field="file",
                               code="no_images")
-        decoded, classes, paths, bad = [], [], [], []
+        flat = [m.filename for m in images if len(_zip_parts(m.filename)) < 2]
+        if flat and not skip_corrupt:
+            raise IngestError(f"{len(flat)} image{'s are' if len(flat) > 1 else ' is'} not inside a class folder "
+                              f"(the layout is class_name/image.png): {_preview(flat, 5)}", field="file",
+                              code="no_class_folder")
+        decoded, classes, paths = [], [], []
+        bad = [(name, "not inside a class folder") for name in flat]
+        pixels = 0
         for m in images:
-            parts = m.filename.split("/")
+            parts = _zip_parts(m.filename)
             if len(parts) < 2:
-                bad.append((m.filename, "not inside a class folder"))
                 continue
+            # Hostile bytes: zipfile, zlib and Pillow's decoders raise many exception types, all meaning "unreadable".
             try:
-                with Image.open(io.BytesIO(archive.read(m))) as img:
+                img = Image.open(io.BytesIO(archive.read(m)))
+            except Exception as exc:
+                bad.append((m.filename, _first_line(exc)))
+                continue
+            with img:
+                pixels += img.width * img.height
+                if pixels > MAX_ZIP_PIXELS:
+                    raise IngestError(f"the images decode to more than {MAX_ZIP_PIXELS} pixels; refusing a likely "
+                                      "decompression bomb", field="file", code="archive_too_large")
+                try:
                     img.load()
                     gray = img.mode in ("1", "L", "LA", "I", "I;16", "F")
                     decoded.append(img.convert("L" if gray else "RGB"))
-            except (UnidentifiedImageError, OSError, ValueError, SyntaxError, zipfile.BadZipFile) as exc:
-                bad.append((m.filename, _first_line(exc)))
-                continue
+                except Exception as exc:
+                    bad.append((m.filename, _first_line(exc)))
+                    continue
             classes.append(parts[-2])
             paths.append(m.filename)
     if bad and not skip_corrupt:
@@ -541,7 +747,44 @@ def read_image_zip(source: Source, *, image_size: int | None = None, skip_corrup
                                                                     "skipped": [p for p, _ in bad]})
 
 
+def _zip_parts(name: str) -> list[str]:
+    """The folders and file name of an archive path (either slash separates)."""
+    return [p for p in name.replace("\\", "/").split("/") if p]
+
+
+def _open_zip(source: Source, *, what: str) -> zipfile.ZipFile:
+    """Open a zip archive after :func:`_check_zip_directory`; a broken one is a ``parse_error``."""
+    try:
+        with _binary_stream(source) as fh:
+            _check_zip_directory(fh)
+        return zipfile.ZipFile(_as_binary(source))
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, struct.error) as exc:
+        raise IngestError(f"not a readable {what} archive: {_first_line(exc)}", field="file",
+                          code="parse_error") from exc
+
+
+def _check_zip_directory(fh) -> None:
+    """Refuse an archive whose end record declares more than :data:`MAX_ZIP_MEMBERS` members (or a central
+    directory too large for them), before zipfile reads the whole directory into memory."""
+    fh.seek(0, io.SEEK_END)
+    size = fh.tell()
+    tail_len = min(size, 22 + 0xFFFF + 20 + 56)  # end record, the longest comment, zip64 locator and end record
+    fh.seek(size - tail_len)
+    tail = fh.read(tail_len)
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) - at < 22:
+        return  # not a zip: zipfile says so
+    entries, directory = struct.unpack("<HI", tail[at + 10:at + 16])
+    z64 = tail.rfind(b"PK\x06\x06", 0, at)
+    if (entries == 0xFFFF or directory == 0xFFFFFFFF) and z64 >= 0 and at - z64 >= 56:
+        entries, directory = struct.unpack("<QQ", tail[z64 + 32:z64 + 48])
+    if entries > MAX_ZIP_MEMBERS or directory > 128 * MAX_ZIP_MEMBERS:
+        raise IngestError(f"the archive declares {entries} files ({directory} bytes of directory); the limit is "
+                          f"{MAX_ZIP_MEMBERS} files", field="file", code="archive_too_large")
+
+
 def _check_zip_limits(members) -> None:
+    """Zip-bomb and path checks on the members' declared metadata, before anything is decompressed."""
     if len(members) > MAX_ZIP_MEMBERS:
         raise IngestError(f"the archive has {len(members)} files; the limit is {MAX_ZIP_MEMBERS}", field="file",
                           code="archive_too_large")
@@ -550,11 +793,18 @@ def _check_zip_limits(members) -> None:
         raise IngestError(f"the archive unpacks to {total} bytes; the limit is {MAX_ZIP_UNCOMPRESSED}", field="file",
                           code="archive_too_large")
     for m in members:
-        if m.filename.startswith("/") or ".." in m.filename.split("/"):
+        name = m.filename.replace("\\", "/")
+        if name.startswith("/") or name[1:2] == ":" or ".." in name.split("/"):
             raise IngestError(f"unsafe path in the archive: {m.filename!r}", field="file", code="unsafe_path")
-        if m.compress_size and m.file_size / m.compress_size > MAX_ZIP_RATIO and m.file_size > 1 << 20:
-            raise IngestError(f"{m.filename!r} expands {m.file_size // m.compress_size}x; refusing a likely zip bomb",
-                              field="file", code="archive_too_large")
+        if m.flag_bits & 0x1:
+            raise IngestError(f"{m.filename!r} is encrypted; upload an archive without a password", field="file",
+                              code="encrypted_archive")
+        if m.compress_type not in ZIP_METHODS:
+            raise IngestError(f"{m.filename!r} uses compression method {m.compress_type}; use deflate (or store, "
+                              "bzip2, lzma)", field="file", code="unsupported_compression")
+        if m.file_size > 1 << 20 and m.file_size > MAX_ZIP_RATIO * max(m.compress_size, 1):
+            raise IngestError(f"{m.filename!r} expands {m.file_size // max(m.compress_size, 1)}x; refusing a likely "
+                              "zip bomb", field="file", code="archive_too_large")
 
 
 # --------------------------------------------------------------------------- predicted probabilities
@@ -597,7 +847,7 @@ def from_pred_probs(pred_probs, labels, *, class_names=None, true_labels=None) -
         raise IngestError(f"pred_probs has {n} rows but labels has {y.shape[0]}", field="labels",
                           code="length_mismatch")
     y = _label_values(y, "labels") if y.dtype.kind in "iufb" else None
-    if y is None:
+    if y is None or y.dtype.kind not in "iu":
         raise IngestError("labels must be integer class ids matching the pred_probs columns", field="labels",
                           code="invalid_labels")
     if n and (y.min() < 0 or y.max() >= k):
@@ -625,15 +875,18 @@ def from_pred_probs(pred_probs, labels, *, class_names=None, true_labels=None) -
         P = np.clip(P, 0.0, 1.0)
         P = P / P.sum(axis=1, keepdims=True)
     if class_names is not None:
-        names = [str(c) for c in np.asarray(class_names).tolist()]
+        names = _class_names(class_names)
         if len(names) != k:
             raise IngestError(f"class_names lists {len(names)} classes but pred_probs has {k} columns",
-                              field="class_names")
+                              field="class_names", code="length_mismatch")
     else:
         names = [str(i) for i in range(k)]
     true = None
     if true_labels is not None:
         true = _label_values(np.asarray(true_labels), "true_labels")
+        if true.dtype.kind not in "iu":
+            raise IngestError("true_labels must be integer class ids matching the pred_probs columns",
+                              field="true_labels", code="invalid_labels")
     return Dataset(labels=y, class_names=names, modality="pred_probs", pred_probs=P, true_labels=true,
                    meta={"format": "pred-probs"})
 
@@ -696,13 +949,77 @@ def _as_arrow_input(source: Source):
 
 def read_npy(source: Source, *, field: str) -> np.ndarray:
     """Read one ``.npy`` array (no pickles); errors name ``field``."""
-    try:
-        arr = np.load(_as_binary(source), allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise IngestError(f"could not read the .npy file: {_first_line(exc)}", field=field, code="parse_error") from exc
-    if not isinstance(arr, np.ndarray):
-        raise IngestError("expected a .npy array, got an archive", field=field, code="parse_error")
-    return arr
+    with _binary_stream(source) as fh:
+        head = fh.read(6)
+        fh.seek(0, io.SEEK_END)
+        size = fh.tell()
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        raise IngestError("expected a .npy array, got an archive (NPZ or zip)", field=field, code="parse_error")
+    if isinstance(source, (str, Path)):
+        return _load_npy(lambda: open(source, "rb"), size, field=field)
+    data = _read_all(source)
+    return _load_npy(lambda: io.BytesIO(data), len(data), field=field)
+
+
+def _load_npy(open_fn, size: int, *, field: str) -> np.ndarray:
+    """Read the ``.npy`` array ``open_fn()`` gives (``size`` bytes long), checking its header first.
+
+    A header announcing more data than the file holds, or more than
+    :data:`MAX_ARRAY_BYTES`, is refused before numpy allocates the array.
+    """
+    from numpy.lib import format as npy
+
+    with open_fn() as fh:
+        try:
+            version = npy.read_magic(fh)
+            if version == (1, 0):
+                shape, _, dtype = npy.read_array_header_1_0(fh)
+            elif version == (2, 0):
+                shape, _, dtype = npy.read_array_header_2_0(fh)
+            else:
+                raise ValueError(f".npy format version {version[0]}.{version[1]} is not read")
+            header = fh.tell()
+        except _READ_ERRORS as exc:
+            raise IngestError(f"could not read the .npy file: {_first_line(exc)}", field=field,
+                              code="parse_error") from exc
+        if dtype.hasobject:
+            raise IngestError("the .npy file holds Python objects (pickles), which are not loaded", field=field,
+                              code="parse_error")
+        nbytes = math.prod(shape) * dtype.itemsize
+        if nbytes > MAX_ARRAY_BYTES:
+            raise IngestError(f"the .npy header announces shape {shape} ({nbytes} bytes); the limit is "
+                              f"{MAX_ARRAY_BYTES}", field=field, code="array_too_large")
+        if nbytes > size - header:
+            raise IngestError(f"the .npy file is truncated: its header announces shape {shape} ({nbytes} bytes) but "
+                              f"{size - header} bytes follow", field=field, code="parse_error")
+    with open_fn() as fh:
+        try:
+            return npy.read_array(fh, allow_pickle=False)
+        except _READ_ERRORS as exc:
+            raise IngestError(f"could not read the .npy file: {_first_line(exc)}", field=field,
+                              code="parse_error") from exc
+
+
+#: what reading hostile archive members and .npy files raises (numpy parses a header's dict with
+#: ``tokenize`` and ``ast.literal_eval``, and its dtype with ``np.dtype``)
+_READ_ERRORS = (OSError, EOFError, ValueError, TypeError, KeyError, SyntaxError, tokenize.TokenError, zlib.error,
+                zipfile.BadZipFile, lzma.LZMAError)
+
+
+@contextmanager
+def _binary_stream(source: Source):
+    """``source`` as a binary file at its start; a caller's stream is put back where it was."""
+    if isinstance(source, (str, Path)):
+        with open(source, "rb") as fh:
+            yield fh
+    elif isinstance(source, (bytes, bytearray, memoryview)):
+        yield io.BytesIO(bytes(source))
+    else:
+        pos = source.tell()
+        try:
+            yield source
+        finally:
+            source.seek(pos)
 
 
 def _sibling_labels(source: Source, *swaps: tuple[str, str]) -> Path | None:
@@ -724,9 +1041,10 @@ def _check_finite(features: np.ndarray, names: list[str] | None) -> None:
     if features.ndim == 2:
         col = int(np.flatnonzero(~ok.all(axis=0))[0])
         row = int(np.flatnonzero(~ok[:, col])[0])
-        field = names[col] if names else "X"
+        field = _column_field(names, names[col]) if names else "X"
         where = f"column {names[col]!r}" if names else f"column {col}"
-        raise IngestError(f"{where} has NaN or infinity (first at row {row})", field=field, code="non_finite")
+        raise IngestError(f"{where} has NaN or infinity, or a number beyond float32's range (first at row {row})",
+                          field=field, code="non_finite")
     raise IngestError("features contain NaN or infinity", field="X", code="non_finite")
 
 
