@@ -19,6 +19,9 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from app.api.errors import ProblemError
 
 MAX_FIELD_BYTES = 64 * 1024
+#: bounds on the form's framing, which is held in memory: header bytes of one part, parts in all
+MAX_HEADER_BYTES = 16 * 1024
+MAX_PARTS = 32
 
 
 @dataclass
@@ -66,13 +69,21 @@ async def receive_multipart(request: Request, dest: Path, *, max_bytes: int, fil
                            field="file")
 
     upload = Upload()
-    state: dict = {"headers": {}, "hname": b"", "hval": b"", "name": None, "fh": None, "hash": None,
-                   "saved": None, "buf": bytearray(), "ended": False}
+    state: dict = {"headers": {}, "hname": b"", "hval": b"", "hbytes": 0, "parts": 0, "name": None, "fh": None,
+                   "hash": None, "saved": None, "buf": bytearray(), "ended": False}
+
+    def header_bytes(n: int) -> None:
+        state["hbytes"] += n
+        if state["hbytes"] > MAX_HEADER_BYTES:
+            raise ProblemError(422, f"malformed multipart body: a part's headers pass {MAX_HEADER_BYTES} bytes",
+                               code="invalid_multipart", field="file")
 
     def on_header_field(data, start, end):
+        header_bytes(end - start)
         state["hname"] += data[start:end]
 
     def on_header_value(data, start, end):
+        header_bytes(end - start)
         state["hval"] += data[start:end]
 
     def on_header_end():
@@ -83,6 +94,9 @@ async def receive_multipart(request: Request, dest: Path, *, max_bytes: int, fil
         _, opts = parse_options_header(state["headers"].get(b"content-disposition", b""))
         name = _text(opts.get(b"name", b""))
         state["name"] = name
+        state["parts"] += 1
+        if state["parts"] > MAX_PARTS:
+            raise ProblemError(422, f"the form has more than {MAX_PARTS} parts", code="too_many_parts", field=name)
         if b"filename" in opts and name in file_fields:
             if name in upload.files:
                 raise ProblemError(422, f"{name} was sent twice", code="duplicate_field", field=name)
@@ -115,7 +129,7 @@ async def receive_multipart(request: Request, dest: Path, *, max_bytes: int, fil
             state["saved"].sha256 = state["hash"].hexdigest()
         elif state["name"]:
             upload.fields[state["name"]] = _text(bytes(state["buf"]))
-        state.update(headers={}, name=None, fh=None, hash=None, saved=None, buf=bytearray())
+        state.update(headers={}, hbytes=0, name=None, fh=None, hash=None, saved=None, buf=bytearray())
 
     def on_end():
         state["ended"] = True

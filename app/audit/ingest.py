@@ -518,13 +518,15 @@ def from_arrays(
         raise IngestError(f"X has {X.shape[0] if X.ndim else 0} rows but y has {labels.shape[0]}", field="y",
                           code="length_mismatch")
     if X.ndim == 2:
-        features = X.astype(np.float32, copy=False)
+        with np.errstate(over="ignore"):  # values beyond float32 become inf, which _check_finite names
+            features = X.astype(np.float32, copy=False)
         _check_finite(features, None)
         modality = "tabular"
     elif X.ndim in (3, 4):
         features = _to_nchw(X)
         if features.dtype != np.uint8:
-            features = features.astype(np.float32, copy=False)
+            with np.errstate(over="ignore"):
+                features = features.astype(np.float32, copy=False)
             _check_finite(features, None)
         modality = "image"
     else:

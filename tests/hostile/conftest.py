@@ -1,9 +1,10 @@
 """Fixtures of the hostile-input tests: one real server (``app.main.serve`` under uvicorn, in a
 subprocess) per database backend, shared by a whole module, on SQLite or PostgreSQL.
 
-The corpus server lowers ``app.audit.ingest.MAX_ZIP_MEMBERS`` to
-:data:`~tests.hostile.corpus.TEST_MAX_ZIP_MEMBERS` so that "too many members" is a
-small archive; every other limit is the shipped one.
+The servers lower ``app.audit.ingest.MAX_ZIP_MEMBERS`` to
+:data:`~tests.hostile.corpus.TEST_MAX_ZIP_MEMBERS` and the upload limit to
+:data:`~tests.hostile.corpus.TEST_MAX_UPLOAD_BYTES`, so that "too many members" and
+"too large" are small requests; every other limit is the shipped one.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import httpx
 import pytest
 
 from tests.conftest_service import BACKENDS, PG_URL, _pg_admin_url, free_port, pg_available, service_env, wait_for
-from tests.hostile.corpus import TEST_MAX_ZIP_MEMBERS
+from tests.hostile.corpus import TEST_MAX_UPLOAD_BYTES, TEST_MAX_ZIP_MEMBERS
 
 
 @dataclass
@@ -73,7 +74,8 @@ def run_server(backend: str, tmp: Path, *, workers: int = 0) -> Iterator[Server]
         settings = get_settings(data_dir=tmp / "data", database_url=url, workers=workers, min_rows=10, auth="off",
                                 heartbeat_seconds=0.2, stale_after_seconds=5.0, worker_poll_seconds=0.1)
         port = free_port()
-        env = service_env(settings, LABELAUDIT_PORT=port, LABELAUDIT_WORKERS=workers)
+        env = service_env(settings, LABELAUDIT_PORT=port, LABELAUDIT_WORKERS=workers,
+                          LABELAUDIT_MAX_UPLOAD_BYTES=TEST_MAX_UPLOAD_BYTES)
         code = (f"import app.audit.ingest as ingest; ingest.MAX_ZIP_MEMBERS = {TEST_MAX_ZIP_MEMBERS}; "
                 "from app.main import serve; from app.config import get_settings; serve(get_settings())")
         log = tmp / "server.log"

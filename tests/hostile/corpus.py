@@ -25,6 +25,8 @@ import pyarrow.parquet as pq
 
 #: ``app.audit.ingest.MAX_ZIP_MEMBERS`` on the corpus server
 TEST_MAX_ZIP_MEMBERS = 500
+#: the corpus server's upload limit (``LABELAUDIT_MAX_UPLOAD_BYTES``); every other entry is far below it
+TEST_MAX_UPLOAD_BYTES = 4 * 1024 * 1024
 N = 40  # rows of the valid datasets the bad ones are made from
 
 
@@ -40,6 +42,8 @@ class BadUpload:
     form: dict[str, str] = field(default_factory=dict)
     #: a hand-made request body and its content type (for broken multipart), instead of ``files``/``form``
     raw: tuple[bytes, str] | None = None
+    #: send ``raw`` without a Content-Length (chunked), so the server must count while it reads
+    chunked: bool = False
 
 
 # --------------------------------------------------------------------------- valid material
@@ -467,7 +471,11 @@ def _zip_entries() -> list[BadUpload]:
 
 def _multipart_entries() -> list[BadUpload]:
     good = csv_bytes()
+    big = b"f0,label\n" + b"1,0\n2,1\n" * (TEST_MAX_UPLOAD_BYTES // 8 + 1000)
     return [
+        BadUpload("upload-over-the-limit", 413, "too_large", "file", files={"file": ("big.csv", big)}),
+        BadUpload("upload-over-the-limit-chunked", 413, "too_large", "file",
+                  raw=multipart([("file", "big.csv", big)]), chunked=True),
         BadUpload("multipart-no-file-part", 422, "missing", "file", raw=multipart([("name", None, b"no file")])),
         BadUpload("multipart-unexpected-file-field", 422, "unexpected_field", "other",
                   files={"other": ("a.csv", good)}),
@@ -479,6 +487,11 @@ def _multipart_entries() -> list[BadUpload]:
                   raw=(b"this is not a multipart body at all", "multipart/form-data; boundary=xyz")),
         BadUpload("multipart-no-boundary", 415, "unsupported_media_type", "file",
                   raw=(good, "multipart/form-data")),
+        BadUpload("multipart-huge-part-header", 422, "invalid_multipart", "file",
+                  raw=(b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" + b"a" * 20_000
+                       + b".csv\"\r\n\r\n" + good + b"\r\n--b--\r\n", "multipart/form-data; boundary=b")),
+        BadUpload("multipart-too-many-parts", 422, "too_many_parts", "f31",
+                  raw=multipart([("file", "a.csv", good)] + [(f"f{i}", None, b"x") for i in range(40)])),
         BadUpload("not-multipart-json", 415, "unsupported_media_type", "file",
                   raw=(b'{"name": "x"}', "application/json")),
     ]

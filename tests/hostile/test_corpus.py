@@ -19,7 +19,8 @@ from tests.hostile.corpus import CORPUS, BadUpload, csv_bytes, idx_pair, image_m
 def post(http: httpx.Client, entry: BadUpload) -> httpx.Response:
     if entry.raw is not None:
         body, content_type = entry.raw
-        return http.post("/v1/datasets", content=body, headers={"content-type": content_type})
+        content = (body[i:i + 65536] for i in range(0, len(body), 65536)) if entry.chunked else body
+        return http.post("/v1/datasets", content=content, headers={"content-type": content_type})
     return http.post("/v1/datasets", files=entry.files, data=entry.form)
 
 

@@ -5,7 +5,7 @@ its promises (contiguous int64 labels, finite features, valid probabilities,
 safe example ids) or raises a :class:`LabelAuditError` with a 4xx status, a
 ``code`` and a ``field``. Any other exception is a bug (a 500 in the API).
 
-Examples per test: 40, or ``HOSTILE_EXAMPLES`` for a longer hunt.
+Examples per test: 100, or ``HOSTILE_EXAMPLES`` for a longer hunt.
 """
 
 from __future__ import annotations
@@ -20,16 +20,18 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from app.audit import ingest
 from app.audit.dataset import Dataset
 from app.audit.ingest import FORMATS, from_pred_probs, load_dataset, read_idx_array
 from app.errors import LabelAuditError
 from tests.hostile.corpus import csv_bytes, idx_bytes, idx_pair, image_members, npy_bytes, npz_bytes, \
     parquet_bytes, png_bytes, pred_probs, zip_bytes
 
-FUZZ = settings(max_examples=int(os.environ.get("HOSTILE_EXAMPLES", "40")), deadline=None, database=None,
+FUZZ = settings(max_examples=int(os.environ.get("HOSTILE_EXAMPLES", "100")), deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
@@ -272,3 +274,14 @@ def test_idx_round_trip_still_reads():
     array = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
     for gz in (False, True):
         assert np.array_equal(read_idx_array(idx_bytes(array, gz=gz)), array)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_column_limit_is_checked_before_parsing(monkeypatch, fmt):
+    """Parquet by its footer, CSV by its header line (a real 100,001-column Parquet file takes long to write)."""
+    monkeypatch.setattr(ingest, "MAX_TABLE_COLUMNS", 5)
+    table = pa.table({**{f"f{i}": [1.0] * 12 for i in range(6)}, "label": [0, 1] * 6})
+    content = parquet_bytes(table) if fmt == "parquet" else csv_bytes(table.to_pydict())
+    with pytest.raises(LabelAuditError) as info:
+        load_dataset(content, name=f"t.{fmt}", folds=2)
+    assert (info.value.code, info.value.field) == ("too_many_columns", "file")
