@@ -1,7 +1,8 @@
 """Schemathesis over every /v1 operation of the API's own OpenAPI schema, against a real server and database.
 
 The schema is loaded from the running server. Every operation is fuzzed with
-positive (schema-valid) and negative (schema-violating) data, twice: once with
+positive (schema-valid) data, and with negative (schema-violating) data where any
+input can be invalid (not for a bare string id alone), twice: once with
 generated path ids (mostly unknown ids) and once with the ids of real records (a
 pred_probs dataset with a finished audit, and an image dataset), so queries run
 against real rows. Checks: no 5xx (``not_a_server_error``), and every response
