@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -49,6 +49,25 @@ class Settings(BaseSettings):
         "on", description="`on`: /v1 requests need `Authorization: Bearer <key>` (or X-API-Key) and see only their "
                           "tenant's data. `off`: local single-user mode, everything belongs to tenant `local` "
                           "(`make run` sets it; the server logs a warning).")
+    executor: Literal["local", "ray"] = Field(
+        "local", description="Who trains the cross-validation folds: `local` (one after another in the worker "
+                             "process) or `ray` (one Ray task per fold; needs the `ray` extra).")
+    ray_address: str | None = Field(
+        None, validation_alias=AliasChoices("ray_address", "RAY_ADDRESS"),
+        description="The Ray cluster to use (Ray's own `RAY_ADDRESS`, e.g. `ray://ray-head:10001`); "
+                    "unset: a local Ray started on first use.")
+    ray_num_cpus: int | None = Field(None, ge=1, description="CPUs of a locally started Ray (unset: all).")
+    ray_cpus_per_fold: float = Field(1.0, gt=0, description="CPUs each fold's Ray task requests.")
+    ray_gpus_per_fold: float | None = Field(
+        None, ge=0, description="GPUs each fold's Ray task requests when it trains a torch model; fractions "
+                                "(0.25) share a GPU between folds. Unset: 1 when the cluster has GPUs, else 0.")
+    ray_max_retries: int = Field(2, ge=0, le=10, description="Retries of a fold whose Ray task failed or "
+                                                              "whose worker died (not of bad options or cancels).")
+    ray_torch_threads: int = Field(
+        0, ge=0, description="Torch threads in each fold's Ray task. 0: as many as the local executor uses in "
+                             "this process, so pred_probs are identical to a local run; set it to "
+                             "ray_cpus_per_fold to avoid oversubscribing CPU workers (results then differ "
+                             "from a local run in the last digits).")
 
     @property
     def resolved_database_url(self) -> str:

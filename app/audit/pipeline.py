@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
@@ -21,6 +21,9 @@ from app.audit.evaluate import evaluate_audit
 from app.audit.progress import Progress, ProgressCallback, StopCheck, check_stop, report
 from app.errors import OptionError
 from app.audit.ranking import DEFAULT_FILTER_BY, DEFAULT_RANK_METHOD, Ranking, rank_label_issues
+
+if TYPE_CHECKING:
+    from app.audit.executors import Executor
 
 #: Share of the progress bar given to training when a model is trained.
 _TRAIN_SHARE = 0.95
@@ -158,6 +161,7 @@ def run_audit(
     options: AuditOptions | None = None,
     progress: ProgressCallback | None = None,
     should_stop: StopCheck | None = None,
+    executor: Executor | None = None,
 ) -> AuditResult:
     """Audit a dataset's labels.
 
@@ -171,6 +175,9 @@ def run_audit(
         epoch, overall fraction).
     should_stop : callable, optional
         Polled between epochs and steps; True cancels with ``AuditCancelled``.
+    executor : Executor, optional
+        Runs the cross-validation folds (:mod:`app.audit.executors`); when omitted,
+        the one ``LABELAUDIT_EXECUTOR`` names (``local`` by default).
 
     Returns
     -------
@@ -188,12 +195,17 @@ def run_audit(
         def scaled(p: Progress) -> None:
             report(progress, Progress(**{**p.to_dict(), "fraction": p.fraction * _TRAIN_SHARE}))
 
+        if executor is None:
+            from app.audit.executors import executor_from_settings
+
+            executor = executor_from_settings()
         report(progress, Progress(stage="training", fraction=0.0, folds=options.folds, message="starting"))
         t = time.perf_counter()
         crossval = cross_val_pred_probs(
             dataset.features, dataset.labels, num_classes=dataset.num_classes, modality=dataset.modality,
             backbone=options.backbone, folds=options.folds, epochs=options.epochs, seed=options.seed,
             device=options.device, options=options.backbone_options, progress=scaled, should_stop=should_stop,
+            executor=executor,
         )
         timings["crossval_seconds"] = time.perf_counter() - t
         timings["fold_seconds"] = crossval.fold_seconds

@@ -24,6 +24,7 @@ import traceback
 import numpy as np
 
 from app.audit.aggregates import audit_aggregates, headline
+from app.audit.executors import executor_from_settings
 from app.audit.pipeline import AuditOptions, AuditResult, run_audit
 from app.audit.progress import Progress
 from app import logs
@@ -189,7 +190,8 @@ def _run(job: AuditRecord, *, db: Database, artifacts: ArtifactStore, settings: 
         opts = AuditOptions(**job.options)
         if settings.device != "auto" and opts.device == "auto":
             opts = AuditOptions(**{**job.options, "device": settings.device})
-        result = run_audit(ds, opts, progress=on_progress, should_stop=should_stop)
+        result = run_audit(ds, opts, progress=on_progress, should_stop=should_stop,
+                           executor=executor_from_settings(settings))
         hb.stop()
         enter("storing")
         status = _store(job, result, db=db, artifacts=artifacts, worker_id=worker_id,

@@ -61,3 +61,48 @@ def test_dockerfile_shape():
     assert "-c constraints-cpu.txt" in text and "ARG TORCH_INDEX" in text
     assert "\nUSER labelaudit" in text and "HEALTHCHECK" in text
     assert (ROOT / ".dockerignore").exists()
+
+
+def test_ray_profile(compose):
+    """The optional `ray` profile: a Ray head, Ray worker nodes, and an audit worker whose folds run there."""
+    services = compose["services"]
+    ray_services = {"ray-head", "ray-worker", "worker-ray"}
+    assert ray_services <= set(services)
+    for name in ray_services:
+        assert services[name]["profiles"] == ["ray"]
+        assert services[name]["image"] == "labelaudit-ray:latest"
+        env = services[name]["environment"]
+        assert env["RAY_AUTH_MODE"] == "token" and "RAY_AUTH_TOKEN" in env  # the nodes share one token
+    for name in ("api", "worker", "postgres"):  # the default stack is unchanged: no profile, local executor
+        assert "profiles" not in services[name]
+        assert services[name].get("environment", {}).get("LABELAUDIT_EXECUTOR", "local") == "local"
+    head = services["ray-head"]
+    assert head["build"]["args"]["EXTRAS"] == "ray"
+    assert head["command"][:3] == ["ray", "start", "--head"] and "--port=6379" in head["command"]
+    assert "--ray-client-server-port=10001" in head["command"] and "--block" in head["command"]
+    assert head["healthcheck"]["test"] and head["shm_size"]
+    node = services["ray-worker"]
+    assert node["command"][:2] == ["ray", "start"] and "--address=ray-head:6379" in node["command"]
+    assert node["depends_on"]["ray-head"]["condition"] == "service_healthy"
+    driver = services["worker-ray"]
+    assert driver["command"] == ["labelaudit", "worker"] and "data:/data" in driver["volumes"]
+    env = driver["environment"]
+    assert env["RAY_ADDRESS"] == "ray://ray-head:10001"
+    assert env["LABELAUDIT_DATABASE_URL"] == services["worker"]["environment"]["LABELAUDIT_DATABASE_URL"]
+    assert driver["depends_on"]["ray-head"]["condition"] == "service_healthy"
+    from app.config import get_settings
+
+    settings = get_settings(**{k.removeprefix("LABELAUDIT_").lower(): v for k, v in env.items()
+                               if k.startswith("LABELAUDIT_") or k == "RAY_ADDRESS"})
+    assert settings.executor == "ray" and settings.ray_address == "ray://ray-head:10001"
+    assert settings.ray_cpus_per_fold == 1.0
+
+
+def test_dockerfile_ray_extra():
+    text = (ROOT / "Dockerfile").read_text()
+    assert 'ARG EXTRAS=""' in text and '".${EXTRAS:+[$EXTRAS]}"' in text
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert any(req.startswith("ray") for req in extras["ray"])
+    assert any(req.startswith("ray") for req in extras["test"])  # CI runs the Ray executor's tests
