@@ -284,7 +284,8 @@ def check(
             def audit_fn():
                 return remote_audit(server, api_key=api_key, path=path, dataset_id=dataset_id, labels=labels,
                                     label_column=label_column, id_column=id_column,
-                                    format=format.value if format else None, options=options, progress=progress)
+                                    format=format.value if format else None, options=options, progress=progress,
+                                    upload_progress=progress.upload)
         else:
             dataset = _load(path, format, label_column, labels, id_column, options.folds)
 

@@ -32,15 +32,19 @@ class ProgressDisplay:
         self._task = None
         self._last_line = 0.0
         self._last_fold = None
+        self._upload_task = None
+        self._upload_line = 0.0
+        self._upload_started = 0.0
 
     def __enter__(self) -> "ProgressDisplay":
         if self.enabled and self.live:
             from rich.progress import BarColumn, Progress as Bar, TextColumn, TimeElapsedColumn
 
             self._bar = Bar(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                            TimeElapsedColumn(), console=self.console, transient=True)
+                            TextColumn("{task.fields[detail]}"), TimeElapsedColumn(), console=self.console,
+                            transient=True)
             self._bar.__enter__()
-            self._task = self._bar.add_task("auditing", total=1.0)
+            self._task = self._bar.add_task("auditing", total=1.0, detail="")
         return self
 
     def __exit__(self, *exc) -> None:
@@ -60,6 +64,34 @@ class ProgressDisplay:
             self.console.print(f"[{p.fraction * 100:5.1f}%] {text}", highlight=False)
             self._last_line = now
             self._last_fold = p.fold
+
+
+    def upload(self, sent: int, total: int) -> None:
+        """Upload progress (``bytes sent, total bytes``): a second bar with sizes and speed; plain lines
+        at most every 5 s and at the end."""
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if not self._upload_started:
+            self._upload_started = now
+        elapsed = max(now - self._upload_started, 1e-9)
+        detail = f"{_size(sent)} of {_size(total)}, {_size(sent / elapsed)}/s"
+        if self._bar is not None:
+            if self._upload_task is None:
+                self._upload_task = self._bar.add_task("uploading", total=max(total, 1), detail=detail)
+            self._bar.update(self._upload_task, completed=sent, detail=detail)
+            return
+        if sent >= total or now - self._upload_line > 5:
+            self.console.print(f"[{sent / max(total, 1) * 100:5.1f}%] uploading: {detail}", highlight=False)
+            self._upload_line = now
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"  # pragma: no cover
 
 
 def print_summary(console: Console, result, *, top: int = 10) -> None:

@@ -28,6 +28,9 @@ FILTER_METHODS: tuple[str, ...] = (
 #: CIFAR-10, IMDB, 20news), normalized_margin ranked them best or tied on every set.
 DEFAULT_RANK_METHOD = "normalized_margin"
 DEFAULT_FILTER_BY = "prune_by_noise_rate"
+#: From this many pred_probs values (n x k) on, ranking runs in chunks (:mod:`app.audit.ranking_large`):
+#: the same results as cleanlab's whole-array calls, without their copies of pred_probs.
+CHUNKED_RANKING_CELLS = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,7 @@ def rank_label_issues(
     rank_method: str = DEFAULT_RANK_METHOD,
     filter_by: str = DEFAULT_FILTER_BY,
     n_jobs: int | None = 1,
+    chunked: bool | None = None,
 ) -> Ranking:
     """Find label issues and score every example.
 
@@ -113,6 +117,10 @@ def rank_label_issues(
         cleanlab's issue filter (``prune_by_noise_rate`` by default).
     n_jobs : int, optional
         Processes for cleanlab's filter; 1 keeps it in-process.
+    chunked : bool, optional
+        Compute in chunks of rows (bounded memory; ``pred_probs`` may be a read-only
+        memory map). By default, from :data:`CHUNKED_RANKING_CELLS` values on. The
+        results are identical either way.
 
     Returns
     -------
@@ -133,6 +141,12 @@ def rank_label_issues(
     if pred_probs.ndim != 2 or pred_probs.shape[0] != labels.shape[0]:
         raise OptionError("pred_probs must be (n, k) with one row per label", field="pred_probs")
     k = pred_probs.shape[1]
+    if chunked is None:
+        chunked = labels.size * k >= CHUNKED_RANKING_CELLS
+    if chunked:
+        from app.audit.ranking_large import rank_label_issues_chunked
+
+        return rank_label_issues_chunked(labels, pred_probs, rank_method=rank_method, filter_by=filter_by)
 
     confident_joint = compute_confident_joint(labels, pred_probs)
     is_issue = find_label_issues(labels, pred_probs, filter_by=filter_by, confident_joint=confident_joint,

@@ -1,9 +1,18 @@
-"""Run the gate's audit on a labelaudit service: upload, start, wait with progress, fetch results."""
+"""Run the gate's audit on a labelaudit service: upload, start, wait with progress, fetch results.
+
+Uploads stream: the multipart body is generated piece by piece from the files
+(read :data:`UPLOAD_CHUNK` bytes at a time) with its ``Content-Length`` known up
+front, so a multi-GB file never sits in the client's memory, and a callback sees
+the bytes sent so far.
+"""
 
 from __future__ import annotations
 
+import os
+import re
 import time
 from pathlib import Path
+from typing import Callable, Iterator
 
 from app.audit.pipeline import AuditOptions
 from app.audit.progress import Progress
@@ -11,6 +20,11 @@ from app.errors import LabelAuditError, OptionError
 
 POLL_SECONDS = 0.5
 PAGE_SIZE = 1000
+#: Bytes read from a file and sent at a time.
+UPLOAD_CHUNK = 1024 * 1024
+
+UploadProgress = Callable[[int, int], None]
+"""``(bytes_sent, total_bytes)`` after every piece of an upload; the last call has ``bytes_sent == total_bytes``."""
 
 
 class RemoteAuditFailed(LabelAuditError):
@@ -21,18 +35,21 @@ class RemoteAuditFailed(LabelAuditError):
 
 def remote_audit(server: str, *, api_key: str | None, path: Path | None, dataset_id: str | None,
                  labels: Path | None, label_column: str, id_column: str | None, format: str | None,
-                 options: AuditOptions, progress, timeout: float = 3600.0) -> tuple[dict, list[dict], dict | None, dict]:
+                 options: AuditOptions, progress, timeout: float = 3600.0,
+                 upload_progress: UploadProgress | None = None) -> tuple[dict, list[dict], dict | None, dict]:
     """Audit on ``server`` and return what :func:`app.check.gate.local_audit` returns.
 
     Example keys for baseline matching are computed from the local file when a
     ``path`` is given (the same keys a local run gives); for ``--dataset-id``
-    alone they are row indices.
+    alone, and for pred_probs ``.npy`` files (whose keys are row indices anyway;
+    the file is then never loaded here, only streamed), they are row indices.
+    ``upload_progress`` follows the upload (see :data:`UploadProgress`).
     """
     import httpx
 
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     keys = None
-    if path is not None:
+    if path is not None and not _is_pred_probs_npy(path, format):
         from app.audit.ingest import load_dataset
         from app.audit.keys import example_keys
 
@@ -41,7 +58,8 @@ def remote_audit(server: str, *, api_key: str | None, path: Path | None, dataset
     try:
         with httpx.Client(base_url=server.rstrip("/"), headers=headers, timeout=120.0) as client:
             if path is not None:
-                dataset_id = _upload(client, path, labels=labels, label_column=label_column, format=format)
+                dataset_id = _upload(client, path, labels=labels, label_column=label_column, format=format,
+                                     progress=upload_progress)
             body = {"dataset_id": dataset_id, **{k: v for k, v in options.to_dict().items()
                                                  if k != "backbone_options"}}
             audit = _ok(client.post("/v1/audits", json=body))
@@ -57,19 +75,102 @@ def remote_audit(server: str, *, api_key: str | None, path: Path | None, dataset
                                                      "dataset_id": dataset_id}
 
 
-def _upload(client, path: Path, *, labels: Path | None, label_column: str, format: str | None) -> str:
-    data = {"name": path.name, "label_column": label_column}
+def _is_pred_probs_npy(path: Path, format: str | None) -> bool:
     if format:
-        data["format"] = format
-    with open(path, "rb") as fh:
-        files = {"file": (path.name, fh, "application/octet-stream")}
-        if labels is not None:
-            files["labels_file"] = (labels.name, open(labels, "rb"), "application/octet-stream")
-        try:
-            return _ok(client.post("/v1/datasets", data=data, files=files))["id"]
-        finally:
-            if labels is not None:
-                files["labels_file"][1].close()
+        return format == "pred-probs"
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(6) == b"\x93NUMPY"
+    except OSError:
+        return False  # the local load reports it
+
+
+def _upload(client, path: Path, *, labels: Path | None, label_column: str, format: str | None,
+            progress: UploadProgress | None = None) -> str:
+    fields = {"name": path.name, "label_column": label_column}
+    if format:
+        fields["format"] = format
+    files = {"file": path}
+    if labels is not None:
+        files["labels_file"] = labels
+    body = MultipartBody(fields, files, progress=progress)
+    return _ok(client.post("/v1/datasets", content=iter(body), headers=body.headers))["id"]
+
+
+_FORM_ESCAPES = {'"': "%22", "\\": "\\\\", **{chr(c): f"%{c:02X}" for c in range(0x20) if c != 0x1B}}
+_FORM_ESCAPE_RE = re.compile("|".join(re.escape(c) for c in _FORM_ESCAPES))
+
+
+def _form_param(name: str, value: str) -> bytes:
+    """``name="value"`` escaped as HTML5 forms (and httpx) do."""
+    return f'{name}="{_FORM_ESCAPE_RE.sub(lambda m: _FORM_ESCAPES[m.group(0)], value)}"'.encode()
+
+
+class MultipartBody:
+    """A ``multipart/form-data`` body streamed from files: iterate it for the bytes.
+
+    Text ``fields`` first, then ``files`` (field name -> path), each file read
+    ``chunk_size`` bytes at a time. ``len(body)`` (also in :attr:`headers` as
+    ``Content-Length``) is known before anything is read; ``progress(sent, total)``
+    is called after each piece. A file that changes size while it is sent raises
+    ``OSError`` (the request is then cut short and fails).
+    """
+
+    def __init__(self, fields: dict[str, str], files: dict[str, Path], *, chunk_size: int = UPLOAD_CHUNK,
+                 progress: UploadProgress | None = None, boundary: str | None = None):
+        self.boundary = boundary or os.urandom(16).hex()
+        self.chunk_size = chunk_size
+        self.progress = progress
+        self._parts: list[bytes | tuple[Path, int]] = []
+        for name, value in fields.items():
+            self._parts.append(b"--%s\r\nContent-Disposition: form-data; %s\r\n\r\n%s\r\n" % (
+                self.boundary.encode(), _form_param("name", name), str(value).encode()))
+        for name, path in files.items():
+            path = Path(path)
+            self._parts.append(b"--%s\r\nContent-Disposition: form-data; %s; %s\r\n"
+                               b"Content-Type: application/octet-stream\r\n\r\n" % (
+                                   self.boundary.encode(), _form_param("name", name), _form_param("filename", path.name)))
+            self._parts.append((path, path.stat().st_size))
+            self._parts.append(b"\r\n")
+        self._parts.append(b"--%s--\r\n" % self.boundary.encode())
+        self.total = sum(len(p) if isinstance(p, bytes) else p[1] for p in self._parts)
+
+    @property
+    def content_type(self) -> str:
+        return f"multipart/form-data; boundary={self.boundary}"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Content-Type": self.content_type, "Content-Length": str(self.total)}
+
+    def __len__(self) -> int:
+        return self.total
+
+    def __iter__(self) -> Iterator[bytes]:
+        sent = 0
+        for part in self._parts:
+            if isinstance(part, bytes):
+                sent += len(part)
+                yield part
+                self._report(sent)
+                continue
+            path, size = part
+            left = size
+            with open(path, "rb") as fh:
+                while left:
+                    block = fh.read(min(self.chunk_size, left))
+                    if not block:
+                        raise OSError(f"{path} shrank while it was uploaded")
+                    left -= len(block)
+                    sent += len(block)
+                    yield block
+                    self._report(sent)
+                if fh.read(1):
+                    raise OSError(f"{path} grew while it was uploaded")
+
+    def _report(self, sent: int) -> None:
+        if self.progress is not None:
+            self.progress(sent, self.total)
 
 
 def _wait(client, audit_id: str, progress, timeout: float) -> dict:

@@ -232,11 +232,11 @@ def _run(job: AuditRecord, *, db: Database, artifacts: ArtifactStore, settings: 
 def _store(job: AuditRecord, result: AuditResult, *, db: Database, artifacts: ArtifactStore, worker_id: str,
            timings: dict, started: float) -> str:
     t = time.perf_counter()
-    digest = artifacts.put_array(result.pred_probs.astype(np.float32))
+    digest = artifacts.put_array(result.pred_probs, dtype=np.float32)  # streamed: no float32 copy in memory
     timings["store_seconds"] = time.perf_counter() - t
     timings["worker_seconds"] = time.perf_counter() - started
     summary = jsonable(result.summary())
-    ok = queue.finish(db, job.id, worker_id, rows=result_rows(result), summary=summary,
+    ok = queue.finish(db, job.id, worker_id, row_blocks=result_row_blocks(result), summary=summary,
                       evaluation=jsonable(result.evaluation), timings=jsonable(timings),
                       pred_probs_artifact=digest, aggregates=jsonable(result_aggregates(result)),
                       headline=jsonable(headline(summary, timings, result.evaluation)),
@@ -257,25 +257,35 @@ def result_aggregates(result: AuditResult) -> dict:
                             estimated_noise_rates=[c["estimated_noise_rate"] for c in r.class_table(ds.class_names)])
 
 
-def result_rows(result: AuditResult):
-    """The per-example rows of ``result`` in rank order, as dicts for the ``audit_rows`` table."""
+def result_row_blocks(result: AuditResult, block: int = 50_000):
+    """The per-example rows of ``result`` in rank order, as column blocks of ``block`` rows
+    (:data:`app.jobs.queue.ROW_COLUMNS` to lists) for the ``audit_rows`` table; one block in memory at a time."""
     r, ds = result.ranking, result.dataset
     order = np.asarray(r.order)
-    cols = {
-        "index": order.tolist(),
-        "given_label": ds.labels[order].tolist(),
-        "suggested_label": np.asarray(r.suggested_labels)[order].tolist(),
-        "quality_score": np.asarray(r.quality_scores, dtype=np.float64)[order].tolist(),
-        "is_issue": np.asarray(r.is_issue, dtype=bool)[order].tolist(),
-        "true_label": ds.true_labels[order].tolist() if ds.true_labels is not None else [None] * len(order),
-        "example_id": (np.asarray(ds.example_ids).astype(str)[order].tolist() if ds.example_ids is not None
-                       else [None] * len(order)),
-    }
-    keys = list(cols)
-    for rank, values in enumerate(zip(*cols.values())):
-        row = dict(zip(keys, values))
-        row["rank"] = rank
-        yield row
+    scores = np.asarray(r.quality_scores, dtype=np.float64)
+    issues = np.asarray(r.is_issue, dtype=bool)
+    ids = np.asarray(ds.example_ids) if ds.example_ids is not None else None
+    for start in range(0, len(order), block):
+        part = order[start:start + block]
+        size = len(part)
+        yield {
+            "rank": list(range(start, start + size)),
+            "index": part.tolist(),
+            "given_label": ds.labels[part].tolist(),
+            "suggested_label": np.asarray(r.suggested_labels)[part].tolist(),
+            "quality_score": scores[part].tolist(),
+            "is_issue": issues[part].tolist(),
+            "true_label": ds.true_labels[part].tolist() if ds.true_labels is not None else [None] * size,
+            "example_id": ids[part].astype(str).tolist() if ids is not None else [None] * size,
+        }
+
+
+def result_rows(result: AuditResult):
+    """The per-example rows of ``result`` in rank order, as dicts for the ``audit_rows`` table."""
+    for cols in result_row_blocks(result):
+        keys = list(cols)
+        for values in zip(*cols.values()):
+            yield dict(zip(keys, values))
 
 
 def jsonable(obj):
