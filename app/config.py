@@ -21,6 +21,8 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(Path("labelaudit-data"), description="Artifacts and the default SQLite file live here.")
     database_url: str | None = Field(None, description="SQLAlchemy URL; unset means a SQLite file in data_dir.")
+    weights_dir: Path | None = Field(None, description="Pretrained weights API callers may name "
+                                                       "(backbone_options.weights, relative to it); unset: none.")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     workers: int = Field(1, ge=0, description="In-process audit workers started by `labelaudit serve`.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 from datetime import datetime, timezone
+from pathlib import PurePosixPath
 from typing import Annotated, Literal
 
 import numpy as np
@@ -21,7 +22,7 @@ from app.audit.pipeline import AuditOptions, check_options_for
 from app.jobs import queue
 from app.store import datasets as store
 from app.store import queries
-from app.errors import Conflict
+from app.errors import Conflict, OptionError
 from app.store.models import DONE, AuditRecord, as_utc
 from app.store.examples import dataset_member
 from app.store.done_audits import DoneAudit, done_audit_view, page_rows
@@ -54,13 +55,39 @@ def create_audit(body: AuditIn, session: SessionDep, db: DatabaseDep, artifacts:
     audits; 507 ``storage_quota_exceeded`` when its results (pred_probs) would not fit.
     """
     ds_rec = queries.get_dataset(session, body.dataset_id, tenant=tenant)
-    options = AuditOptions(**{k: v for k, v in body.model_dump().items() if k != "dataset_id"})
+    fields = {k: v for k, v in body.model_dump().items() if k != "dataset_id"}
+    if "weights" in fields["backbone_options"]:
+        fields["backbone_options"] = {**fields["backbone_options"],
+                                      "weights": server_weights_path(settings, fields["backbone_options"]["weights"])}
+    options = AuditOptions(**fields)
     labels = dataset_member(artifacts, ds_rec.artifact, "labels")  # memory-mapped; the features stay on disk
     check_options_for(ds_rec.modality, np.bincount(np.asarray(labels, dtype=np.int64), minlength=ds_rec.classes),
                       tuple(ds_rec.feature_shape or ()), options)
     store.check_storage(db, settings, tenant, ds_rec.rows * ds_rec.classes * 4)
     return audit_out(queue.enqueue(db, dataset_id=ds_rec.id, options=options.to_dict(), tenant=tenant,
                                    max_active=settings.max_active_jobs_per_tenant))
+
+
+def server_weights_path(settings, name) -> str:
+    """The file ``backbone_options.weights`` names over the API: a file under ``LABELAUDIT_WEIGHTS_DIR``.
+
+    API callers may not name arbitrary server paths (that would reveal which files
+    exist and read them): absolute paths and ``..`` are refused, and without a
+    weights folder configured no weights can be used over HTTP (the CLI takes any local path).
+    """
+    root = settings.weights_dir
+    if root is None:
+        raise OptionError("pretrained weights are not enabled on this server (it has no LABELAUDIT_WEIGHTS_DIR)",
+                          field="backbone_options.weights", code="weights_disabled")
+    rel = PurePosixPath(str(name))
+    if not str(name) or rel.is_absolute() or ".." in rel.parts or "\\" in str(name):
+        raise OptionError("weights must name a file inside the server's weights folder, e.g. resnet18.pt",
+                          field="backbone_options.weights", code="invalid_path")
+    path = (root / rel).resolve()
+    if not path.is_relative_to(root.resolve()) or not path.is_file():
+        raise OptionError(f"no weights file {str(name)!r} in the server's weights folder",
+                          field="backbone_options.weights", code="not_found")
+    return str(path)
 
 
 @router.get("", response_model=Page[AuditOut], responses=responses(422), summary="List audits")

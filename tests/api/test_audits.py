@@ -172,3 +172,34 @@ def test_odd_inputs_are_4xx_never_500(client):
         body = r.json()
         assert body["status"] == r.status_code and body["detail"] and "type" in body, body
     assert len(client.get("/v1/datasets").json()["items"]) == 1
+
+
+def test_api_callers_may_name_weights_only_inside_the_weights_folder(client, app, tmp_path, digits):
+    import torch
+
+    from app.audit.backbones.resnet import ResNet
+
+    X, y = digits
+    buf = io.BytesIO()
+    np.savez(buf, X=X[:200, None, :, :], y=y[:200])
+    ds = client.post("/v1/datasets", files={"file": ("d.npz", buf.getvalue())}).json()
+    secret = tmp_path / "outside.pt"
+    torch.save(ResNet(1, 10, width=8).state_dict(), secret)
+
+    def ask(weights):
+        return client.post("/v1/audits", json={"dataset_id": ds["id"], "backbone": "resnet",
+                                               "backbone_options": {"width": 8, "weights": weights}})
+
+    r = ask(str(secret))
+    assert r.status_code == 422 and r.json()["errors"][0]["code"] == "weights_disabled"
+    app.state.settings.weights_dir = tmp_path / "weights"
+    (tmp_path / "weights").mkdir()
+    torch.save(ResNet(1, 10, width=8).state_dict(), tmp_path / "weights" / "r.pt")
+    for bad, code in ((str(secret), "invalid_path"), ("../outside.pt", "invalid_path"), ("sub/../../outside.pt",
+                      "invalid_path"), ("missing.pt", "not_found")):
+        err = ask(bad).json()["errors"][0]
+        assert (err["code"], err["field"]) == (code, "backbone_options.weights"), bad
+        assert str(tmp_path) not in ask(bad).json()["detail"]  # no server paths in answers
+    ok = ask("r.pt")
+    assert ok.status_code == 202, ok.text
+    assert ok.json()["options"]["backbone_options"]["weights"] == str((tmp_path / "weights" / "r.pt").resolve())
