@@ -339,7 +339,8 @@ def main(argv: list[str] | None = None) -> None:
                 for method, r in runs:
                     if "seconds" not in r:
                         note = r.get("skipped") or r.get("error", "")
-                        line = f"{n:>9,} {k:>4} {array_mb:>9,.0f}  {method:<17} {'-':>8} {'-':>8} {'-':>8} {'-':>8}  {note}"
+                        line = (f"{n:>9,} {k:>4} {array_mb:>9,.0f}  {method:<17} {'-':>8} {'-':>8} {'-':>8} {'-':>8}"
+                                f"  {note}")
                     else:
                         ratio = f"{r['seconds'] / floor:.2f}" if floor and not method.startswith("store") else ""
                         notes = []

@@ -5,23 +5,25 @@ whole-array copies of ``pred_probs`` (a row-gathered copy per class for the
 pruning, a copy for the "prediction close to the given label" test, ``np.delete``
 for the normalized margin, a boolean ``n x k`` mask for the confident joint), so
 a 1.2 GB array needs several GB. Here ``pred_probs`` (typically a read-only
-memory map) is read in row chunks of about :data:`CHUNK_CELLS` values and only
-``n``-long vectors are kept:
+memory map) is read in row chunks of about :data:`CHUNK_CELLS` values, on a few
+threads, and only ``n``-long vectors are kept:
 
-1. self-confidence ``p[i, y_i]``  ->  per-class thresholds (cleanlab's mean of the
-   self-confidences of each given class, computed on the same values in the same
-   order, so bit-identical);
-2. one pass over the chunks: the argmax (suggested label), the largest
-   probability of another class, the confident-joint counts (a ``k x k`` sum),
-   cleanlab's off-diagonal examples, the quality score (row-local), and the
-   "prediction close to the given label" mask;
-3. calibration and the noise matrices on the ``k x k`` counts (cleanlab's own
+1. a first pass: the self-confidence ``p[i, y_i]``, the best other class and its
+   probability, from which the argmax (suggested label), the normalized margin
+   and cleanlab's "prediction close to the given label" test follow exactly;
+   the quality score (row-local);
+2. the per-class thresholds: cleanlab's mean of the self-confidences of each
+   given class, over the same values in the same order, so bit-identical;
+3. a second pass: the confident-joint counts (a ``k x k`` sum) and cleanlab's
+   off-diagonal examples; a row whose best other class is below every threshold
+   needs one comparison instead of ``k``;
+4. calibration and the noise matrices on the ``k x k`` counts (cleanlab's own
    helpers for rounding and clipping);
-4. ``prune_by_noise_rate`` / ``prune_by_class``: per given class, only the
-   margins that are pruned are computed, over that class's rows gathered in
-   blocks, and the ``m`` largest are picked with ``np.partition``. cleanlab picks
-   ``np.argsort(-margin)[:m]``; whenever values tie at the cut the same
-   ``np.argsort`` runs on the same array, so the chosen set is cleanlab's.
+5. ``prune_by_noise_rate`` / ``prune_by_class``: per given class and pruned
+   class pair, the ``m`` largest margins are picked with ``np.partition``, reading
+   only the rows that can be among them (see :func:`_prune_by_noise_rate`).
+   cleanlab picks ``np.argsort(-margin)[:m]``; whenever values tie at the cut the
+   same ``np.argsort`` runs on the same array, so the chosen set is cleanlab's.
 
 Every step uses the same dtype and the same operations as cleanlab, so the issue
 mask, quality scores, suggested labels, ranks, confident joint, noise matrices and
@@ -31,14 +33,19 @@ cleanlab path (``tests/audit/test_ranking_large.py`` checks this).
 
 from __future__ import annotations
 
+import os
+import threading
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 #: Values of ``pred_probs`` read per chunk (rows = CHUNK_CELLS // k): a few MB, so a chunk stays in cache.
 CHUNK_CELLS = 1 << 18
-#: Largest block of one class's pruning margins held at once (bytes).
-MARGIN_BUDGET = 64 << 20
+#: Most threads the passes over the chunks use.
+MAX_THREADS = 8
+#: Above this share of a class's rows as candidates, all of the class's margins are computed instead.
+CANDIDATE_SHARE = 0.5
 
 _EPS = 1e-6  # cleanlab.internal.constants.FLOATING_POINT_COMPARISON
 _THRESHOLD_FLOOR = 2 * _EPS  # CONFIDENT_THRESHOLDS_LOWER_BOUND
@@ -46,19 +53,27 @@ _TINY = 1e-100  # TINY_VALUE
 
 
 def rank_label_issues_chunked(labels: np.ndarray, pred_probs: np.ndarray, *, rank_method: str, filter_by: str,
-                              chunk_cells: int = CHUNK_CELLS):
+                              chunk_cells: int = CHUNK_CELLS, threads: int | None = None):
     """:func:`app.audit.ranking.rank_label_issues` computed in chunks; same arguments and result.
 
     ``labels`` must be int64 class ids in ``0..k-1`` and ``pred_probs`` an ``(n, k)``
     float array (a read-only memory map is fine: it is never written nor copied whole).
+    The two passes over the chunks run on ``threads`` threads (default: the CPUs, at
+    most :data:`MAX_THREADS`); the results do not depend on it.
     """
-    from app.audit.ranking import Ranking
-
     n, k = pred_probs.shape
     labels = np.ascontiguousarray(labels, dtype=np.int64)
     dtype = pred_probs.dtype
     counts = np.bincount(labels, minlength=k)
     rows = max(1, chunk_cells // k)
+    starts = range(0, n, rows)
+    threads = max(1, min(threads or os.cpu_count() or 1, MAX_THREADS, len(starts) or 1))
+    local = threading.local()
+
+    def buffer(name: str, buf_dtype) -> np.ndarray:
+        if getattr(local, name, None) is None:
+            setattr(local, name, np.empty((rows, k), dtype=buf_dtype))
+        return getattr(local, name)
 
     # 1. a pass per chunk: self-confidence, best other class, argmax, scores, "close to the given label"
     self_conf = np.empty(n, dtype=dtype)
@@ -67,20 +82,26 @@ def rank_label_issues_chunked(labels: np.ndarray, pred_probs: np.ndarray, *, ran
     scores = np.empty(n, dtype=dtype if rank_method != "confidence_weighted_entropy" else np.float64)
     low = filter_by in ("low_normalized_margin", "low_self_confidence")
     filter_scores = np.empty(n, dtype=dtype) if low else None
-    scratch = np.empty((rows, k), dtype=dtype)
+    runner_up = np.empty(n, dtype=np.int16 if k < 2 ** 15 else np.int32)  # the best class other than the given one
+    best_others = np.empty(n, dtype=dtype)  # its probability
     eps = dtype.type(_EPS)
-    for s in range(0, n, rows):
+    if rank_method == "confidence_weighted_entropy":
+        from cleanlab.rank import get_confidence_weighted_entropy_for_each_label
+
+    def first_pass(s: int) -> None:
         e = min(n, s + rows)
         chunk = np.asarray(pred_probs[s:e])
         y = labels[s:e]
         r = np.arange(e - s)
         sc = chunk[r, y]
         self_conf[s:e] = sc
-        others = scratch[:e - s]
+        others = buffer("others", dtype)[:e - s]
         np.copyto(others, chunk)
         others[r, y] = -np.inf
         second = others.argmax(axis=1)  # the first other class with the largest probability
         best_other = others[r, second]
+        runner_up[s:e] = second
+        best_others[s:e] = best_other
         # argmax of the row: the given label when above the best other class, else that class; on a tie the lower index
         suggested[s:e] = np.where(sc > best_other, y, np.where(sc < best_other, second, np.minimum(y, second)))
         # cleanlab's _reduce_issues: argmax of the row with 1e-6 added to the given label's probability is the label
@@ -92,41 +113,69 @@ def rank_label_issues_chunked(labels: np.ndarray, pred_probs: np.ndarray, *, ran
         elif rank_method == "self_confidence":
             scores[s:e] = sc
         else:
-            from cleanlab.rank import get_confidence_weighted_entropy_for_each_label
-
             scores[s:e] = get_confidence_weighted_entropy_for_each_label(y, chunk)
         if low:
             filter_scores[s:e] = margin if filter_by == "low_normalized_margin" else sc
-    del scratch
 
-    # cleanlab's per-class thresholds: np.mean(pred_probs[:, c][labels == c]), the same values in the same order
-    perm = np.argsort(labels.astype(np.int16 if k < 2 ** 15 else np.int32), kind="stable")  # radix sort
-    bounds = np.concatenate([[0], np.cumsum(counts)])
-    by_class = self_conf[perm]
-    thresholds = [np.mean(by_class[bounds[c]:bounds[c + 1]]) if counts[c] else 2 for c in range(k)]
-    del by_class
-    thresholds = np.asarray(np.clip(thresholds, a_min=_THRESHOLD_FLOOR, a_max=None))
-    cut = thresholds - 1e-6
-
-    # 2. a second pass: the confident joint and cleanlab's off-diagonal examples
+    # 2. a second pass (it needs the thresholds): the confident joint and cleanlab's off-diagonal examples
     off_diagonal = np.empty(n, dtype=bool)
-    raw_cj = np.zeros(k * k, dtype=np.int64)
-    confident_buf = np.empty((rows, k), dtype=bool)
-    for s in range(0, n, rows):
+
+    def second_pass(s: int) -> np.ndarray:
         e = min(n, s + rows)
-        chunk = np.asarray(pred_probs[s:e])
         y = labels[s:e]
-        r = np.arange(e - s)
-        confident = np.greater_equal(chunk, cut, out=confident_buf[:e - s])
-        first = confident.argmax(axis=1)  # the first confident class (0 when none)
-        at_least_one = confident[r, first]
-        confident[r, first] = False
-        more_than_one = confident[r, confident.argmax(axis=1)]
-        guess = np.where(more_than_one, suggested[s:e], first)
+        # Rows whose best other class is below every threshold can be confident of their given label only:
+        # one comparison instead of k. The others are compared in full, as cleanlab does.
+        full = np.flatnonzero(best_others[s:e] >= lowest_cut)
+        if full.size > (e - s) // 2:
+            full = np.arange(e - s)
+            block = np.asarray(pred_probs[s:e])
+        else:
+            block = np.asarray(pred_probs[s + full]) if full.size else None
+        at_least_one = self_conf[s:e] >= cut[y]
+        guess = y.copy()
+        if full.size:
+            r = np.arange(full.size)
+            confident = np.greater_equal(block, cut, out=buffer("confident", bool)[:full.size])
+            first = confident.argmax(axis=1)  # the first confident class (0 when none)
+            at_least_one[full] = confident[r, first]
+            confident[r, first] = False
+            more_than_one = confident[r, confident.argmax(axis=1)]
+            guess[full] = np.where(more_than_one, suggested[s + full], first)
         np.not_equal(guess, y, out=off_diagonal[s:e])
         off_diagonal[s:e] &= at_least_one
-        raw_cj += np.bincount(y[at_least_one] * k + guess[at_least_one], minlength=k * k)
-    del confident_buf
+        return np.bincount(y[at_least_one] * k + guess[at_least_one], minlength=k * k)
+
+    pool = ThreadPoolExecutor(threads) if threads > 1 else None
+    run = pool.map if pool is not None else map
+    try:
+        for _ in run(first_pass, starts):
+            pass
+        # cleanlab's per-class thresholds: np.mean(pred_probs[:, c][labels == c]), the same values in the same order
+        perm = np.argsort(labels.astype(np.int16 if k < 2 ** 15 else np.int32), kind="stable")  # radix sort
+        bounds = np.concatenate([[0], np.cumsum(counts)])
+        by_class = self_conf[perm]
+        thresholds = [np.mean(by_class[bounds[c]:bounds[c + 1]]) if counts[c] else 2 for c in range(k)]
+        del by_class
+        thresholds = np.asarray(np.clip(thresholds, a_min=_THRESHOLD_FLOOR, a_max=None))
+        cut = thresholds - 1e-6
+        lowest_cut = cut.min()
+        raw_cj = np.zeros(k * k, dtype=np.int64)
+        for part in run(second_pass, starts):
+            raw_cj += part
+        return _finish(labels, pred_probs, rank_method, filter_by, counts, raw_cj, self_conf, suggested, close,
+                       scores, filter_scores, runner_up, best_others, off_diagonal, perm, bounds, rows, pool)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+
+
+def _finish(labels, pred_probs, rank_method, filter_by, counts, raw_cj, self_conf, suggested, close, scores,
+            filter_scores, runner_up, best_others, off_diagonal, perm, bounds, rows, pool):
+    """Steps 3 to 5 and the Ranking."""
+    from app.audit.ranking import Ranking
+
+    n, k = pred_probs.shape
+    low = filter_by in ("low_normalized_margin", "low_self_confidence")
 
     # 3. the k x k figures, as cleanlab computes them
     raw_cj = raw_cj.reshape(k, k)
@@ -145,7 +194,8 @@ def rank_label_issues_chunked(labels: np.ndarray, pred_probs: np.ndarray, *, ran
         if filter_by in ("prune_by_class", "both"):
             by_class_issues = _prune_by_class(self_conf, perm, bounds, prune)
         if filter_by in ("prune_by_noise_rate", "both"):
-            by_noise_issues = _prune_by_noise_rate(pred_probs, self_conf, perm, bounds, prune, rows)
+            by_noise_issues = _prune_by_noise_rate(pred_probs, self_conf, runner_up, best_others, perm, bounds,
+                                                   prune, rows, pool)
         is_issue = (by_class_issues if filter_by == "prune_by_class" else
                     by_noise_issues if filter_by == "prune_by_noise_rate" else by_class_issues & by_noise_issues)
     elif filter_by == "confident_learning":
@@ -156,9 +206,8 @@ def rank_label_issues_chunked(labels: np.ndarray, pred_probs: np.ndarray, *, ran
         is_issue = _smallest(filter_scores, estimated)
     if not low:
         is_issue[close] = False
-    del off_diagonal, close, perm, filter_scores
 
-    # float32 scores sort as float32 (the same order as their float64 copies, faster)
+    # float32 scores sort as float32: the same order as their float64 copies, faster
     order = stable_argsort(scores)
     ranks = np.empty_like(order)
     ranks[order] = np.arange(n)
@@ -250,44 +299,77 @@ def _prune_by_class(self_conf, perm, bounds, prune) -> np.ndarray:
     return mask
 
 
-def _prune_by_noise_rate(pred_probs, self_conf, perm, bounds, prune, rows) -> np.ndarray:
+def _prune_by_noise_rate(pred_probs, self_conf, runner_up, best_others, perm, bounds, prune, rows,
+                         pool=None) -> np.ndarray:
     """cleanlab's ``_prune_by_count``: in each given class ``c``, for each other class ``j``, the
     ``prune[j, c]`` rows with the largest margin ``p_j - p_c``.
 
-    Only the margins that are pruned are computed: per class, a few columns are gathered
-    row by row (all of a row's columns together: one page per row), many by blocks of whole
-    rows; at most :data:`MARGIN_BUDGET` bytes of margins at a time.
+    Only candidate rows are read: a row's margin for any ``j`` is at most its ``gap`` (best other
+    class minus the given one), and equals it where ``j`` is that best other class. The ``m``-th
+    largest of any exact margins (those, and those of the rows with the largest gaps) bounds the
+    cut from below, so rows with a smaller gap cannot be chosen. When values tie at the cut, or
+    too many rows are candidates, every margin of the class is computed and the choice is
+    cleanlab's own ``np.argsort``. Classes are independent: they run on ``pool`` when given.
     """
     n, k = pred_probs.shape
-    itemsize = pred_probs.dtype.itemsize
     flat = np.asarray(pred_probs).reshape(-1) if pred_probs.flags.c_contiguous else None
     mask = np.zeros(n, dtype=bool)
-    for c in range(k):
+    gaps = (best_others - self_conf)[perm]  # each row's largest margin (its runner-up's, exactly), by class
+    runners_up = runner_up[perm]
+
+    def one_class(c: int) -> None:
         idx = perm[bounds[c]:bounds[c + 1]]
         size = idx.size
         if size <= 1:
             _few(c)
-            continue
-        targets = [j for j in range(k) if j != c and prune[j, c] > 0]
+            return
+        targets = [(j, int(prune[j, c])) for j in range(k) if j != c and prune[j, c] > 0]
         if not targets:
-            continue
-        own = self_conf[idx][:, None]  # p_c of class c's rows
+            return
+        class_gap = gaps[bounds[c]:bounds[c + 1]]
+        class_runner_up = runners_up[bounds[c]:bounds[c + 1]]
+        # exact margins of the rows with the largest gaps, for lower bounds on every cut
+        sample_size = 4 * max(m for _, m in targets) + 64
+        top = np.argpartition(class_gap, size - sample_size)[size - sample_size:] if size > sample_size else None
+        if top is not None and flat is not None:
+            top_at, top_own = idx[top] * k, self_conf[idx[top]]
         class_mask = np.zeros(size, dtype=bool)
-        by_columns = flat is not None and 4 * len(targets) < k
-        step = max(1, MARGIN_BUDGET // (size * (itemsize + 8 if by_columns else itemsize)))
-        for g in range(0, len(targets), step):
-            cols = np.asarray(targets[g:g + step])
-            if by_columns:
-                margins = flat.take(idx[:, None] * k + cols[None, :]) - own  # (size, len(cols)): p_j - p_c
+        for j, m in targets:
+            if m >= size:
+                class_mask[:] = True
+                continue
+            exact = class_gap[class_runner_up == j]  # where j is the runner-up
+            floor = np.partition(exact, exact.size - m)[exact.size - m] if exact.size >= m else -np.inf
+            if top is not None and flat is not None:
+                sample = flat.take(top_at + j) - top_own
+                floor = max(floor, np.partition(sample, sample.size - m)[sample.size - m])
+            candidates = np.flatnonzero(class_gap >= floor)
+            chosen = None
+            if flat is not None and m <= candidates.size <= size * CANDIDATE_SHARE:
+                at = idx[candidates]
+                margins = flat.take(at * k + j) - self_conf[at]  # p_j - p_c, as cleanlab computes it
+                cut = np.partition(margins, margins.size - m)[margins.size - m]
+                above = margins >= cut
+                if np.count_nonzero(above) == m:  # no tie at the cut: the set is the same for any sort
+                    chosen = candidates[above]
+            if chosen is None:
+                class_mask |= _smallest(-_margins(pred_probs, idx, j, c, rows), m)  # cleanlab: argsort(-margin)[:m]
             else:
-                margins = np.empty((size, cols.size), dtype=pred_probs.dtype)
-                for s in range(0, size, rows):
-                    block = np.asarray(pred_probs[idx[s:s + rows]])
-                    np.subtract(block[:, cols], own[s:s + rows], out=margins[s:s + rows])
-            for t, j in enumerate(cols.tolist()):
-                class_mask |= _smallest(-margins[:, t], int(prune[j, c]))  # cleanlab: np.argsort(-margin)[:m]
+                class_mask[chosen] = True
         mask[idx] = class_mask
+
+    for _ in (pool.map if pool is not None else map)(one_class, range(k)):
+        pass
     return mask
+
+
+def _margins(pred_probs, idx, j, c, rows) -> np.ndarray:
+    """``p_j - p_c`` for the rows ``idx`` (read in blocks of whole rows)."""
+    out = np.empty(idx.size, dtype=pred_probs.dtype)
+    for s in range(0, idx.size, rows):
+        block = np.asarray(pred_probs[idx[s:s + rows]])
+        np.subtract(block[:, j], block[:, c], out=out[s:s + block.shape[0]])
+    return out
 
 
 def _few(c: int) -> None:

@@ -122,17 +122,18 @@ class MultipartBody:
         self.chunk_size = chunk_size
         self.progress = progress
         self._parts: list[bytes | tuple[Path, int]] = []
+        dash = b"--" + self.boundary.encode()
         for name, value in fields.items():
-            self._parts.append(b"--%s\r\nContent-Disposition: form-data; %s\r\n\r\n%s\r\n" % (
-                self.boundary.encode(), _form_param("name", name), str(value).encode()))
+            self._parts.append(b"%s\r\nContent-Disposition: form-data; %s\r\n\r\n%s\r\n" % (
+                dash, _form_param("name", name), str(value).encode()))
         for name, path in files.items():
             path = Path(path)
-            self._parts.append(b"--%s\r\nContent-Disposition: form-data; %s; %s\r\n"
+            self._parts.append(b"%s\r\nContent-Disposition: form-data; %s; %s\r\n"
                                b"Content-Type: application/octet-stream\r\n\r\n" % (
-                                   self.boundary.encode(), _form_param("name", name), _form_param("filename", path.name)))
+                                   dash, _form_param("name", name), _form_param("filename", path.name)))
             self._parts.append((path, path.stat().st_size))
             self._parts.append(b"\r\n")
-        self._parts.append(b"--%s--\r\n" % self.boundary.encode())
+        self._parts.append(dash + b"--\r\n")
         self.total = sum(len(p) if isinstance(p, bytes) else p[1] for p in self._parts)
 
     @property

@@ -99,8 +99,9 @@ def test_identical_with_ties_and_degenerate_classes(case, filter_by):
         assert_identical(*both(y, P, rank_method, filter_by, chunk_cells=7_777))
 
 
-def test_dense_confusion_in_several_margin_passes(monkeypatch):
-    """Many pruned class pairs (gathered by row blocks) and a tiny margin budget (one class pair at a time)."""
+@pytest.mark.parametrize("share", [0.0, 1.0])
+def test_dense_confusion_with_and_without_candidate_rows(monkeypatch, share):
+    """Many pruned class pairs; every margin read (share 0) or only the candidate rows' (share 1)."""
     rng = np.random.default_rng(6)
     n, k = 8_000, 6
     true = rng.integers(0, k, n)
@@ -108,7 +109,7 @@ def test_dense_confusion_in_several_margin_passes(monkeypatch):
     logits = rng.normal(0, 1, (n, k))
     logits[np.arange(n), true] += 2
     P = (np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)).astype(np.float32)
-    monkeypatch.setattr(ranking_large, "MARGIN_BUDGET", 4 * 600)
+    monkeypatch.setattr(ranking_large, "CANDIDATE_SHARE", share)
     chunked, reference = both(y, P, chunk_cells=5_000)
     assert_identical(chunked, reference)
     assert np.count_nonzero(reference.confident_joint - np.diag(np.diag(reference.confident_joint))) > k * (k - 2)
@@ -172,3 +173,25 @@ def test_smallest_is_the_set_argsort_picks():
             want = np.zeros(values.size, dtype=bool)
             want[np.argsort(values)[:m]] = True
             assert np.array_equal(_smallest(values, m), want)
+
+
+def test_audit_of_a_stored_dataset_ranks_its_memory_map(tmp_path, monkeypatch, noisy_100):
+    """The worker's way: dataset artifact -> memory-mapped pred_probs -> run_audit (chunked) -> row blocks."""
+    from app.audit.pipeline import AuditOptions, run_audit
+    from app.jobs.worker import result_row_blocks, result_rows
+
+    P, y = noisy_100
+    store = ArtifactStore(tmp_path)
+    names = [f"c{c}" for c in range(100)]
+    digest = store.put_dataset(Dataset(labels=y, class_names=names, modality="pred_probs", pred_probs=P))
+    ds = store.load_dataset(digest, class_names=names, modality="pred_probs")
+    monkeypatch.setattr(ranking, "CHUNKED_RANKING_CELLS", 1)
+    result = run_audit(ds, AuditOptions())
+    assert isinstance(result.pred_probs, np.memmap)
+    assert_identical(result.ranking, rank_label_issues(y, P, chunked=False))
+    blocks = list(result_row_blocks(result, block=7_000))
+    assert [len(b["rank"]) for b in blocks] == [7_000, 7_000, 6_000]
+    rows = list(result_rows(result))
+    assert [r["rank"] for r in rows] == list(range(20_000))
+    assert [r["index"] for r in rows] == result.ranking.order.tolist()
+    assert rows[0]["quality_score"] == result.ranking.quality_scores[result.ranking.order[0]]

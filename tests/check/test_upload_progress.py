@@ -161,3 +161,14 @@ def test_progress_display_bar_on_a_terminal():
         progress.upload(1_000_000, 2_000_000)
         progress.upload(2_000_000, 2_000_000)
         assert progress._bar.tasks[-1].completed == 2_000_000 and progress._bar.tasks[-1].finished
+
+
+def test_pred_probs_files_are_streamed_without_a_local_load(tmp_path):
+    from app.check.remote import _is_pred_probs_npy
+
+    npy, csv = tmp_path / "p.npy", tmp_path / "d.csv"
+    np.save(npy, np.eye(3, dtype=np.float32))
+    csv.write_text("a,label\n1,x\n")
+    assert _is_pred_probs_npy(npy, None) and not _is_pred_probs_npy(csv, None)
+    assert _is_pred_probs_npy(csv, "pred-probs") and not _is_pred_probs_npy(npy, "csv")
+    assert not _is_pred_probs_npy(tmp_path / "missing.npy", None)
