@@ -32,6 +32,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -300,6 +301,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.child:
         child(args)
         return
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: the running child is killed, schemas dropped
 
     sizes = [int(float(s)) for s in args.sizes.split(",")]
     classes = [int(c) for c in args.classes.split(",")]
