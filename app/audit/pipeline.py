@@ -80,7 +80,7 @@ class AuditResult:
             "issue_rate": r.issue_rate,
             "estimated_num_issues": r.estimated_num_issues,
             "health_score": r.health_score,
-            "cv_accuracy": float((self.pred_probs.argmax(axis=1) == ds.labels).mean()),
+            "cv_accuracy": float((r.suggested_labels == ds.labels).mean()),  # the argmax of pred_probs
             "backbone": cv.backbone if cv else None,
             "device": cv.device if cv else None,
             "epochs": cv.epochs if cv else None,
