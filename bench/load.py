@@ -421,14 +421,17 @@ def audit_states(db, ids) -> dict[str, tuple[str, int, int]]:
 
     ids = list(ids)
     out = {}
+    # One statement per chunk, so status and row count come from the same snapshot: read separately, an audit
+    # committing between the two reads would look half-written.
+    rows = (select(func.count()).select_from(AuditRow).where(AuditRow.audit_id == AuditRecord.id)
+            .correlate(AuditRecord).scalar_subquery())
     with db.sessions() as s:
         for i in range(0, len(ids), 500):
             chunk = ids[i:i + 500]
-            counts = dict(s.execute(select(AuditRow.audit_id, func.count()).where(AuditRow.audit_id.in_(chunk))
-                                    .group_by(AuditRow.audit_id)).all())
-            for audit_id, status, attempts in s.execute(select(AuditRecord.id, AuditRecord.status,
-                                                               AuditRecord.attempts).where(AuditRecord.id.in_(chunk))):
-                out[audit_id] = (status, attempts, counts.get(audit_id, 0))
+            for audit_id, status, attempts, count in s.execute(
+                    select(AuditRecord.id, AuditRecord.status, AuditRecord.attempts, rows)
+                    .where(AuditRecord.id.in_(chunk))):
+                out[audit_id] = (status, attempts, int(count))
     return out
 
 
