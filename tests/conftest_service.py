@@ -12,6 +12,8 @@ import io
 import os
 import secrets
 import time
+from contextlib import contextmanager
+from typing import Iterator
 from urllib.parse import quote
 
 import numpy as np
@@ -162,25 +164,26 @@ def live_workers() -> int:
     return 1
 
 
-@pytest.fixture
-def live_server(service_settings, live_workers, tmp_path):
-    """The real API (``app.main.serve``, ``live_workers`` embedded workers) in a subprocess on a free port;
-    yields its base URL."""
+SERVE_CODE = "from app.main import serve; from app.config import get_settings; serve(get_settings())"
+
+
+@contextmanager
+def serving(env: dict, log_path, code: str = SERVE_CODE) -> Iterator[str]:
+    """``app.main.serve`` (or ``code``) in a subprocess with ``env``, its output in ``log_path``; yields the base
+    URL once ``/readyz`` answers, and stops the server when the block ends."""
     import subprocess
     import sys
+    from pathlib import Path
 
     import httpx
 
-    port = free_port()
-    env = service_env(service_settings, LABELAUDIT_PORT=port, LABELAUDIT_WORKERS=live_workers)
-    log = open(tmp_path / "server.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-c", "from app.main import serve; from app.config import get_settings;"
-                             " serve(get_settings())"], env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{env['LABELAUDIT_PORT']}"
+    with open(log_path, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=out, stderr=subprocess.STDOUT)
 
     def up():
         if proc.poll() is not None:
-            raise AssertionError("server exited:\n" + (tmp_path / "server.log").read_text()[-3000:])
+            raise AssertionError("server exited:\n" + Path(log_path).read_text(errors="replace")[-3000:])
         try:
             return httpx.get(url + "/readyz", timeout=1).status_code == 200
         except httpx.HTTPError:
@@ -195,4 +198,13 @@ def live_server(service_settings, live_workers, tmp_path):
             proc.wait(20)
         except subprocess.TimeoutExpired:
             proc.kill()
-        log.close()
+            proc.wait(5)
+
+
+@pytest.fixture
+def live_server(service_settings, live_workers, tmp_path):
+    """The real API (``app.main.serve``, ``live_workers`` embedded workers) in a subprocess on a free port;
+    yields its base URL."""
+    env = service_env(service_settings, LABELAUDIT_PORT=free_port(), LABELAUDIT_WORKERS=live_workers)
+    with serving(env, tmp_path / "server.log") as url:
+        yield url

@@ -16,7 +16,7 @@ from app.api.deps import ArtifactsDep, DatabaseDep, SessionDep, SettingsDep, Ten
 from app.api.guards import reject_nul
 from app.api.errors import ProblemError, responses
 from app.api.dashboard_schemas import IssuePage
-from app.api.schemas import AuditIn, AuditOut, IssueRow, Page, ProgressOut
+from app.api.schemas import AuditIn, AuditOut, Page, ProgressOut
 from app.audit.aggregates import headline
 from app.audit.pipeline import AuditOptions, check_options_for
 from app.jobs import queue

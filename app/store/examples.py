@@ -8,19 +8,19 @@ one row costs one page read. pred_probs artifacts are ``.npy`` and map directly.
 from __future__ import annotations
 
 import io
-import struct
 import zipfile
 from functools import lru_cache
+from pathlib import Path
+
 import numpy as np
 
 from app.errors import NotFound
-from app.store.artifacts import ArtifactStore
-
-_LOCAL_HEADER = 30  # fixed part of a zip local file header
+from app.store.artifacts import ArtifactStore, map_npz_member
 
 
 @lru_cache(maxsize=64)
 def _mapped_member(path: str, member: str, mtime_ns: int) -> np.ndarray | None:
+    """``member`` of a dataset ``.npz``: memory-mapped when stored uncompressed, else read whole; ``None`` when absent."""
     with zipfile.ZipFile(path) as zf:
         try:
             info = zf.getinfo(member + ".npy")
@@ -28,21 +28,7 @@ def _mapped_member(path: str, member: str, mtime_ns: int) -> np.ndarray | None:
             return None
         if info.compress_type != zipfile.ZIP_STORED:
             return np.load(io.BytesIO(zf.read(info)), allow_pickle=False)
-    with open(path, "rb") as fh:
-        fh.seek(info.header_offset)
-        header = fh.read(_LOCAL_HEADER)
-        name_len, extra_len = struct.unpack("<HH", header[26:30])
-        fh.seek(info.header_offset + _LOCAL_HEADER + name_len + extra_len)
-        version = np.lib.format.read_magic(fh)
-        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                       else np.lib.format.read_array_header_2_0)
-        shape, fortran, dtype = read_header(fh)
-        offset = fh.tell()
-    if dtype.hasobject:
-        return None
-    if int(np.prod(shape)) == 0:
-        return np.zeros(shape, dtype=dtype)
-    return np.memmap(path, dtype=dtype, mode="r", shape=shape, offset=offset, order="F" if fortran else "C")
+    return map_npz_member(Path(path), member)
 
 
 def dataset_member(artifacts: ArtifactStore, digest: str, member: str) -> np.ndarray | None:

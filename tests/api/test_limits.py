@@ -10,7 +10,6 @@ import time
 from urllib.parse import urlparse
 
 import httpx
-import numpy as np
 import pytest
 
 from app.store.apikeys import create_api_key

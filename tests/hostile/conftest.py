@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import subprocess
-import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +20,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from tests.conftest_service import BACKENDS, PG_URL, _pg_admin_url, free_port, pg_available, service_env, wait_for
+from tests.conftest_service import BACKENDS, PG_URL, _pg_admin_url, free_port, pg_available, service_env, serving
 from tests.hostile.corpus import TEST_MAX_UPLOAD_BYTES, TEST_MAX_ZIP_MEMBERS
 
 
@@ -79,28 +77,8 @@ def run_server(backend: str, tmp: Path, *, workers: int = 0) -> Iterator[Server]
         code = (f"import app.audit.ingest as ingest; ingest.MAX_ZIP_MEMBERS = {TEST_MAX_ZIP_MEMBERS}; "
                 "from app.main import serve; from app.config import get_settings; serve(get_settings())")
         log = tmp / "server.log"
-        with open(log, "wb") as out:
-            proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=out, stderr=subprocess.STDOUT)
-        server = Server(url=f"http://127.0.0.1:{port}", data_dir=settings.data_dir, backend=backend, log=log)
-
-        def up() -> bool:
-            if proc.poll() is not None:
-                raise AssertionError("server exited:\n" + server.log_tail())
-            try:
-                return httpx.get(server.url + "/readyz", timeout=1).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        try:
-            wait_for(up, timeout=60, interval=0.2)
-            yield server
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+        with serving(env, log, code) as url:
+            yield Server(url=url, data_dir=settings.data_dir, backend=backend, log=log)
 
 
 def _backend(request) -> str:
