@@ -760,7 +760,8 @@ def _open_zip(source: Source, *, what: str) -> zipfile.ZipFile:
         with _binary_stream(source) as fh:
             _check_zip_directory(fh)
         return zipfile.ZipFile(_as_binary(source))
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, struct.error) as exc:
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, struct.error, NotImplementedError) as exc:
+        # NotImplementedError: a directory entry claiming a zip version zipfile does not support
         raise IngestError(f"not a readable {what} archive: {_first_line(exc)}", field="file",
                           code="parse_error") from exc
 
@@ -1005,7 +1006,7 @@ def _load_npy(open_fn, size: int, *, field: str) -> np.ndarray:
 #: what reading hostile archive members and .npy files raises (numpy parses a header's dict with
 #: ``tokenize`` and ``ast.literal_eval``, and its dtype with ``np.dtype``)
 _READ_ERRORS = (OSError, EOFError, ValueError, TypeError, KeyError, SyntaxError, tokenize.TokenError, zlib.error,
-                zipfile.BadZipFile, lzma.LZMAError)
+                zipfile.BadZipFile, lzma.LZMAError, NotImplementedError)
 
 
 @contextmanager

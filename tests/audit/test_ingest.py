@@ -262,3 +262,30 @@ def test_from_arrays_rejects_strings():
     with pytest.raises(IngestError) as info:
         from_arrays(np.array([["a"]] * 10), np.zeros(10))
     assert info.value.code == "non_numeric_feature"
+
+
+def test_zip_claiming_an_unsupported_zip_version_is_a_parse_error(tmp_path):
+    """Found by hypothesis: zipfile raises NotImplementedError for a directory entry needing zip 6.4."""
+    import io
+    import zipfile
+
+    from PIL import Image
+
+    from app.audit.ingest import load_dataset
+    from app.errors import IngestError
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for c in ("cat", "dog"):
+            for i in range(6):
+                png = io.BytesIO()
+                Image.fromarray(np.full((4, 4), i * 10, np.uint8)).save(png, "PNG")
+                z.writestr(f"{c}/{i}.png", png.getvalue())
+    data = bytearray(buf.getvalue())
+    entry = data.index(b"PK\x01\x02")
+    data[entry + 6:entry + 8] = b"\x40\x00"  # "version needed to extract": 6.4
+    path = tmp_path / "v64.zip"
+    path.write_bytes(bytes(data))
+    with pytest.raises(IngestError) as info:
+        load_dataset(path, folds=2, min_rows=2)
+    assert (info.value.code, info.value.field) == ("parse_error", "file")

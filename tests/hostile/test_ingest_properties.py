@@ -31,7 +31,9 @@ from app.errors import LabelAuditError
 from tests.hostile.corpus import csv_bytes, idx_bytes, idx_pair, image_members, npy_bytes, npz_bytes, \
     parquet_bytes, png_bytes, pred_probs, zip_bytes
 
+#: Deterministic by default, so the suite is reproducible; HOSTILE_RANDOM=1 explores new examples.
 FUZZ = settings(max_examples=int(os.environ.get("HOSTILE_EXAMPLES", "100")), deadline=None, database=None,
+                derandomize=not os.environ.get("HOSTILE_RANDOM"),
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 

@@ -92,7 +92,7 @@ def fuzz(operation, mode: GenerationMode, base_url: str, *, path_parameters=None
     """Run ``EXAMPLES`` generated requests of ``operation``; raise on the first failed check."""
     strategy = operation.as_strategy(generation_mode=mode, path_parameters=path_parameters)
 
-    @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=False,
+    @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=not os.environ.get("HOSTILE_RANDOM"),
               suppress_health_check=list(HealthCheck))
     @given(case=strategy)
     def run(case):
