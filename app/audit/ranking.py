@@ -146,6 +146,9 @@ def rank_label_issues(
     if chunked:
         from app.audit.ranking_large import rank_label_issues_chunked
 
+        if labels.size and (labels.min() < 0 or labels.max() >= k):
+            raise OptionError(f"labels must lie in 0..{k - 1} (one per pred_probs column)", field="labels")
+
         return rank_label_issues_chunked(labels, pred_probs, rank_method=rank_method, filter_by=filter_by)
 
     confident_joint = compute_confident_joint(labels, pred_probs)

@@ -67,7 +67,7 @@ def rank_label_issues_chunked(labels: np.ndarray, pred_probs: np.ndarray, *, ran
     counts = np.bincount(labels, minlength=k)
     rows = max(1, chunk_cells // k)
     starts = range(0, n, rows)
-    threads = max(1, min(threads or os.cpu_count() or 1, MAX_THREADS, len(starts) or 1))
+    threads = max(1, min(threads or _cpus(), MAX_THREADS, len(starts) or 1))
     local = threading.local()
 
     def buffer(name: str, buf_dtype) -> np.ndarray:
@@ -228,6 +228,13 @@ def _finish(labels, pred_probs, rank_method, filter_by, counts, raw_cj, self_con
         rank_method=rank_method,
         filter_by=filter_by,
     )
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # the CPUs this process may run on (containers, taskset)
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
 
 
 def stable_argsort(values: np.ndarray) -> np.ndarray:

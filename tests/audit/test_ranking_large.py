@@ -195,3 +195,13 @@ def test_audit_of_a_stored_dataset_ranks_its_memory_map(tmp_path, monkeypatch, n
     assert [r["rank"] for r in rows] == list(range(20_000))
     assert [r["index"] for r in rows] == result.ranking.order.tolist()
     assert rows[0]["quality_score"] == result.ranking.quality_scores[result.ranking.order[0]]
+
+
+def test_labels_out_of_range_are_refused():
+    from app.errors import OptionError
+
+    P, y = synthetic_pred_probs(100, 4, seed=1)
+    for bad in (np.where(np.arange(100) == 7, 4, y), np.where(np.arange(100) == 7, -1, y)):
+        with pytest.raises(OptionError) as err:
+            rank_label_issues(bad, P, chunked=True)
+        assert err.value.field == "labels"
