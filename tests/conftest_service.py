@@ -208,3 +208,17 @@ def live_server(service_settings, live_workers, tmp_path):
     env = service_env(service_settings, LABELAUDIT_PORT=free_port(), LABELAUDIT_WORKERS=live_workers)
     with serving(env, tmp_path / "server.log") as url:
         yield url
+
+
+def status_and_rows(db, audit_id: str) -> tuple[str, int]:
+    """An audit's status and stored row count from one statement (one snapshot: read apart, a commit
+    landing between the two reads would look half-written)."""
+    from sqlalchemy import func, select
+
+    from app.store.models import AuditRecord, AuditRow
+
+    rows = (select(func.count()).select_from(AuditRow).where(AuditRow.audit_id == AuditRecord.id)
+            .correlate(AuditRecord).scalar_subquery())
+    with db.sessions() as s:
+        status, count = s.execute(select(AuditRecord.status, rows).where(AuditRecord.id == audit_id)).one()
+    return status, int(count)

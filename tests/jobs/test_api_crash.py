@@ -12,11 +12,11 @@ import threading
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app.store.db import open_database
-from app.store.models import AuditRow, DatasetRecord
-from tests.conftest_service import csv_bytes, free_port, service_env, wait_for
+from app.store.models import DatasetRecord
+from tests.conftest_service import csv_bytes, free_port, service_env, status_and_rows, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -102,13 +102,10 @@ def test_sigkilled_api_loses_no_accepted_upload_and_no_audit(service_settings, t
                 assert r.status_code == 201, r.text  # the artifact is there and whole
 
             def audit_done():
-                a = c.get(f"/v1/audits/{audit['id']}").json()
-                with db.sessions() as s:
-                    rows = s.scalar(select(func.count()).select_from(AuditRow)
-                                    .where(AuditRow.audit_id == audit["id"]))
-                assert (a["status"] == "done") == (rows == 300), (a["status"], rows)  # never half-written
-                assert a["status"] not in ("failed", "cancelled"), a
-                return a if a["status"] == "done" else None
+                status, rows = status_and_rows(db, audit["id"])
+                assert (status == "done") == (rows == 300), (status, rows)  # never half-written
+                assert status not in ("failed", "cancelled"), status
+                return c.get(f"/v1/audits/{audit['id']}").json() if status == "done" else None
 
             done = wait_for(audit_done, timeout=180, interval=0.25)
             assert done["attempts"] == 2 and done["summary"]["num_examples"] == 300

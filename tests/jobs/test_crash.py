@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.store.models import AuditRow
-from tests.conftest_service import csv_bytes, service_env, wait_for
+from tests.conftest_service import csv_bytes, service_env, status_and_rows, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -58,9 +58,10 @@ def test_killed_worker_job_is_recovered(client, app, tmp_path):
     second = start_worker(settings, tmp_path / "worker2.log")
     try:
         def progress():
-            a = client.get(url).json()
+            status, rows = status_and_rows(app.state.db, audit["id"])
             # never a done audit without its rows, never rows without done
-            assert (a["status"] == "done") == (row_count() == 300), a["status"]
+            assert (status == "done") == (rows == 300), (status, rows)
+            a = client.get(url).json()
             return a if a["status"] == "done" else None
 
         done = wait_for(progress, timeout=180, interval=0.2)
