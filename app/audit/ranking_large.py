@@ -40,12 +40,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-#: Values of ``pred_probs`` read per chunk (rows = CHUNK_CELLS // k): a few MB, so a chunk stays in cache.
-CHUNK_CELLS = 1 << 18
+#: Values of ``pred_probs`` read per chunk (rows = CHUNK_CELLS // k): 4 MB of float32, few enough chunks that
+#: numpy's per-call overhead stays small (measured with bench/scale.py: 1 << 18 was 10-20% slower).
+CHUNK_CELLS = 1 << 20
 #: Most threads the passes over the chunks use.
 MAX_THREADS = 8
 #: Above this share of a class's rows as candidates, all of the class's margins are computed instead.
 CANDIDATE_SHARE = 0.5
+#: Rows with the largest gaps whose margins are computed exactly, per row to prune (plus 64); 0: none.
+SAMPLE_PER_PRUNED = 4
 
 _EPS = 1e-6  # cleanlab.internal.constants.FLOATING_POINT_COMPARISON
 _THRESHOLD_FLOOR = 2 * _EPS  # CONFIDENT_THRESHOLDS_LOWER_BOUND
@@ -238,7 +241,19 @@ def _cpus() -> int:
 
 
 def stable_argsort(values: np.ndarray) -> np.ndarray:
-    """``np.argsort(values, kind="stable")`` (int64), faster: an unstable sort, then ties put in index order."""
+    """``np.argsort(values, kind="stable")`` (int64), faster.
+
+    float32 values (the scores of float32 pred_probs) sort as one ``uint64`` key each: the
+    value's bits made order-preserving in the high half, the index in the low half, so one
+    unstable sort gives the stable order (numpy's stable sort of floats is a merge sort, about
+    4x slower). Other values: an unstable sort, then ties put in index order; with NaNs,
+    numpy's stable sort.
+    """
+    values = np.asarray(values)
+    if values.dtype.kind == "f" and np.isnan(values).any():  # NaNs compare unequal: numpy's own stable sort
+        return np.argsort(values, kind="stable").astype(np.int64, copy=False)
+    if values.dtype == np.float32 and values.ndim == 1 and values.size < 2 ** 32:
+        return _key_argsort(values)
     order = np.argsort(values).astype(np.int64, copy=False)
     ordered = values[order]
     tied = ordered[1:] == ordered[:-1]
@@ -251,6 +266,20 @@ def stable_argsort(values: np.ndarray) -> np.ndarray:
         within = np.lexsort((order[pos], group))
         order[pos] = order[pos][within]
     return order
+
+
+def _key_argsort(values: np.ndarray) -> np.ndarray:
+    """Stable argsort of NaN-free float32 values through ``(order-preserving bits << 32) | index`` keys."""
+    bits = (values + np.float32(0)).view(np.uint32)  # + 0 makes -0.0 into 0.0, which compare equal
+    negative = bits >= np.uint32(0x80000000)
+    # IEEE floats order as sign-magnitude: flip every bit of negatives, only the sign bit of the others
+    ordered = np.where(negative, ~bits, bits | np.uint32(0x80000000))
+    key = ordered.astype(np.uint64)
+    key <<= np.uint64(32)
+    key |= np.arange(values.size, dtype=np.uint64)
+    key.sort()
+    key &= np.uint64(0xFFFFFFFF)
+    return key.astype(np.int64)
 
 
 def _calibrate(confident_joint: np.ndarray, label_counts: np.ndarray) -> np.ndarray:
@@ -312,52 +341,66 @@ def _prune_by_noise_rate(pred_probs, self_conf, runner_up, best_others, perm, bo
     ``prune[j, c]`` rows with the largest margin ``p_j - p_c``.
 
     Only candidate rows are read: a row's margin for any ``j`` is at most its ``gap`` (best other
-    class minus the given one), and equals it where ``j`` is that best other class. The ``m``-th
-    largest of any exact margins (those, and those of the rows with the largest gaps) bounds the
-    cut from below, so rows with a smaller gap cannot be chosen. When values tie at the cut, or
-    too many rows are candidates, every margin of the class is computed and the choice is
-    cleanlab's own ``np.argsort``. Classes are independent: they run on ``pool`` when given.
+    class minus the given one), and equals it where ``j`` is that best other class. The margins of
+    the rows with the largest gaps (the sample) are computed exactly; when their ``m``-th largest
+    is above every gap outside the sample, the ``m`` largest margins of the class are the sample's.
+    Otherwise the ``m``-th largest of any exact margins bounds the cut from below, so rows with a
+    smaller gap cannot be chosen. When values tie at the cut, or too many rows are candidates,
+    every margin of the class is computed and the choice is cleanlab's own ``np.argsort``.
+    Classes are independent: they run on ``pool`` when given.
     """
     n, k = pred_probs.shape
     flat = np.asarray(pred_probs).reshape(-1) if pred_probs.flags.c_contiguous else None
     mask = np.zeros(n, dtype=bool)
     gaps = (best_others - self_conf)[perm]  # each row's largest margin (its runner-up's, exactly), by class
-    runners_up = runner_up[perm]
 
     def one_class(c: int) -> None:
-        idx = perm[bounds[c]:bounds[c + 1]]
+        lo, hi = bounds[c], bounds[c + 1]
+        idx = perm[lo:hi]
         size = idx.size
         if size <= 1:
             _few(c)
             return
-        targets = [(j, int(prune[j, c])) for j in range(k) if j != c and prune[j, c] > 0]
-        if not targets:
+        targets = np.flatnonzero(prune[:, c] > 0)
+        targets = targets[targets != c]
+        if not targets.size:
             return
-        class_gap = gaps[bounds[c]:bounds[c + 1]]
-        class_runner_up = runners_up[bounds[c]:bounds[c + 1]]
-        # exact margins of the rows with the largest gaps, for lower bounds on every cut
-        sample_size = 4 * max(m for _, m in targets) + 64
-        top = np.argpartition(class_gap, size - sample_size)[size - sample_size:] if size > sample_size else None
+        counts = prune[targets, c]
+        class_gap = gaps[lo:hi]
+        class_runner_up = None
+        sample_size = SAMPLE_PER_PRUNED * int(counts.max()) + 64
+        top = (np.argpartition(class_gap, size - sample_size)[size - sample_size:]
+               if SAMPLE_PER_PRUNED and size > sample_size else None)
         if top is not None and flat is not None:
-            top_at, top_own = idx[top] * k, self_conf[idx[top]]
+            top_rows = idx[top]
+            top_at, top_own, top_min = top_rows * k, self_conf[top_rows], class_gap[top].min()
         class_mask = np.zeros(size, dtype=bool)
-        for j, m in targets:
+        for j, m in zip(targets.tolist(), counts.tolist()):
             if m >= size:
                 class_mask[:] = True
                 continue
-            exact = class_gap[class_runner_up == j]  # where j is the runner-up
-            floor = np.partition(exact, exact.size - m)[exact.size - m] if exact.size >= m else -np.inf
+            floor = -np.inf
             if top is not None and flat is not None:
-                sample = flat.take(top_at + j) - top_own
-                floor = max(floor, np.partition(sample, sample.size - m)[sample.size - m])
+                sample = flat.take(top_at + j) - top_own  # p_j - p_c, as cleanlab computes it
+                floor = np.partition(sample, sample.size - m)[sample.size - m]
+                if floor > top_min:  # rows outside the sample have margins <= their gaps <= top_min < floor
+                    above = sample >= floor
+                    if np.count_nonzero(above) == m:  # no tie at the cut: the set is the same for any sort
+                        class_mask[top[above]] = True
+                        continue
+            if class_runner_up is None:
+                class_runner_up = runner_up[idx]
+            exact = class_gap[class_runner_up == j]  # where j is the runner-up
+            if exact.size >= m:
+                floor = max(floor, np.partition(exact, exact.size - m)[exact.size - m])
             candidates = np.flatnonzero(class_gap >= floor)
             chosen = None
             if flat is not None and m <= candidates.size <= size * CANDIDATE_SHARE:
                 at = idx[candidates]
-                margins = flat.take(at * k + j) - self_conf[at]  # p_j - p_c, as cleanlab computes it
+                margins = flat.take(at * k + j) - self_conf[at]
                 cut = np.partition(margins, margins.size - m)[margins.size - m]
                 above = margins >= cut
-                if np.count_nonzero(above) == m:  # no tie at the cut: the set is the same for any sort
+                if np.count_nonzero(above) == m:
                     chosen = candidates[above]
             if chosen is None:
                 class_mask |= _smallest(-_margins(pred_probs, idx, j, c, rows), m)  # cleanlab: argsort(-margin)[:m]

@@ -99,9 +99,10 @@ def test_identical_with_ties_and_degenerate_classes(case, filter_by):
         assert_identical(*both(y, P, rank_method, filter_by, chunk_cells=7_777))
 
 
-@pytest.mark.parametrize("share", [0.0, 1.0])
-def test_dense_confusion_with_and_without_candidate_rows(monkeypatch, share):
-    """Many pruned class pairs; every margin read (share 0) or only the candidate rows' (share 1)."""
+@pytest.mark.parametrize("share, sample", [(0.0, 0), (1.0, 0), (1.0, 4)])
+def test_dense_confusion_with_and_without_candidate_rows(monkeypatch, share, sample):
+    """Many pruned class pairs; every margin read (share 0), only the candidate rows' (share 1),
+    or only the sampled rows' (sample 4)."""
     rng = np.random.default_rng(6)
     n, k = 8_000, 6
     true = rng.integers(0, k, n)
@@ -110,6 +111,7 @@ def test_dense_confusion_with_and_without_candidate_rows(monkeypatch, share):
     logits[np.arange(n), true] += 2
     P = (np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)).astype(np.float32)
     monkeypatch.setattr(ranking_large, "CANDIDATE_SHARE", share)
+    monkeypatch.setattr(ranking_large, "SAMPLE_PER_PRUNED", sample)
     chunked, reference = both(y, P, chunk_cells=5_000)
     assert_identical(chunked, reference)
     assert np.count_nonzero(reference.confident_joint - np.diag(np.diag(reference.confident_joint))) > k * (k - 2)
@@ -161,9 +163,18 @@ def test_stored_pred_probs_are_float32_memory_maps(tmp_path, noisy_10):
 
 def test_stable_argsort_matches_numpy():
     rng = np.random.default_rng(8)
+    signed = rng.normal(0, 1e3, 10_000).astype(np.float32)
+    signed[::7] = signed[3]  # ties among negatives and positives alike
+    edge = np.array([0.0, -0.0, np.inf, -np.inf, 1e-45, -1e-45, 3.4e38, -3.4e38, 0.0, -0.0, 1.0, -1.0] * 50,
+                    dtype=np.float32)
+    with_nan = rng.random(1_000).astype(np.float32)
+    with_nan[[5, 500]] = np.nan  # NaN sorts last: the general path
     for values in (rng.integers(0, 50, 10_000).astype(np.float32), rng.random(10_000), np.zeros(7), np.ones(1),
-                   np.empty(0)):
-        assert np.array_equal(stable_argsort(values), np.argsort(values, kind="stable"))
+                   np.empty(0), np.empty(0, dtype=np.float32), signed, edge, with_nan,
+                   rng.random(100_000).astype(np.float32), np.zeros(5, dtype=np.float32)):
+        got = stable_argsort(values)
+        assert got.dtype == np.int64
+        assert np.array_equal(got, np.argsort(values, kind="stable")), values.dtype
 
 
 def test_smallest_is_the_set_argsort_picks():
