@@ -75,6 +75,8 @@ def server_weights_path(settings, name) -> str:
     exist and read them): absolute paths and ``..`` are refused, and without a
     weights folder configured no weights can be used over HTTP (the CLI takes any local path).
     """
+    if not isinstance(name, str):
+        raise OptionError(f"weights must be a file name, not {type(name).__name__}", field="backbone_options.weights")
     root = settings.weights_dir
     if root is None:
         raise OptionError("pretrained weights are not enabled on this server (it has no LABELAUDIT_WEIGHTS_DIR)",

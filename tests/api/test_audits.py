@@ -174,6 +174,33 @@ def test_odd_inputs_are_4xx_never_500(client):
     assert len(client.get("/v1/datasets").json()["items"]) == 1
 
 
+def test_backbone_option_values_are_checked_before_queueing(client):
+    """A value of the wrong type or out of range is a 422 naming the option; nothing is queued."""
+    ds = make_dataset(client, 100)
+    cases = [("mlp", {"hidden": "abc"}, "hidden"), ("mlp", {"hidden": 0}, "hidden"), ("mlp", {"lr": -1}, "lr"),
+             ("mlp", {"dropout": 1.5}, "dropout"), ("mlp", {"loss": "mse"}, "loss"),
+             ("mlp", {"batch_size": 2.5}, "batch_size"), ("logreg", {"C": 0}, "C"),
+             ("logreg", {"max_iter": [1]}, "max_iter"), ("mlp", {"weights": 5}, "weights"),
+             ("mlp", {"gce_q": None, "label_smoothing": 1}, "label_smoothing")]
+    for backbone, opts, name in cases:
+        r = client.post("/v1/audits", json={"dataset_id": ds["id"], "backbone": backbone, "backbone_options": opts})
+        assert r.status_code == 422, (opts, r.text)
+        err = r.json()["errors"][0]
+        assert (err["code"], err["field"]) == ("invalid_option", f"backbone_options.{name}"), (opts, err)
+    assert client.get("/v1/audits").json()["items"] == []
+    ok = client.post("/v1/audits", json={"dataset_id": ds["id"], "backbone": "mlp", "epochs": 1,
+                                         "backbone_options": {"hidden": 16, "lr": 0.01, "loss": "ce", "dropout": 0}})
+    assert ok.status_code == 202, ok.text
+
+
+def test_every_backbone_option_has_a_checked_value():
+    from app.audit.backbones import BACKBONE_NAMES, get_backbone
+    from app.audit.backbones.options import BackboneOptionValues
+
+    names = set().union(*(get_backbone(b).option_names for b in BACKBONE_NAMES[1:]))
+    assert names <= set(BackboneOptionValues.model_fields), names - set(BackboneOptionValues.model_fields)
+
+
 def test_api_callers_may_name_weights_only_inside_the_weights_folder(client, app, tmp_path, digits):
     import torch
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app.audit.backbones.base import Backbone, FitContext
+from app.audit.backbones.options import check_option_values
 from app.errors import OptionError
 
 BACKBONE_NAMES: tuple[str, ...] = ("auto", "logreg", "mlp", "cnn", "resnet", "se_resnet", "mbconv")
@@ -53,6 +54,7 @@ def choose_backbone(name: str, modality: str, feature_shape: tuple[int, ...], op
     if unknown:
         raise OptionError(f"backbone {backbone.name!r} has no option {unknown[0]!r}; it takes: "
                           f"{', '.join(sorted(backbone.option_names))}", field="backbone_options")
+    check_option_values(options or {})
     if hasattr(backbone, "check_options"):
         backbone.check_options(options or {})
     return backbone
