@@ -44,8 +44,9 @@ def enqueue(db: Database, *, dataset_id: str, options: dict, tenant: str = LOCAL
     """Add a queued audit of ``dataset_id`` with ``options`` for ``tenant``; returns the record.
 
     With ``max_active``, raises :class:`~app.errors.QuotaExceeded` (429) when the tenant
-    already has that many queued or running audits. On PostgreSQL the count and the
-    insert hold a per-tenant advisory lock, so concurrent requests cannot both slip under it.
+    already has that many queued or running audits. The count and the insert hold a lock
+    (PostgreSQL: a per-tenant advisory lock; SQLite: the database's write lock), so
+    concurrent requests, from any process, cannot both slip under it.
     """
     rec = AuditRecord(id=new_id("au"), dataset_id=dataset_id, tenant=tenant, status=QUEUED, options=options,
                       cancel_requested=False, attempts=0, created_at=utcnow(),
@@ -54,6 +55,8 @@ def enqueue(db: Database, *, dataset_id: str, options: dict, tenant: str = LOCAL
         if max_active is not None:
             if db.is_postgres:
                 s.execute(text("SELECT pg_advisory_xact_lock(hashtext(:t))"), {"t": "labelaudit-jobs:" + tenant})
+            else:  # take SQLite's write lock before counting: other processes' enqueues wait their turn
+                s.execute(text("BEGIN IMMEDIATE"))
             active = queries.active_audits_of_tenant(s, tenant)
             if active >= max_active:
                 raise QuotaExceeded(f"{active} audits are queued or running for this tenant; the limit is "

@@ -41,6 +41,42 @@ def test_concurrent_workers_claim_distinct_jobs(app):
         assert s.scalar(select(func.max(AuditRecord.attempts))) == 1
 
 
+def test_job_quota_counts_a_concurrent_enqueue_that_held_the_lock(app):
+    """Another process's enqueue holds the lock while it adds an active audit: ours waits, then counts it."""
+    from sqlalchemy import text
+
+    from app.errors import QuotaExceeded
+
+    db = app.state.db
+    ds = _dataset(app)
+    outcome: list = []
+    with db.engine.connect() as other:
+        if db.is_postgres:
+            other.execute(text("SELECT pg_advisory_xact_lock(hashtext(:t))"), {"t": "labelaudit-jobs:team"})
+        else:
+            other.exec_driver_sql("BEGIN IMMEDIATE")
+
+        def ours():
+            try:
+                outcome.append(queue.enqueue(db, dataset_id=ds, options={}, tenant="team", max_active=1))
+            except QuotaExceeded as exc:
+                outcome.append(exc)
+
+        thread = threading.Thread(target=ours)
+        thread.start()
+        thread.join(1.0)
+        assert thread.is_alive() and not outcome  # waiting for the lock, not counting a stale snapshot
+        other.execute(AuditRecord.__table__.insert().values(
+            id="au_other", dataset_id=ds, tenant="team", status="queued", options={}, cancel_requested=False,
+            attempts=0, created_at=utcnow(), progress={}))
+        other.commit()
+        thread.join(30)
+    assert len(outcome) == 1 and isinstance(outcome[0], QuotaExceeded), outcome
+    assert outcome[0].code == "too_many_jobs"
+    with db.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(AuditRecord).where(AuditRecord.tenant == "team")) == 1
+
+
 def test_finish_by_a_worker_that_lost_the_job_writes_nothing(app):
     db = app.state.db
     job = queue.enqueue(db, dataset_id=_dataset(app), options={})
