@@ -16,7 +16,9 @@ import gzip
 import io
 import lzma
 import math
+import os
 import struct
+import tempfile
 import tokenize
 import zipfile
 import zlib
@@ -28,6 +30,7 @@ from typing import BinaryIO, Literal, Union
 import numpy as np
 
 from app.audit.dataset import Dataset
+from app.audit.mapped import is_mapped, map_array, release_pages, stored_member_offset
 from app.errors import IngestError, UnsupportedFormat
 
 Source = Union[str, Path, bytes, BinaryIO]
@@ -51,6 +54,9 @@ MAX_TABLE_COLUMNS = 100_000
 #: Largest gap between a pred_probs row sum (or value) and its valid range that is
 #: repaired by clipping and renormalising; published files carry float noise this size.
 PRED_PROBS_TOLERANCE = 1e-4
+#: Bytes of pred_probs (in their working dtype) checked, converted or repaired at a time: temporaries
+#: are this size, never n x k.
+PRED_PROBS_CHUNK_BYTES = 4 * 1024 * 1024
 DEFAULT_LABEL_COLUMN = "label"
 TRUE_LABEL_COLUMN = "true_label"
 
@@ -73,6 +79,7 @@ def load_dataset(
     name: str | None = None,
     image_size: int | None = None,
     skip_corrupt: bool = False,
+    temp_dir: str | Path | None = None,
 ) -> Dataset:
     """Read and validate a dataset in any supported format.
 
@@ -103,6 +110,9 @@ def load_dataset(
     skip_corrupt : bool
         For image archives: skip unreadable images (listed in ``meta["skipped"]``)
         instead of rejecting the archive.
+    temp_dir : path, optional
+        For pred_probs read from a path: where a converted or repaired copy is
+        written (see :func:`from_pred_probs`); default: the system's temporary folder.
 
     Returns
     -------
@@ -122,18 +132,18 @@ def load_dataset(
                           "file carries its own labels", field="labels", code="unused_labels")
     try:
         ds = _read(source, fmt, labels, label_column=label_column, id_column=id_column, image_size=image_size,
-                   skip_corrupt=skip_corrupt)
+                   skip_corrupt=skip_corrupt, temp_dir=temp_dir)
     except MemoryError as exc:
         raise IngestError("the dataset is too large to load in memory", field="file", code="too_large") from exc
     return validate_dataset(ds, folds=folds, min_rows=min_rows, max_rows=max_rows)
 
 
 def _read(source: Source, fmt: str, labels, *, label_column: str, id_column: str | None, image_size: int | None,
-          skip_corrupt: bool) -> Dataset:
+          skip_corrupt: bool, temp_dir: str | Path | None) -> Dataset:
     if fmt in ("csv", "parquet"):
         ds = read_table(source, format=fmt, label_column=label_column, id_column=id_column)
     elif fmt == "npz":
-        ds = read_npz(source)
+        ds = read_npz(source, temp_dir=temp_dir)
     elif fmt == "image-zip":
         ds = read_image_zip(source, image_size=image_size, skip_corrupt=skip_corrupt)
     elif fmt == "idx":
@@ -144,7 +154,7 @@ def _read(source: Source, fmt: str, labels, *, label_column: str, id_column: str
                               code="missing_labels")
         ds = read_idx(source, labels)
     elif fmt in ("npy", "pred-probs"):
-        ds = read_pred_probs(source, labels)
+        ds = read_pred_probs(source, labels, temp_dir=temp_dir)
     else:  # pragma: no cover - _normalise_format guards this
         raise UnsupportedFormat(f"unsupported format {fmt!r}", field="format")
     return ds
@@ -453,7 +463,7 @@ def _label_values(values: np.ndarray, field: str) -> np.ndarray:
 # --------------------------------------------------------------------------- arrays
 
 
-def read_npz(source: Source) -> Dataset:
+def read_npz(source: Source, *, temp_dir: str | Path | None = None) -> Dataset:
     """Read an NPZ archive.
 
     Keys: ``X`` (features ``(n, d)`` or images ``(n, h, w)``, ``(n, h, w, c)``,
@@ -461,8 +471,16 @@ def read_npz(source: Source) -> Dataset:
     ``class_names``, ``true_labels``. The archive gets the zip-bomb checks of image
     archives, and each array's header is checked against its member's size before
     it is read; members that are not ``.npy`` files are ignored.
+
+    From a path, a ``pred_probs`` (or ``pyx``) member stored uncompressed (as
+    ``np.savez`` writes it) is not read into memory but mapped where it lies in the
+    archive, after zipfile has read it through once in chunks (so its CRC and length
+    are checked as reading would check them); see :func:`from_pred_probs` for
+    ``temp_dir``. A compressed member (``np.savez_compressed``) is read whole, as
+    is every array of an archive given as bytes or a stream.
     """
     arrays = {}
+    mappable = isinstance(source, (str, Path))
     with _open_zip(source, what="NPZ") as archive:
         members = [m for m in archive.infolist() if not m.is_dir()]
         _check_zip_limits(members)
@@ -471,7 +489,10 @@ def read_npz(source: Source) -> Dataset:
                 continue
             key = m.filename[:-4]
             try:
-                arrays[key] = _load_npy(lambda m=m: archive.open(m), m.file_size, field=key)
+                if mappable and key in _PRED_PROBS_KEYS and m.compress_type == zipfile.ZIP_STORED:
+                    arrays[key] = _map_npz_member(archive, m, source, field=key)
+                else:
+                    arrays[key] = _load_npy(lambda m=m: archive.open(m), m.file_size, field=key)
             except _READ_ERRORS as exc:
                 raise IngestError(f"could not read {m.filename!r} in the NPZ file: {_first_line(exc)}", field=key,
                                   code="parse_error") from exc
@@ -488,14 +509,34 @@ def read_npz(source: Source) -> Dataset:
                           code="missing_label_column")
     names = pick("class_names", "classes")
     true = pick("true_labels", "y_true")
-    pred_probs = pick("pred_probs", "pyx")
+    pred_probs = pick(*_PRED_PROBS_KEYS)
     X = pick("X", "x", "features", "images")
     if X is None and pred_probs is not None:
-        return from_pred_probs(pred_probs, y, class_names=names, true_labels=true)
+        return from_pred_probs(pred_probs, y, class_names=names, true_labels=true, temp_dir=temp_dir)
     if X is None:
         raise IngestError(f"no features array 'X' in the NPZ (keys: {_preview(list(arrays))})", field="X",
                           code="missing_features")
     return from_arrays(X, y, class_names=names, true_labels=true)
+
+
+#: NPZ keys of predicted probabilities, in order of preference
+_PRED_PROBS_KEYS = ("pred_probs", "pyx")
+
+
+def _map_npz_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: str | Path, *, field: str) -> np.ndarray:
+    """The stored (uncompressed) ``.npy`` member ``info`` of the NPZ at ``path`` as a read-only memory map.
+
+    The member's header gets the checks of :func:`_load_npy`, then zipfile reads the
+    member through in 1 MB pieces (local header, CRC and length checked as a full read
+    checks them; nothing is kept), then its data are mapped where they lie in the file.
+    """
+    with archive.open(info) as fh:
+        shape, fortran, dtype, header = _npy_header(fh, info.file_size, field=field)
+        while fh.read(1 << 20):
+            pass
+    with open(path, "rb") as raw:
+        start = stored_member_offset(raw, info)
+    return _map_data(path, start + header, shape, dtype, fortran, field=field)
 
 
 def from_arrays(
@@ -813,9 +854,14 @@ def _check_zip_limits(members) -> None:
 # --------------------------------------------------------------------------- predicted probabilities
 
 
-def read_pred_probs(source: Source, labels: Source | np.ndarray | None) -> Dataset:
-    """Read ``pred_probs`` from a ``.npy`` file and labels from another ``.npy`` (or an array)."""
-    pred_probs = read_npy(source, field="pred_probs")
+def read_pred_probs(source: Source, labels: Source | np.ndarray | None, *,
+                    temp_dir: str | Path | None = None) -> Dataset:
+    """Read ``pred_probs`` from a ``.npy`` file and labels from another ``.npy`` (or an array).
+
+    From a path the probabilities are memory-mapped, not read (see :func:`from_pred_probs`
+    for ``temp_dir``); from bytes or a stream they are read into memory. Labels are read.
+    """
+    pred_probs = read_npy(source, field="pred_probs", mmap=True)
     if labels is None:
         labels = _sibling_labels(source, ("_pyx", "_original_labels"), ("_pyx", "_labels"),
                                  ("pred_probs", "labels"))
@@ -823,15 +869,26 @@ def read_pred_probs(source: Source, labels: Source | np.ndarray | None) -> Datas
         raise IngestError("predicted probabilities need their labels (a .npy file of class ids)", field="labels",
                           code="missing_labels")
     y = labels if isinstance(labels, np.ndarray) else read_npy(labels, field="labels")
-    return from_pred_probs(pred_probs, y)
+    return from_pred_probs(pred_probs, y, temp_dir=temp_dir)
 
 
-def from_pred_probs(pred_probs, labels, *, class_names=None, true_labels=None) -> Dataset:
+def from_pred_probs(pred_probs, labels, *, class_names=None, true_labels=None,
+                    temp_dir: str | Path | None = None) -> Dataset:
     """Validate the caller's out-of-sample probabilities (n x k) and labels.
 
     Values may stray from [0, 1] and rows from summing to 1 by at most
     :data:`PRED_PROBS_TOLERANCE`; such rows are clipped and renormalised. Larger
     errors are rejected with the first offending row named.
+
+    The rows are checked in chunks of about :data:`PRED_PROBS_CHUNK_BYTES` (no n x k
+    temporaries), so a read-only memory map (what :func:`read_pred_probs` gives for a
+    path) is never read whole, and its pages are given back as each chunk is done.
+    Native float32 stays float32 and anything else becomes float64, as before; valid
+    values in that dtype are used as they are (a map stays a map). Values that need
+    conversion or repair are written chunk by chunk: for an in-memory input into a new
+    array, for a memory-mapped one into a temporary file in ``temp_dir`` (default: the
+    system's temporary folder) that is mapped read-only and unlinked at once, so it
+    takes disk space only while the returned dataset holds it and is never left behind.
     """
     P = np.asarray(pred_probs)
     if P.dtype.kind not in "fiu":
@@ -856,27 +913,10 @@ def from_pred_probs(pred_probs, labels, *, class_names=None, true_labels=None) -
     if n and (y.min() < 0 or y.max() >= k):
         raise IngestError(f"labels must lie in 0..{k - 1} (one per pred_probs column)", field="labels",
                           code="label_out_of_range")
-    P = P.astype(np.float32 if P.dtype == np.float32 else np.float64, copy=False)
-    finite = np.isfinite(P).all(axis=1)
-    if not finite.all():
-        row = int(np.flatnonzero(~finite)[0])
-        raise IngestError(f"row {row} has NaN or infinity", field="pred_probs", code="non_finite")
-    tol = PRED_PROBS_TOLERANCE
-    out_of_range = (P < -tol).any(axis=1) | (P > 1 + tol).any(axis=1)
-    if out_of_range.any():
-        row = int(np.flatnonzero(out_of_range)[0])
-        raise IngestError(f"row {row} has values outside [0, 1] ({int(out_of_range.sum())} such rows)",
-                          field="pred_probs", code="out_of_range")
-    sums = P.sum(axis=1)
-    bad = np.abs(sums - 1.0) > tol
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise IngestError(f"row {row} sums to {sums[row]:.6g}, not 1 ({int(bad.sum())} such rows)",
-                          field="pred_probs", code="not_normalised")
-    needs_repair = (P < 0).any() or (P > 1).any() or (np.abs(sums - 1.0) > 1e-7).any()
-    if needs_repair:
-        P = np.clip(P, 0.0, 1.0)
-        P = P / P.sum(axis=1, keepdims=True)
+    work = np.dtype(np.float32 if P.dtype == np.float32 else np.float64)
+    repair = _check_pred_probs(P, work)
+    if repair or P.dtype != work:
+        P = _rewrite_pred_probs(P, work, repair=repair, temp_dir=temp_dir)
     if class_names is not None:
         names = _class_names(class_names)
         if len(names) != k:
@@ -892,6 +932,94 @@ def from_pred_probs(pred_probs, labels, *, class_names=None, true_labels=None) -
                               field="true_labels", code="invalid_labels")
     return Dataset(labels=y, class_names=names, modality="pred_probs", pred_probs=P, true_labels=true,
                    meta={"format": "pred-probs"})
+
+
+def _pred_probs_chunks(P: np.ndarray, work: np.dtype):
+    """``(first row, rows as ``work``)`` in chunks of :data:`PRED_PROBS_CHUNK_BYTES`; a mapped chunk's
+    pages are given back once the caller moves on.
+
+    A chunk keeps the layout of ``P`` (a Fortran-ordered chunk stays one), so its row sums are
+    added in the same order as the whole array's would be: the same float rounding, bit for bit.
+    """
+    n, k = P.shape
+    rows = max(1, PRED_PROBS_CHUNK_BYTES // (k * work.itemsize))
+    for start in range(0, n, rows):
+        view = P[start:start + rows]
+        yield start, view.astype(work, copy=False)
+        release_pages(view)
+
+
+def _check_pred_probs(P: np.ndarray, work: np.dtype) -> bool:
+    """Check ``P`` chunk by chunk; return whether it needs clipping and renormalising.
+
+    Errors (and their order, first rows and counts) are those of the whole-array
+    checks: NaN or infinity anywhere first, then values outside [0, 1] beyond the
+    tolerance, then row sums off 1 beyond it.
+    """
+    tol = PRED_PROBS_TOLERANCE
+    out_of_range = bad_sum = 0
+    first_out = first_bad = first_bad_sum = None
+    repair = False
+    for start, block in _pred_probs_chunks(P, work):
+        with np.errstate(over="ignore", invalid="ignore"):
+            sums = block.sum(axis=1)
+        if not np.isfinite(sums).all():  # a NaN or infinity makes its row sum one; float overflow does too
+            finite = np.isfinite(block).all(axis=1)
+            if not finite.all():
+                row = start + int(np.flatnonzero(~finite)[0])
+                raise IngestError(f"row {row} has NaN or infinity", field="pred_probs", code="non_finite")
+        # finite from here, so a row's min and max say what comparing every value would
+        low, high = block.min(axis=1), block.max(axis=1)
+        outside = (low < -tol) | (high > 1 + tol)
+        if outside.any():
+            if first_out is None:
+                first_out = start + int(np.flatnonzero(outside)[0])
+            out_of_range += int(outside.sum())
+        off = np.abs(sums - 1.0)
+        bad = off > tol
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            if first_bad is None:
+                first_bad, first_bad_sum = start + i, sums[i]
+            bad_sum += int(bad.sum())
+        repair = repair or bool(low.min() < 0 or high.max() > 1 or (off > 1e-7).any())
+    if out_of_range:
+        raise IngestError(f"row {first_out} has values outside [0, 1] ({out_of_range} such rows)",
+                          field="pred_probs", code="out_of_range")
+    if bad_sum:
+        raise IngestError(f"row {first_bad} sums to {first_bad_sum:.6g}, not 1 ({bad_sum} such rows)",
+                          field="pred_probs", code="not_normalised")
+    return repair
+
+
+def _rewrite_pred_probs(P: np.ndarray, work: np.dtype, *, repair: bool, temp_dir: str | Path | None) -> np.ndarray:
+    """``P`` as ``work`` (with ``repair``: clipped to [0, 1], rows divided by their sums), chunk by chunk.
+
+    An in-memory ``P`` gives a new array; a memory-mapped one a read-only map of a
+    temporary file in ``temp_dir``, unlinked before this returns (or raises): the
+    map keeps the data until it is dropped, and no path is left to clean up.
+    """
+    if not is_mapped(P) or P.size == 0:
+        out = np.empty(P.shape, dtype=work)
+        for start, block in _pred_probs_chunks(P, work):
+            out[start:start + len(block)] = _repaired(block) if repair else block
+        return out
+    fd, name = tempfile.mkstemp(prefix="pred-probs-", suffix=".tmp", dir=temp_dir)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            for _, block in _pred_probs_chunks(P, work):
+                fh.write(np.ascontiguousarray(_repaired(block) if repair else block).data)
+        return map_array(name, offset=0, shape=P.shape, dtype=work)
+    finally:
+        os.unlink(name)
+
+
+def _repaired(block: np.ndarray) -> np.ndarray:
+    """Rows clipped to [0, 1] and divided by their sums (the same operations, in the same order, as on the
+    whole array)."""
+    clipped = np.clip(block, 0.0, 1.0)
+    clipped /= clipped.sum(axis=1, keepdims=True)
+    return clipped
 
 
 # --------------------------------------------------------------------------- helpers
@@ -950,8 +1078,12 @@ def _as_arrow_input(source: Source):
     return source
 
 
-def read_npy(source: Source, *, field: str) -> np.ndarray:
-    """Read one ``.npy`` array (no pickles); errors name ``field``."""
+def read_npy(source: Source, *, field: str, mmap: bool = False) -> np.ndarray:
+    """Read one ``.npy`` array (no pickles); errors name ``field``.
+
+    With ``mmap`` and a path, the array is not read but returned as a read-only
+    memory map, after the same header checks.
+    """
     with _binary_stream(source) as fh:
         head = fh.read(6)
         fh.seek(0, io.SEEK_END)
@@ -959,48 +1091,80 @@ def read_npy(source: Source, *, field: str) -> np.ndarray:
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         raise IngestError("expected a .npy array, got an archive (NPZ or zip)", field=field, code="parse_error")
     if isinstance(source, (str, Path)):
+        if mmap:
+            return _map_npy(source, size, field=field)
         return _load_npy(lambda: open(source, "rb"), size, field=field)
     data = _read_all(source)
     return _load_npy(lambda: io.BytesIO(data), len(data), field=field)
 
 
 def _load_npy(open_fn, size: int, *, field: str) -> np.ndarray:
-    """Read the ``.npy`` array ``open_fn()`` gives (``size`` bytes long), checking its header first.
-
-    A header announcing more data than the file holds, or more than
-    :data:`MAX_ARRAY_BYTES`, is refused before numpy allocates the array.
-    """
+    """Read the ``.npy`` array ``open_fn()`` gives (``size`` bytes long), checking its header first
+    (:func:`_npy_header`)."""
     from numpy.lib import format as npy
 
     with open_fn() as fh:
-        try:
-            version = npy.read_magic(fh)
-            if version == (1, 0):
-                shape, _, dtype = npy.read_array_header_1_0(fh)
-            elif version == (2, 0):
-                shape, _, dtype = npy.read_array_header_2_0(fh)
-            else:
-                raise ValueError(f".npy format version {version[0]}.{version[1]} is not read")
-            header = fh.tell()
-        except _READ_ERRORS as exc:
-            raise IngestError(f"could not read the .npy file: {_first_line(exc)}", field=field,
-                              code="parse_error") from exc
-        if dtype.hasobject:
-            raise IngestError("the .npy file holds Python objects (pickles), which are not loaded", field=field,
-                              code="parse_error")
-        nbytes = math.prod(shape) * dtype.itemsize
-        if nbytes > MAX_ARRAY_BYTES:
-            raise IngestError(f"the .npy header announces shape {shape} ({nbytes} bytes); the limit is "
-                              f"{MAX_ARRAY_BYTES}", field=field, code="array_too_large")
-        if nbytes > size - header:
-            raise IngestError(f"the .npy file is truncated: its header announces shape {shape} ({nbytes} bytes) but "
-                              f"{size - header} bytes follow", field=field, code="parse_error")
+        _npy_header(fh, size, field=field)
     with open_fn() as fh:
         try:
             return npy.read_array(fh, allow_pickle=False)
         except _READ_ERRORS as exc:
             raise IngestError(f"could not read the .npy file: {_first_line(exc)}", field=field,
                               code="parse_error") from exc
+
+
+def _npy_header(fh, size: int, *, field: str) -> tuple[tuple[int, ...], bool, np.dtype, int]:
+    """Read and check the header of the ``.npy`` data starting at ``fh``'s position (``size`` bytes in all).
+
+    Returns the shape, whether it is Fortran-ordered, the dtype and the header's length.
+    A header announcing more data than the file holds, or more than
+    :data:`MAX_ARRAY_BYTES`, or Python objects, is refused before anything is allocated.
+    """
+    from numpy.lib import format as npy
+
+    begin = fh.tell()
+    try:
+        version = npy.read_magic(fh)
+        if version == (1, 0):
+            shape, fortran, dtype = npy.read_array_header_1_0(fh)
+        elif version == (2, 0):
+            shape, fortran, dtype = npy.read_array_header_2_0(fh)
+        else:
+            raise ValueError(f".npy format version {version[0]}.{version[1]} is not read")
+        header = fh.tell() - begin
+    except _READ_ERRORS as exc:
+        raise IngestError(f"could not read the .npy file: {_first_line(exc)}", field=field,
+                          code="parse_error") from exc
+    if dtype.hasobject:
+        raise IngestError("the .npy file holds Python objects (pickles), which are not loaded", field=field,
+                          code="parse_error")
+    nbytes = math.prod(shape) * dtype.itemsize
+    if nbytes > MAX_ARRAY_BYTES:
+        raise IngestError(f"the .npy header announces shape {shape} ({nbytes} bytes); the limit is "
+                          f"{MAX_ARRAY_BYTES}", field=field, code="array_too_large")
+    if nbytes > size - header:
+        raise IngestError(f"the .npy file is truncated: its header announces shape {shape} ({nbytes} bytes) but "
+                          f"{size - header} bytes follow", field=field, code="parse_error")
+    return shape, fortran, dtype, header
+
+
+def _map_npy(path: str | Path, size: int, *, field: str) -> np.ndarray:
+    """The ``.npy`` file at ``path`` (``size`` bytes) as a read-only memory map, after :func:`_npy_header`."""
+    with open(path, "rb") as fh:
+        shape, fortran, dtype, header = _npy_header(fh, size, field=field)
+    return _map_data(path, header, shape, dtype, fortran, field=field)
+
+
+def _map_data(path: str | Path, offset: int, shape: tuple[int, ...], dtype: np.dtype, fortran: bool, *,
+              field: str) -> np.ndarray:
+    """Checked ``.npy`` data at ``offset`` of ``path`` as a read-only memory map (an empty array as itself)."""
+    if math.prod(shape) * dtype.itemsize == 0:
+        return np.zeros(shape, dtype=dtype)  # nothing to map (mmap refuses a length of 0)
+    try:
+        return map_array(path, offset=offset, shape=shape, dtype=dtype, fortran=fortran)
+    except (OSError, ValueError) as exc:
+        raise IngestError(f"could not read the .npy file: {_first_line(exc)}", field=field,
+                          code="parse_error") from exc
 
 
 #: what reading hostile archive members and .npy files raises (numpy parses a header's dict with

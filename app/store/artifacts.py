@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import struct
 import tempfile
 import zipfile
 from pathlib import Path
@@ -23,11 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from app.audit.dataset import Dataset
+from app.audit.mapped import release_pages, stored_member_offset
 
 CHUNK = 1024 * 1024
 #: Bytes of an array converted and written at a time.
 WRITE_CHUNK = 16 * 1024 * 1024
-_ZIP_LOCAL_HEADER = 30  # fixed part of a zip local file header
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed member timestamps: the same arrays, the same bytes, the same digest
 
 
@@ -55,6 +54,8 @@ def write_npy(out, array: np.ndarray, dtype=None) -> None:
     """Write ``array`` (converted to ``dtype``) to the file ``out`` in ``.npy`` format, chunk by chunk.
 
     The bytes are those of ``np.save(out, np.ascontiguousarray(array, dtype))``, without that copy.
+    A read-only memory-mapped ``array`` gives back each chunk's pages once written, so
+    writing it keeps one chunk resident, not the array.
     """
     array = np.asarray(array)
     if array.ndim == 0:
@@ -69,8 +70,9 @@ def write_npy(out, array: np.ndarray, dtype=None) -> None:
     row_bytes = max(1, int(np.prod(array.shape[1:], dtype=np.int64)) * max(dtype.itemsize, array.dtype.itemsize))
     rows = max(1, WRITE_CHUNK // row_bytes)
     for s in range(0, array.shape[0], rows):
-        block = np.ascontiguousarray(array[s:s + rows], dtype=dtype)
-        out.write(memoryview(block).cast("B"))
+        part = array[s:s + rows]
+        out.write(memoryview(np.ascontiguousarray(part, dtype=dtype)).cast("B"))
+        release_pages(part)
 
 
 class ArtifactStore:
@@ -180,9 +182,7 @@ def map_npz_member(path: Path, member: str) -> np.ndarray | None:
     if info.compress_type != zipfile.ZIP_STORED:
         return None
     with open(path, "rb") as fh:
-        fh.seek(info.header_offset)
-        name_len, extra_len = struct.unpack("<HH", fh.read(_ZIP_LOCAL_HEADER)[26:30])
-        fh.seek(info.header_offset + _ZIP_LOCAL_HEADER + name_len + extra_len)
+        fh.seek(stored_member_offset(fh, info))
         version = np.lib.format.read_magic(fh)
         read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
                        else np.lib.format.read_array_header_2_0)

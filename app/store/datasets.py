@@ -48,9 +48,15 @@ def ingest_file(db: Database, artifacts: ArtifactStore, settings: Settings, path
     Raises :class:`~app.errors.IngestError` (nothing stored) when the file is not a valid
     dataset or breaks a limit (rows, classes, values per example), and
     :class:`~app.errors.QuotaExceeded` when it would not fit the tenant's storage quota.
+
+    pred_probs are memory-mapped from ``path``, not read; a converted or repaired copy
+    goes to ``<data_dir>/tmp`` as an already unlinked file, whose space is freed once
+    the dataset is saved and dropped.
     """
+    temp_dir = settings.data_dir / "tmp"
+    temp_dir.mkdir(parents=True, exist_ok=True)
     ds = load_dataset(path, format=format, label_column=label_column, labels=labels_path, folds=2,
-                      min_rows=settings.min_rows, max_rows=settings.max_rows, name=filename)
+                      min_rows=settings.min_rows, max_rows=settings.max_rows, name=filename, temp_dir=temp_dir)
     check_limits(ds, settings)
     if not format:
         with open(path, "rb") as fh:
