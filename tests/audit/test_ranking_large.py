@@ -124,7 +124,9 @@ def test_memory_map_input_is_read_not_copied(tmp_path):
     assert isinstance(P, np.memmap) and not P.flags.writeable
     tracemalloc.start()
     try:
-        chunked = rank_label_issues_chunked(y, P, rank_method="normalized_margin", filter_by="prune_by_noise_rate")
+        # chunks of 0.5 MB: the buffers are per chunk and thread (4 MB chunks would be most of this small array)
+        chunked = rank_label_issues_chunked(y, P, rank_method="normalized_margin", filter_by="prune_by_noise_rate",
+                                            chunk_cells=1 << 17)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
