@@ -321,11 +321,12 @@ def worker() -> None:
     """Run an audit worker that claims jobs from the service's database."""
     from app.config import get_settings
 
-    from app.jobs.worker import run_worker
+    from app.jobs.worker import run_worker, warm_imports
     from app.logs import configure_logging
 
     settings = get_settings()
     configure_logging(settings)
+    warm_imports()
     run_worker(settings)
 
 

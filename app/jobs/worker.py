@@ -303,10 +303,21 @@ def jsonable(obj):
     return obj
 
 
+def warm_imports() -> None:
+    """Import what every audit uses (cleanlab, about a second) before the first job, not during it.
+
+    For worker processes; the API's embedded workers leave it to their first audit.
+    """
+    import cleanlab.count  # noqa: F401
+    import cleanlab.filter  # noqa: F401
+    import cleanlab.rank  # noqa: F401
+
+
 def main() -> None:  # pragma: no cover - exercised by the crash test as a subprocess
     """``python -m app.jobs.worker``: one worker until SIGTERM/SIGINT."""
     settings = get_settings()
     logs.configure_logging(settings)
+    warm_imports()
     run_worker(settings)
 
 
