@@ -32,13 +32,17 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench import children  # noqa: E402
+from bench.children import load_average, peak_bytes, reset_peak, status_bytes  # noqa: E402
 METHODS = ("whole-array", "streamed")
 KINDS = ("softmax", "exact")
 
@@ -46,33 +50,10 @@ KINDS = ("softmax", "exact")
 # --------------------------------------------------------------------------- child side
 
 
-def _status(field: str) -> int:
-    """A ``/proc/self/status`` memory field in bytes (0 where there is none)."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
 
 
-def _reset_peak() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")  # resets VmHWM to the current RSS
-        return True
-    except OSError:
-        return False
 
 
-def _peak(reset: bool) -> int:
-    if reset and _status("VmHWM"):
-        return _status("VmHWM")
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def old_ingest(path: str, labels_path: str):
@@ -131,8 +112,8 @@ def child(args) -> None:
     work = Path(args.workdir)
     store = ArtifactStore(work / "artifacts")
     source = os.path.abspath(args.data)
-    base = _status("VmRSS")
-    reset = _reset_peak()
+    base = status_bytes("VmRSS")
+    reset = reset_peak()
     t = time.perf_counter()
     if args.child == "whole-array":
         ds, repaired = old_ingest(args.data, args.labels)
@@ -145,27 +126,19 @@ def child(args) -> None:
     digest = store.put_dataset(ds)
     seconds = time.perf_counter() - t
     left = [p.name for p in work.iterdir() if p.name != "artifacts"]
-    print(json.dumps({"seconds": seconds, "ingest_seconds": ingest_seconds, "peak": _peak(reset), "base": base,
+    print(json.dumps({"seconds": seconds, "ingest_seconds": ingest_seconds, "peak": peak_bytes(reset), "base": base,
                       "digest": digest, "repaired": repaired, "left": left}))
 
 
 # --------------------------------------------------------------------------- parent side
 
 
+
+
 def run_child(method: str, data: Path, labels: Path, *, timeout: float = 3600) -> dict:
-    work = Path(tempfile.mkdtemp(prefix="labelaudit-ingest-run-"))
-    cmd = [sys.executable, "-m", "bench.ingest", "--child", method, "--data", str(data), "--labels", str(labels),
-           "--workdir", str(work)]
-    try:
-        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {timeout:.0f}s"}
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["?"]
-        return {"error": f"exit {proc.returncode}: {tail[0][:120]}"}
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    """One method on ``data`` in a fresh process (see :mod:`bench.children`)."""
+    return children.run_child("bench.ingest", ["--child", method, "--data", str(data), "--labels", str(labels)],
+                              prefix="labelaudit-ingest-run-", timeout=timeout)
 
 
 def write_exact(path: Path, n: int, k: int, seed: int, chunk_rows: int = 65536):
@@ -205,9 +178,6 @@ def ensure_data(workdir: Path, kind: str, n: int, k: int, seed: int) -> tuple[Pa
     return path, labels_path
 
 
-def _load() -> str:
-    one, five, _ = os.getloadavg()
-    return f"{one:.2f} (5 min {five:.2f})"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -236,7 +206,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"unknown kinds {unknown}; choose from {KINDS}")
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="labelaudit-ingest-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    print(f"# {os.cpu_count()} CPUs; load average at start {_load()}", flush=True)
+    print(f"# {os.cpu_count()} CPUs; load average at start {load_average()}", flush=True)
     header = (f"{'n':>9} {'k':>4} {'array MB':>9}  {'kind':<8} {'method':<12} {'seconds':>8} {'x old':>6} "
               f"{'ingest s':>9} {'peak MB':>8} {'x array':>8}  notes")
     lines = [header, "-" * len(header)]
@@ -275,7 +245,7 @@ def main(argv: list[str] | None = None) -> None:
                                     f"{r['peak'] / 1e6 / array_mb:>8.2f}  {'; '.join(notes)}")
                         print(line, flush=True)
                         lines.append(line)
-                    print(f"# load average {_load()}", flush=True)
+                    print(f"# load average {load_average()}", flush=True)
                     if not args.workdir:
                         data.unlink(missing_ok=True)
                         labels.unlink(missing_ok=True)
@@ -284,7 +254,7 @@ def main(argv: list[str] | None = None) -> None:
             shutil.rmtree(workdir, ignore_errors=True)
     print()
     print("\n".join(lines))
-    print(f"# load average at end {_load()}")
+    print(f"# load average at end {load_average()}")
     if failed:
         sys.exit(1)
 

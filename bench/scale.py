@@ -38,7 +38,6 @@ import os
 import secrets
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -46,39 +45,21 @@ from pathlib import Path
 from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench import children  # noqa: E402
+from bench.children import load_average, peak_bytes, reset_peak, status_bytes  # noqa: E402
 METHODS = ("floor", "argmax floor", "labelaudit", "cleanlab", "cleanlab batched")
 
 
 # --------------------------------------------------------------------------- child side
 
 
-def _status(field: str) -> int:
-    """A ``/proc/self/status`` memory field in bytes (0 where there is none)."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
 
 
-def _reset_peak() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")  # resets VmHWM to the current RSS
-        return True
-    except OSError:
-        return False
 
 
-def _peak(reset: bool) -> int:
-    if reset and _status("VmHWM"):
-        return _status("VmHWM")
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def child(args) -> None:
@@ -96,8 +77,8 @@ def child(args) -> None:
     extra: dict = {}
     if args.child.startswith("store"):
         setup = _store_setup(args, P, labels)
-    base = _status("VmRSS")
-    reset = _reset_peak()
+    base = status_bytes("VmRSS")
+    reset = reset_peak()
     t = time.perf_counter()
     if args.child == "floor":
         order = np.argsort(P[np.arange(labels.size), labels])
@@ -137,7 +118,7 @@ def child(args) -> None:
     else:
         raise SystemExit(f"unknown child {args.child}")
     seconds = time.perf_counter() - t
-    print(json.dumps({"seconds": seconds, "peak": _peak(reset), "base": base, **extra}))
+    print(json.dumps({"seconds": seconds, "peak": peak_bytes(reset), "base": base, **extra}))
 
 
 def _store_setup(args, P, labels):
@@ -243,21 +224,12 @@ def _old_store(db, artifacts, result, job) -> float:
 # --------------------------------------------------------------------------- parent side
 
 
+
+
 def run_child(method: str, data: Path, *, database_url: str | None = None, timeout: float = 3600) -> dict:
-    work = Path(tempfile.mkdtemp(prefix="labelaudit-scale-store-"))
-    cmd = [sys.executable, "-m", "bench.scale", "--child", method, "--data", str(data), "--workdir", str(work)]
-    if database_url:
-        cmd += ["--database-url", database_url]
-    try:
-        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {timeout:.0f}s"}
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["?"]
-        return {"error": f"exit {proc.returncode}: {tail[0][:120]}"}
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    """One method on ``data`` in a fresh process (see :mod:`bench.children`)."""
+    args = ["--child", method, "--data", str(data)] + (["--database-url", database_url] if database_url else [])
+    return children.run_child("bench.scale", args, prefix="labelaudit-scale-store-", timeout=timeout)
 
 
 class TempSchema:
@@ -298,9 +270,6 @@ def ensure_data(workdir: Path, n: int, k: int, seed: int) -> Path:
     return path
 
 
-def _load() -> str:
-    one, five, _ = os.getloadavg()
-    return f"{one:.2f} (5 min {five:.2f})"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -331,7 +300,7 @@ def main(argv: list[str] | None = None) -> None:
     classes = [int(c) for c in args.classes.split(",")]
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="labelaudit-scale-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    print(f"# {os.cpu_count()} CPUs; load average at start {_load()}", flush=True)
+    print(f"# {os.cpu_count()} CPUs; load average at start {load_average()}", flush=True)
     header = (f"{'n':>9} {'k':>4} {'array MB':>9}  {'method':<17} {'seconds':>8} {'x floor':>8} "
               f"{'peak MB':>8} {'x array':>8}  notes")
     lines = [header, "-" * len(header)]
@@ -389,7 +358,7 @@ def main(argv: list[str] | None = None) -> None:
                         read = dict(runs)["argmax floor"].get("seconds")
                         verdicts.append((r["seconds"] / floor, r["seconds"] / read if read else float("nan"),
                                          read / floor if read else float("nan"), r["peak"] / 1e6 / array_mb))
-                print(f"# load average {_load()}", flush=True)
+                print(f"# load average {load_average()}", flush=True)
     finally:
         if not args.keep_data and not args.workdir:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -399,7 +368,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"\ntarget at 1e6 x 100: time {time_ratio:.2f}x the floor (target <= 2; reading every value once "
               f"with numpy alone, the argmax floor, takes {read_floor_ratio:.2f}x the floor, and labelaudit "
               f"{read_ratio:.2f}x that), peak memory {mem_ratio:.2f}x the pred_probs array (target < 2)")
-    print(f"# load average at end {_load()}")
+    print(f"# load average at end {load_average()}")
 
 
 if __name__ == "__main__":
