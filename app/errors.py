@@ -7,6 +7,8 @@ problem+json; the CLI prints them as one line and exits 2.
 
 from __future__ import annotations
 
+import errno
+
 
 class LabelAuditError(Exception):
     """Base class of every error labelaudit raises on purpose."""
@@ -82,3 +84,12 @@ class QuotaExceeded(LabelAuditError):
         super().__init__(message, field=field, code=code)
         self.status = status
         self.retry_after = retry_after
+
+
+#: errnos of a write the server's storage refused: no space left, over a disk quota, over a file size limit
+STORAGE_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def is_storage_full(exc: BaseException) -> bool:
+    """Whether ``exc`` is the server's disk refusing a write (an operator's problem, not the caller's)."""
+    return isinstance(exc, OSError) and exc.errno in STORAGE_FULL_ERRNOS

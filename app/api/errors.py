@@ -2,7 +2,8 @@
 
 ``{type, title, status, detail, errors: [{field, message, code}]}``. Domain
 errors map by their ``.status``; request validation errors list each bad field;
-anything unexpected is a 500 with no internals in the body.
+a write refused by a full disk is a 507 ``insufficient_storage``; anything
+unexpected is a 500 with no internals in the body.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.request_log import HEADER as REQUEST_ID_HEADER, request_id_of
-from app.errors import LabelAuditError
+from app.errors import LabelAuditError, is_storage_full
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://labelaudit.dev/problems/"
@@ -90,6 +91,17 @@ async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
     return _answer(request, exc.status, exc.detail, code=exc.code, errors=errors, headers=exc.headers)
 
 
+async def _os_error(request: Request, exc: OSError) -> JSONResponse:
+    """507 when the server's own disk is full (the request may succeed later or elsewhere); else a 500."""
+    if not is_storage_full(exc):
+        return await _unexpected(request, exc)
+    log.error("storage full: %s", exc, extra={"request_id": request_id_of(request), "event": "storage_full"})
+    detail = ("the server has no room to store this right now (its disk is full); nothing was stored. "
+              "Try again later, or ask its operator to free space.")
+    return _answer(request, 507, detail, code="insufficient_storage",
+                   errors=[{"field": None, "message": detail, "code": "insufficient_storage"}])
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     # Runs outside the request-id middleware (Starlette's outermost layer), so the id is passed explicitly.
     log.error("unhandled error", exc_info=exc, extra={"request_id": request_id_of(request)})
@@ -102,6 +114,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(ProblemError, _problem)
+    app.add_exception_handler(OSError, _os_error)
     app.add_exception_handler(Exception, _unexpected)
 
 

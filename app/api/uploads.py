@@ -147,7 +147,7 @@ async def receive_multipart(request: Request, dest: Path, *, max_bytes: int, fil
                                    code="too_large", field="file")
             parser.write(chunk)
         parser.finalize()
-    except ProblemError:
+    except (ProblemError, OSError):  # OSError: writing the parts to disk failed, the server's fault (507 or 500)
         raise
     except Exception as exc:  # python-multipart's parse errors
         raise ProblemError(422, f"malformed multipart body: {exc}", code="invalid_multipart", field="file") from exc

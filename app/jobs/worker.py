@@ -29,7 +29,7 @@ from app.audit.pipeline import AuditOptions, AuditResult, run_audit
 from app.audit.progress import Progress
 from app import logs
 from app.config import Settings, get_settings
-from app.errors import AuditCancelled, LabelAuditError
+from app.errors import AuditCancelled, LabelAuditError, is_storage_full
 from app.jobs import queue
 from app.store import datasets, queries
 from app.store.artifacts import ArtifactStore
@@ -220,9 +220,10 @@ def _run(job: AuditRecord, *, db: Database, artifacts: ArtifactStore, settings: 
         return "failed"
     except Exception as exc:  # a bug or a resource problem: record it, keep the worker alive
         hb.stop()
+        code = "insufficient_storage" if is_storage_full(exc) else "internal_error"
         _event("failed", "audit %s failed: %s: %s", job.id, type(exc).__name__, exc, level=logging.ERROR,
-               reason="internal_error", duration_ms=_ms(started), exception=traceback.format_exc())
-        queue.fail(db, job.id, worker_id, {"code": "internal_error", "field": None,
+               reason=code, duration_ms=_ms(started), exception=traceback.format_exc())
+        queue.fail(db, job.id, worker_id, {"code": code, "field": None,
                                            "message": f"{type(exc).__name__}: {exc}"}, timings=timings)
         return "failed"
     finally:

@@ -73,3 +73,30 @@ def test_stopping_worker_hands_its_audit_back(client, app):
     assert not t.is_alive()
     a = client.get(url).json()
     assert a["status"] == "queued" and a["progress"]["stage"] == "requeued" and a["attempts"] == 1
+
+
+def test_an_audit_the_disk_cannot_hold_fails_as_insufficient_storage(client, app):
+    """The worker's writes refused by the kernel (a file-size limit, as a full disk refuses them): the audit
+    fails with ``insufficient_storage``, not ``internal_error``, and the worker lives on."""
+    import resource
+    import signal
+
+    from tests.conftest_service import run_jobs
+
+    P, y = synthetic_pred_probs(40_000, k=25)  # a 4 MB pred_probs artifact to write
+    ds = client.post("/v1/datasets", files={"file": ("p.npy", npy_bytes(P)),
+                                            "labels_file": ("y.npy", npy_bytes(y))}).json()
+    audit = client.post("/v1/audits", json={"dataset_id": ds["id"]}).json()
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (2 * 1024 * 1024, hard))
+    try:
+        assert run_jobs(app) == 1
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous)
+    got = client.get(f"/v1/audits/{audit['id']}").json()
+    assert got["status"] == "failed" and got["error"]["code"] == "insufficient_storage", got["error"]
+    again = client.post("/v1/audits", json={"dataset_id": ds["id"]}).json()
+    assert run_jobs(app) == 1
+    assert client.get(f"/v1/audits/{again['id']}").json()["status"] == "done"
