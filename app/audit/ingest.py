@@ -130,6 +130,9 @@ def load_dataset(
     if labels is not None and fmt in ("csv", "parquet", "npz", "image-zip"):
         raise IngestError(f"a separate labels file is only read with IDX images and pred_probs .npy files; a {fmt} "
                           "file carries its own labels", field="labels", code="unused_labels")
+    announced = _announced_rows(source, fmt) if max_rows is not None else None
+    if announced is not None and announced > max_rows:  # refused before a byte of data is parsed
+        raise IngestError(f"{announced} rows; the limit is {max_rows}", field="rows", code="too_many_rows")
     try:
         ds = _read(source, fmt, labels, label_column=label_column, id_column=id_column, image_size=image_size,
                    skip_corrupt=skip_corrupt, temp_dir=temp_dir)
@@ -158,6 +161,28 @@ def _read(source: Source, fmt: str, labels, *, label_column: str, id_column: str
     else:  # pragma: no cover - _normalise_format guards this
         raise UnsupportedFormat(f"unsupported format {fmt!r}", field="format")
     return ds
+
+
+def _announced_rows(source: Source, fmt: str) -> int | None:
+    """The row count a file's own header states (Parquet metadata, a pred_probs ``.npy`` header), without
+    reading its data; ``None`` for formats that state none (CSV, archives) or a header that cannot be read
+    (the reader then reports it)."""
+    try:
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            return int(pq.ParquetFile(_as_arrow_input(source)).metadata.num_rows)
+        if fmt == "pred-probs":
+            with _binary_stream(source) as fh:
+                from numpy.lib import format as npy
+
+                version = npy.read_magic(fh)
+                read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+                shape = read_header(fh)[0]
+            return int(shape[0]) if len(shape) else None
+    except Exception:  # noqa: BLE001 - any unreadable header: the reader names the problem
+        return None
+    return None
 
 
 def validate_dataset(ds: Dataset, *, folds: int = 5, min_rows: int = 10, max_rows: int | None = None) -> Dataset:

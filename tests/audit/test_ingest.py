@@ -289,3 +289,34 @@ def test_zip_claiming_an_unsupported_zip_version_is_a_parse_error(tmp_path):
     with pytest.raises(IngestError) as info:
         load_dataset(path, folds=2, min_rows=2)
     assert (info.value.code, info.value.field) == ("parse_error", "file")
+
+
+def test_too_many_rows_is_refused_from_the_header_before_reading(tmp_path, monkeypatch):
+    """Parquet metadata and a pred_probs .npy header state their rows: over max_rows, the data are never read."""
+    from app.audit import ingest
+
+    table = tmp_path / "d.parquet"
+    pq.write_table(pa.table({"f": np.arange(50.0), "label": ["x", "y"] * 25}), table)
+    P = np.full((50, 2), 0.5, dtype=np.float32)
+    probs, labels = tmp_path / "p.npy", tmp_path / "y.npy"
+    np.save(probs, P)
+    np.save(labels, np.arange(50) % 2)
+    csv = tmp_path / "d.csv"
+    csv.write_text("f,label\n" + "".join(f"{i},{'xy'[i % 2]}\n" for i in range(50)))
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("the data were read")
+
+    for source, extra in ((table, {}), (probs, {"labels": labels}), (io.BytesIO(probs.read_bytes()),
+                                                                    {"labels": labels, "format": "pred-probs"})):
+        with monkeypatch.context() as m:
+            m.setattr(ingest, "_read", no_reading)
+            with pytest.raises(IngestError) as info:
+                load_dataset(source, folds=2, max_rows=20, **extra)
+        assert (info.value.code, info.value.field, info.value.message) == ("too_many_rows", "rows",
+                                                                           "50 rows; the limit is 20"), source
+        assert load_dataset(source if not isinstance(source, io.BytesIO) else io.BytesIO(probs.read_bytes()),
+                            folds=2, max_rows=50, **extra).num_examples == 50
+    with pytest.raises(IngestError) as info:  # CSV states no row count: refused after parsing, the same way
+        load_dataset(csv, folds=2, max_rows=20)
+    assert (info.value.code, info.value.message) == ("too_many_rows", "50 rows; the limit is 20")
