@@ -174,12 +174,16 @@ def _announced_rows(source: Source, fmt: str) -> int | None:
             return int(pq.ParquetFile(_as_arrow_input(source)).metadata.num_rows)
         if fmt == "pred-probs":
             with _binary_stream(source) as fh:
-                from numpy.lib import format as npy
-
-                version = npy.read_magic(fh)
-                read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
-                shape = read_header(fh)[0]
+                if fh.read(6) != b"\x93NUMPY":
+                    return None
+                fh.seek(0, io.SEEK_END)
+                size = fh.tell()
+                fh.seek(0)
+                # the reader's own header checks first (a header stating petabytes is array_too_large)
+                shape = _npy_header(fh, size, field="pred_probs")[0]
             return int(shape[0]) if len(shape) else None
+    except IngestError:
+        raise
     except Exception:  # noqa: BLE001 - any unreadable header: the reader names the problem
         return None
     return None
