@@ -7,7 +7,8 @@ synthetic float32 pred_probs ``.npy`` of ``--n`` x ``--k`` with its labels, then
 1. uploads both, streamed (the CLI's multipart body, 1 MiB at a time), and waits for the 201;
 2. queues an audit and polls it until done (the worker maps the stored pred_probs, ranks
    them in chunks, writes the pred_probs artifact and bulk-loads one row per example);
-3. pages once through the issues and reads one example's detail.
+3. pages once through the issues and reads one example's detail;
+4. exports every row, as CSV and as Parquet (read as a stream).
 
 Baseline, in the same run: reading the file once (what any upload costs at least) for
 time, the array's size for memory. The table gives each stage's seconds (the worker's
@@ -80,6 +81,16 @@ def run(n: int, k: int, *, workdir: Path, database_url: str | None, seed: int) -
             client.get(f"/v1/audits/{audit['id']}/examples/{page['items'][0]['index']}").raise_for_status()
             out["first page + example"] = time.perf_counter() - t
             out["issues"] = audit["summary"]["num_issues"]
+            cluster.memory.sample()
+            out["peak before export"] = dict(cluster.memory.peak)
+            for fmt in ("csv", "parquet"):
+                t = time.perf_counter()
+                size = 0
+                with client.stream("GET", f"/v1/audits/{audit['id']}/export", params={"format": fmt}) as r:
+                    r.raise_for_status()
+                    for part in r.iter_bytes():
+                        size += len(part)
+                out[f"export {fmt}"] = (time.perf_counter() - t, size)
         cluster.memory.sample()
         out["peak"] = dict(cluster.memory.peak)
     return out
@@ -96,11 +107,16 @@ def report(n: int, k: int, r: dict, backend: str) -> str:
     for key, value in r["timings"].items():
         if isinstance(value, (int, float)) and key.endswith("seconds"):
             lines.append(f"{'  worker: ' + key:<44} {value:>8.2f} {value / floor:>12.2f}")
-    lines += [f"{'first issues page + one example':<44} {r['first page + example']:>8.2f} "
-              f"{r['first page + example'] / floor:>12.2f}", "",
-              f"{'process':<12} {'peak MB':>8} {'x array':>8}", "-" * 30]
+    lines.append(f"{'first issues page + one example':<44} {r['first page + example']:>8.2f} "
+                 f"{r['first page + example'] / floor:>12.2f}")
+    for fmt in ("csv", "parquet"):
+        seconds, size = r[f"export {fmt}"]
+        label = f"export all rows as {fmt} ({size / 1e6:,.0f} MB)"
+        lines.append(f"{label:<44} {seconds:>8.2f} {seconds / floor:>12.2f}")
+    lines += ["", f"{'process':<12} {'peak MB':>8} {'x array':>8}  {'before the exports':>18}", "-" * 50]
     for name, peak in r["peak"].items():
-        lines.append(f"{name:<12} {peak / 1e6:>8,.0f} {peak / 1e6 / array_mb:>8.2f}")
+        before = r["peak before export"].get(name, 0)
+        lines.append(f"{name:<12} {peak / 1e6:>8,.0f} {peak / 1e6 / array_mb:>8.2f}  {before / 1e6:>15,.0f} MB")
     return "\n".join(lines)
 
 

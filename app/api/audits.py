@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 from datetime import datetime, timezone
 from pathlib import PurePosixPath
@@ -10,11 +9,12 @@ from typing import Annotated, Literal
 
 import numpy as np
 from fastapi import APIRouter, Depends, Query, Response
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, StreamingResponse
 
 from app.api.deps import ArtifactsDep, DatabaseDep, SessionDep, SettingsDep, TenantDep
 from app.api.guards import reject_nul
 from app.api.errors import ProblemError, responses
+from app.api.exports import MEDIA_TYPES, export_stream
 from app.api.dashboard_schemas import IssuePage
 from app.api.schemas import AuditIn, AuditOut, Page, ProgressOut
 from app.audit.aggregates import headline
@@ -28,9 +28,6 @@ from app.store.examples import dataset_member
 from app.store.done_audits import DoneAudit, done_audit_view, page_rows
 
 router = APIRouter(prefix="/v1/audits", tags=["audits"], dependencies=[Depends(reject_nul)])
-
-EXPORT_COLUMNS = ["rank", "index", "given_label", "suggested_label", "quality_score", "is_issue", "true_label",
-                  "example_id"]
 
 
 def audit_out(rec: AuditRecord, *, brief: bool = False) -> AuditOut:
@@ -241,29 +238,10 @@ def get_pred_probs(audit_id: str, session: SessionDep, artifacts: ArtifactsDep, 
 @router.get("/{audit_id}/export", responses={
     200: {"content": {"text/csv": {}, "application/vnd.apache.parquet": {}}}, **responses(404, 409, 422)},
     summary="Export all rows")
-def export(audit_id: str, session: SessionDep, tenant: TenantDep, format: Literal["csv", "parquet"] = "csv") -> Response:
-    """Every example in rank order as CSV or Parquet."""
-    import pyarrow as pa
-
+def export(audit_id: str, session: SessionDep, db: DatabaseDep, tenant: TenantDep,
+           format: Literal["csv", "parquet"] = "csv") -> StreamingResponse:
+    """Every example in rank order as CSV or Parquet, streamed (the server holds one block of rows at a time)."""
     rec = done_audit(session, audit_id, tenant)
-    rows = queries.all_rows(session, audit_id)
-    cols = list(zip(*rows)) if rows else [[] for _ in EXPORT_COLUMNS]
-    types = [pa.int64(), pa.int64(), pa.int64(), pa.int64(), pa.float64(), pa.bool_(), pa.int64(), pa.string()]
-    table = pa.table({name: pa.array(list(col), type=t) for name, col, t in zip(EXPORT_COLUMNS, cols, types)})
-    if rec.summary and (names := rec.summary.get("class_names")):
-        table = table.append_column("given_class", pa.array([names[i] for i in table["given_label"].to_pylist()]))
-        table = table.append_column("suggested_class",
-                                    pa.array([names[i] for i in table["suggested_label"].to_pylist()]))
-    buf = io.BytesIO()
-    if format == "csv":
-        import pyarrow.csv as pacsv
-
-        pacsv.write_csv(table, buf)
-        media = "text/csv"
-    else:
-        import pyarrow.parquet as pq
-
-        pq.write_table(table, buf)
-        media = "application/vnd.apache.parquet"
-    return Response(buf.getvalue(), media_type=media,
-                    headers={"Content-Disposition": f'attachment; filename="{audit_id}.{format}"'})
+    names = (rec.summary or {}).get("class_names")
+    return StreamingResponse(export_stream(db, audit_id, format, names), media_type=MEDIA_TYPES[format],
+                             headers={"Content-Disposition": f'attachment; filename="{audit_id}.{format}"'})

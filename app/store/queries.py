@@ -159,11 +159,13 @@ def has_example_ids(session: Session, audit_id: str) -> bool:
         is not None
 
 
-def all_rows(session: Session, audit_id: str):
-    """Every row of an audit in rank order, as tuples (for exports)."""
+def rows_in_rank_range(session: Session, audit_id: str, start: int, stop: int):
+    """The rows of an audit with ``start <= rank < stop`` in rank order, as tuples (for exports, block by block:
+    a range of the primary key)."""
     cols = [AuditRow.rank, AuditRow.index, AuditRow.given_label, AuditRow.suggested_label, AuditRow.quality_score,
             AuditRow.is_issue, AuditRow.true_label, AuditRow.example_id]
-    return session.execute(select(*cols).where(AuditRow.audit_id == audit_id).order_by(AuditRow.rank)).all()
+    return session.execute(select(*cols).where(AuditRow.audit_id == audit_id, AuditRow.rank >= start,
+                                               AuditRow.rank < stop).order_by(AuditRow.rank)).all()
 
 
 def count_by_status(session: Session) -> dict[str, int]:
