@@ -136,9 +136,12 @@ def finish(db: Database, audit_id: str, worker_id: str, *, rows: Iterable[dict] 
             for block in blocks:
                 conn.execute(insert(AuditRow), [{**dict(zip(ROW_COLUMNS, values)), "audit_id": audit_id}
                                                 for values in zip(*(block[c] for c in ROW_COLUMNS))])
-        # for millions of rows, loading them is the longest step of all: the timings say so
-        s.execute(update(AuditRecord).where(AuditRecord.id == audit_id).values(
-            timings={**(timings or {}), "rows_seconds": time.perf_counter() - t}))
+        # for millions of rows, loading them is the longest step of all: the timings and the duration say so
+        rows_seconds = time.perf_counter() - t
+        values: dict = {"timings": {**(timings or {}), "rows_seconds": rows_seconds}}
+        if headline and headline.get("duration_seconds") is not None:
+            values["headline"] = {**headline, "duration_seconds": headline["duration_seconds"] + rows_seconds}
+        s.execute(update(AuditRecord).where(AuditRecord.id == audit_id).values(**values))
     return True
 
 

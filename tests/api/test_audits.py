@@ -36,6 +36,7 @@ def test_audit_lifecycle_logreg(client, app):
     assert got["status"] == "done", got
     assert got["progress"]["fraction"] == 1.0 and got["timings"]["total_seconds"] > 0
     assert got["timings"]["rows_seconds"] >= 0  # loading the rows, timed inside the transaction that stores them
+    assert got["headline"]["duration_seconds"] == got["timings"]["worker_seconds"] + got["timings"]["rows_seconds"]
     assert got["summary"]["num_examples"] == 300 and got["evaluation"] is not None
     assert got["attempts"] == 1 and got["finished_at"]
 
