@@ -371,17 +371,18 @@ def _prune_by_noise_rate(pred_probs, self_conf, runner_up, best_others, perm, bo
         sample_size = SAMPLE_PER_PRUNED * int(counts.max()) + 64
         top = (np.argpartition(class_gap, size - sample_size)[size - sample_size:]
                if SAMPLE_PER_PRUNED and size > sample_size else None)
-        if top is not None and flat is not None:
+        if top is not None:
             top_rows = idx[top]
-            top_at, top_own, top_min = top_rows * k, self_conf[top_rows], class_gap[top].min()
+            top_block = np.asarray(pred_probs[top_rows])  # the sampled rows, read once for every target class
+            top_own, top_min = self_conf[top_rows], class_gap[top].min()
         class_mask = np.zeros(size, dtype=bool)
         for j, m in zip(targets.tolist(), counts.tolist()):
             if m >= size:
                 class_mask[:] = True
                 continue
             floor = -np.inf
-            if top is not None and flat is not None:
-                sample = flat.take(top_at + j) - top_own  # p_j - p_c, as cleanlab computes it
+            if top is not None:
+                sample = top_block[:, j] - top_own  # p_j - p_c, as cleanlab computes it
                 floor = np.partition(sample, sample.size - m)[sample.size - m]
                 if floor > top_min:  # rows outside the sample have margins <= their gaps <= top_min < floor
                     above = sample >= floor
@@ -406,7 +407,7 @@ def _prune_by_noise_rate(pred_probs, self_conf, runner_up, best_others, perm, bo
                 class_mask |= _smallest(-_margins(pred_probs, idx, j, c, rows), m)  # cleanlab: argsort(-margin)[:m]
             else:
                 class_mask[chosen] = True
-        mask[idx] = class_mask
+        mask[idx[class_mask]] = True
 
     for _ in (pool.map if pool is not None else map)(one_class, range(k)):
         pass

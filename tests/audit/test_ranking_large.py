@@ -218,3 +218,11 @@ def test_labels_out_of_range_are_refused():
         with pytest.raises(OptionError) as err:
             rank_label_issues(bad, P, chunked=True)
         assert err.value.field == "labels"
+
+
+def test_fortran_ordered_input_gives_the_same_results():
+    """Column-major pred_probs (as some writers save them): the sampled rows and chunks read the same values."""
+    P, y = synthetic_pred_probs(20_000, 30, noise=0.1, seed=3)
+    chunked, reference = both(y, np.asfortranarray(P), chunk_cells=50_000)
+    assert_identical(chunked, reference)
+    assert reference.num_issues > 0
