@@ -17,9 +17,8 @@ SQLite a plain ``executemany`` of tuples.
 
 from __future__ import annotations
 
-import time
-
 import logging
+import time
 from datetime import timedelta
 from typing import Iterable, Iterator, Mapping, Sequence
 
