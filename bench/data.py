@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from app.audit.dataset import Dataset
-from app.audit.ingest import from_arrays, load_dataset
+from labelaudit.audit.dataset import Dataset
+from labelaudit.audit.ingest import from_arrays, load_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 MNIST = ROOT.parent / "shared" / "datasets" / "mnist-test" / "t10k-images-idx3-ubyte.gz"

@@ -46,9 +46,9 @@ def main() -> None:
     import httpx
     import uvicorn
 
-    from app.config import get_settings
-    from app.jobs.worker import run_pending
-    from app.main import create_app
+    from labelaudit.config import get_settings
+    from labelaudit.jobs.worker import run_pending
+    from labelaudit.main import create_app
 
     data_dir = Path(tempfile.mkdtemp(prefix="la-bench-"))
     settings = get_settings(data_dir=data_dir, database_url=args.database_url, workers=0, auth="off")

@@ -305,7 +305,7 @@ class Cluster:
     def _spawn(self, command: str, log_name: str) -> subprocess.Popen:
         self.logs.mkdir(parents=True, exist_ok=True)
         with open(self.logs / log_name, "ab") as log:
-            return subprocess.Popen([sys.executable, "-m", "app.cli", command], env=self.env, stdout=log,
+            return subprocess.Popen([sys.executable, "-m", "labelaudit.cli", command], env=self.env, stdout=log,
                                     stderr=subprocess.STDOUT, cwd=ROOT)
 
     def start(self) -> "Cluster":
@@ -400,7 +400,7 @@ def running_audits_by_pid(db) -> dict[int, str]:
     """Running audits by the pid in their ``worker_id`` (``host:pid:thread:random``)."""
     from sqlalchemy import select
 
-    from app.store.models import RUNNING, AuditRecord
+    from labelaudit.store.models import RUNNING, AuditRecord
 
     with db.sessions() as s:
         rows = s.execute(select(AuditRecord.id, AuditRecord.worker_id).where(AuditRecord.status == RUNNING)).all()
@@ -417,7 +417,7 @@ def audit_states(db, ids) -> dict[str, tuple[str, int, int]]:
     """``{audit_id: (status, attempts, stored rows)}`` of ``ids``."""
     from sqlalchemy import func, select
 
-    from app.store.models import AuditRecord, AuditRow
+    from labelaudit.store.models import AuditRecord, AuditRow
 
     ids = list(ids)
     out = {}
@@ -486,7 +486,7 @@ def run(*, data_dir: Path, database_url: str | None = None, clients: int = 8, du
     """Run the load (and the fault, with ``kill_worker_after``) and return the figures as a dict."""
     from sqlalchemy.orm import sessionmaker
 
-    from app.store.db import Database, make_engine
+    from labelaudit.store.db import Database, make_engine
 
     stale = stale_after or (4.0 if kill_worker_after is not None else 60.0)
     heartbeat = min(2.0, stale / 5)

@@ -58,9 +58,9 @@ def synthetic_audit(n: int, seed: int = 0):
 
 def insert_audit(db, n: int, tenant: str = "local") -> str:
     """One dataset and one finished audit of ``tenant`` with ``n`` rows, inserted in bulk; returns the audit id."""
-    from app.audit.aggregates import audit_aggregates, headline
-    from app.store.ids import new_id
-    from app.store.models import AuditRecord, DatasetRecord, utcnow
+    from labelaudit.audit.aggregates import audit_aggregates, headline
+    from labelaudit.store.ids import new_id
+    from labelaudit.store.models import AuditRecord, DatasetRecord, utcnow
 
     index, given, suggested, scores, flagged, true = synthetic_audit(n)
     names = [f"class_{c}" for c in range(K)]
@@ -175,9 +175,9 @@ def start_server(settings, port: int, processes: int) -> subprocess.Popen:
     env.update({"LABELAUDIT_DATA_DIR": str(settings.data_dir), "LABELAUDIT_DATABASE_URL": settings.resolved_database_url,
                 "LABELAUDIT_WORKERS": "0", "LABELAUDIT_PORT": str(port), "PYTHONPATH": str(ROOT)})
     if processes == 1:
-        cmd = [sys.executable, "-c", "from app.main import serve; serve()"]
+        cmd = [sys.executable, "-c", "from labelaudit.main import serve; serve()"]
     else:
-        cmd = [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
+        cmd = [sys.executable, "-m", "uvicorn", "labelaudit.main:create_app", "--factory", "--host", "127.0.0.1",
                "--port", str(port), "--workers", str(processes), "--log-level", "warning"]
     with open(settings.data_dir / "server.log", "ab") as log:
         proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -221,8 +221,8 @@ def shapes(audit_id: str, n: int) -> list[tuple[str, str, dict, bool]]:
 def run_backend(name: str, args) -> list[dict]:
     from sqlalchemy import text
 
-    from app.config import get_settings
-    from app.store.db import open_database
+    from labelaudit.config import get_settings
+    from labelaudit.store.db import open_database
 
     data_dir = Path(tempfile.mkdtemp(prefix="la-bench-queries-"))
     schema = None
@@ -244,7 +244,7 @@ def run_backend(name: str, args) -> list[dict]:
     results: list[dict] = []
     try:
         t = time.perf_counter()
-        from app.store.apikeys import create_api_key
+        from labelaudit.store.apikeys import create_api_key
 
         headers = {"Authorization": f"Bearer {create_api_key(db, 'bench')[1]}"}  # auth on, as in production
         audit_id = insert_audit(db, args.rows, tenant="bench")

@@ -8,13 +8,13 @@ subprocess on the same file, opened as a read-only memory map:
 - ``argmax floor``: the floor plus each row's ``np.argmax`` (chunks of 4 MB on every CPU, threads):
   the least a method pays that reads every probability, as confident learning must (the
   suggested label, the margin and the confident joint depend on every value of a row);
-- ``labelaudit``: :func:`app.audit.ranking.rank_label_issues` in chunks (the whole Ranking:
+- ``labelaudit``: :func:`labelaudit.audit.ranking.rank_label_issues` in chunks (the whole Ranking:
   issue mask, scores, ranks, noise matrices; the chunked path is forced at every size);
 - ``cleanlab``: cleanlab's ``find_label_issues`` (prune_by_noise_rate, ``n_jobs=1`` as the
   service calls it) + ``get_label_quality_scores`` (normalized_margin) + argsort;
 - ``cleanlab batched``: cleanlab's streaming ``find_label_issues_batched`` (its own
   low-self-confidence issues, not the same results; ``n_jobs=1``);
-- ``store sqlite`` / ``store postgres``: the worker's storing step (:func:`app.jobs.worker._store`:
+- ``store sqlite`` / ``store postgres``: the worker's storing step (:func:`labelaudit.jobs.worker._store`:
   the pred_probs artifact, streamed, and the per-example rows bulk-loaded with the done status
   in one transaction); ``rows`` is the row-loading part. ``store old`` replays the previous code
   (a float32 copy + an in-memory ``.npy``, and ORM inserts of row dicts in batches of 5,000).
@@ -70,7 +70,7 @@ def child(args) -> None:
     import cleanlab.rank  # noqa: F401
     from cleanlab.experimental.label_issues_batched import find_label_issues_batched
 
-    from app.audit.ranking import rank_label_issues
+    from labelaudit.audit.ranking import rank_label_issues
 
     P = np.load(args.data, mmap_mode="r")
     labels = np.load(args.data + ".labels.npy")
@@ -86,7 +86,7 @@ def child(args) -> None:
     elif args.child == "argmax floor":
         from concurrent.futures import ThreadPoolExecutor
 
-        from app.audit.ranking_large import CHUNK_CELLS, _cpus
+        from labelaudit.audit.ranking_large import CHUNK_CELLS, _cpus
 
         n, k = P.shape
         rows = max(1, CHUNK_CELLS // k)
@@ -124,15 +124,15 @@ def child(args) -> None:
 def _store_setup(args, P, labels):
     import numpy as np
 
-    from app.audit.dataset import Dataset
-    from app.audit.pipeline import AuditOptions, AuditResult
-    from app.audit.ranking import rank_label_issues
-    from app.config import Settings
-    from app.jobs import queue
-    from app.store.artifacts import ArtifactStore
-    from app.store.db import open_database
-    from app.store.ids import new_id
-    from app.store.models import DatasetRecord, utcnow
+    from labelaudit.audit.dataset import Dataset
+    from labelaudit.audit.pipeline import AuditOptions, AuditResult
+    from labelaudit.audit.ranking import rank_label_issues
+    from labelaudit.config import Settings
+    from labelaudit.jobs import queue
+    from labelaudit.store.artifacts import ArtifactStore
+    from labelaudit.store.db import open_database
+    from labelaudit.store.ids import new_id
+    from labelaudit.store.models import DatasetRecord, utcnow
 
     work = Path(args.workdir)
     settings = Settings(data_dir=work / "data", database_url=args.database_url or None)
@@ -157,8 +157,8 @@ def _store_setup(args, P, labels):
 def _store_run(args, setup) -> dict:
     from sqlalchemy import func, select
 
-    from app.jobs import worker
-    from app.store.models import AuditRow
+    from labelaudit.jobs import worker
+    from labelaudit.store.models import AuditRow
 
     db, artifacts, result, job = setup["db"], setup["artifacts"], setup["result"], setup["job"]
     t = time.perf_counter()
@@ -185,8 +185,8 @@ def _old_store(db, artifacts, result, job) -> float:
     import numpy as np
     from sqlalchemy import insert, update
 
-    from app.jobs.queue import _owned
-    from app.store.models import DONE, AuditRow
+    from labelaudit.jobs.queue import _owned
+    from labelaudit.store.models import DONE, AuditRow
 
     t = time.perf_counter()
     buf = io.BytesIO()

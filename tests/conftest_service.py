@@ -65,7 +65,7 @@ def database_url(backend, tmp_path):
 @pytest.fixture
 def service_settings(database_url, tmp_path):
     """Settings on the test database; no embedded workers (tests run jobs explicitly)."""
-    from app.config import get_settings
+    from labelaudit.config import get_settings
 
     return get_settings(data_dir=tmp_path / "data", database_url=database_url, workers=0, min_rows=10, auth="off",
                         heartbeat_seconds=0.2, stale_after_seconds=2.0, worker_poll_seconds=0.1)
@@ -73,7 +73,7 @@ def service_settings(database_url, tmp_path):
 
 @pytest.fixture
 def app(service_settings):
-    from app.main import create_app
+    from labelaudit.main import create_app
 
     return create_app(service_settings)
 
@@ -88,7 +88,7 @@ def client(app):
 
 def run_jobs(app) -> int:
     """Run every queued audit in this thread (what a worker would do)."""
-    from app.jobs.worker import run_pending
+    from labelaudit.jobs.worker import run_pending
 
     return run_pending(app.state.settings, app.state.db)
 
@@ -164,12 +164,12 @@ def live_workers() -> int:
     return 1
 
 
-SERVE_CODE = "from app.main import serve; from app.config import get_settings; serve(get_settings())"
+SERVE_CODE = "from labelaudit.main import serve; from labelaudit.config import get_settings; serve(get_settings())"
 
 
 @contextmanager
 def serving(env: dict, log_path, code: str = SERVE_CODE) -> Iterator[str]:
-    """``app.main.serve`` (or ``code``) in a subprocess with ``env``, its output in ``log_path``; yields the base
+    """``labelaudit.main.serve`` (or ``code``) in a subprocess with ``env``, its output in ``log_path``; yields the base
     URL once ``/readyz`` answers, and stops the server when the block ends."""
     import subprocess
     import sys
@@ -203,7 +203,7 @@ def serving(env: dict, log_path, code: str = SERVE_CODE) -> Iterator[str]:
 
 @pytest.fixture
 def live_server(service_settings, live_workers, tmp_path):
-    """The real API (``app.main.serve``, ``live_workers`` embedded workers) in a subprocess on a free port;
+    """The real API (``labelaudit.main.serve``, ``live_workers`` embedded workers) in a subprocess on a free port;
     yields its base URL."""
     env = service_env(service_settings, LABELAUDIT_PORT=free_port(), LABELAUDIT_WORKERS=live_workers)
     with serving(env, tmp_path / "server.log") as url:
@@ -215,7 +215,7 @@ def status_and_rows(db, audit_id: str) -> tuple[str, int]:
     landing between the two reads would look half-written)."""
     from sqlalchemy import func, select
 
-    from app.store.models import AuditRecord, AuditRow
+    from labelaudit.store.models import AuditRecord, AuditRow
 
     rows = (select(func.count()).select_from(AuditRow).where(AuditRow.audit_id == AuditRecord.id)
             .correlate(AuditRecord).scalar_subquery())

@@ -75,7 +75,7 @@ def test_class_table_matrices_and_histogram(client, app):
 
 
 def test_aggregates_are_backfilled_for_older_audits(client, app):
-    from app.store.models import AuditRecord
+    from labelaudit.store.models import AuditRecord
 
     _, audit = pred_probs_audit(client, app, n=300)
     stored = client.get(f"/v1/audits/{audit['id']}/classes").json()

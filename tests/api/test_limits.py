@@ -12,8 +12,8 @@ from urllib.parse import urlparse
 import httpx
 import pytest
 
-from app.store.apikeys import create_api_key
-from app.store.db import open_database
+from labelaudit.store.apikeys import create_api_key
+from labelaudit.store.db import open_database
 from tests.conftest_service import csv_bytes, npy_bytes, synthetic_pred_probs
 
 pytestmark = pytest.mark.slow
@@ -163,7 +163,7 @@ def test_stalled_upload_is_408_and_leaves_nothing(clients, live_server, service_
 
 def test_slow_answer_is_503_and_a_started_response_is_not_cut():
     """The middleware itself, around a toy app whose handler is too slow or streams slowly."""
-    from app.api.timeouts import TimeoutMiddleware
+    from labelaudit.api.timeouts import TimeoutMiddleware
 
     async def slow_app(scope, receive, send):
         await receive()

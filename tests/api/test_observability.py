@@ -18,10 +18,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import update
 
-from app import logs
-from app.api.request_log import HEADER
-from app.jobs import queue
-from app.store.models import AuditRecord, utcnow
+from labelaudit import logs
+from labelaudit.api.request_log import HEADER
+from labelaudit.jobs import queue
+from labelaudit.store.models import AuditRecord, utcnow
 from tests.conftest_service import csv_bytes, run_jobs, synthetic_pred_probs, wait_for
 
 GENERATED = re.compile(r"[0-9a-f]{32}")
@@ -151,8 +151,8 @@ def test_unhandled_error_counts_as_internal_error_with_request_id(app, json_log)
 
 
 def _pred_probs_dataset(app) -> str:
-    from app.audit.ingest import from_pred_probs
-    from app.store.datasets import save_dataset
+    from labelaudit.audit.ingest import from_pred_probs
+    from labelaudit.store.datasets import save_dataset
 
     P, y = synthetic_pred_probs(60)
     return save_dataset(app.state.db, app.state.artifacts, from_pred_probs(P, y), name="p").id

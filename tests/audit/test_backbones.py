@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from app.audit.backbones import choose_backbone, get_backbone
-from app.audit.backbones.base import FitContext
-from app.audit.backbones.cnn import build_cnn
-from app.audit.backbones.device import resolve_device
-from app.audit.backbones.mlp import build_mlp
-from app.errors import OptionError
+from labelaudit.audit.backbones import choose_backbone, get_backbone
+from labelaudit.audit.backbones.base import FitContext
+from labelaudit.audit.backbones.cnn import build_cnn
+from labelaudit.audit.backbones.device import resolve_device
+from labelaudit.audit.backbones.mlp import build_mlp
+from labelaudit.errors import OptionError
 
 
 @pytest.mark.parametrize("model, x", [

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.audit.crossval import cross_val_pred_probs, stratified_folds
-from app.errors import AuditCancelled, OptionError
+from labelaudit.audit.crossval import cross_val_pred_probs, stratified_folds
+from labelaudit.errors import AuditCancelled, OptionError
 
 
 def test_folds_are_stratified_and_seeded():

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from app.audit.ingest import (
+from labelaudit.audit.ingest import (
     PRED_PROBS_TOLERANCE,
     detect_format,
     from_arrays,
@@ -18,7 +18,7 @@ from app.audit.ingest import (
     load_dataset,
     read_idx_array,
 )
-from app.errors import IngestError, UnsupportedFormat
+from labelaudit.errors import IngestError, UnsupportedFormat
 from tests.conftest import LABEL_ERRORS_DIR, MNIST_DIR, require, write_idx
 
 
@@ -271,8 +271,8 @@ def test_zip_claiming_an_unsupported_zip_version_is_a_parse_error(tmp_path):
 
     from PIL import Image
 
-    from app.audit.ingest import load_dataset
-    from app.errors import IngestError
+    from labelaudit.audit.ingest import load_dataset
+    from labelaudit.errors import IngestError
 
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
@@ -293,7 +293,7 @@ def test_zip_claiming_an_unsupported_zip_version_is_a_parse_error(tmp_path):
 
 def test_too_many_rows_is_refused_from_the_header_before_reading(tmp_path, monkeypatch):
     """Parquet metadata and a pred_probs .npy header state their rows: over max_rows, the data are never read."""
-    from app.audit import ingest
+    from labelaudit.audit import ingest
 
     table = tmp_path / "d.parquet"
     pq.write_table(pa.table({"f": np.arange(50.0), "label": ["x", "y"] * 25}), table)

@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.audit import ingest
-from app.audit.ingest import _label_values, from_pred_probs, load_dataset, read_npz, read_pred_probs
-from app.audit.mapped import is_mapped
-from app.errors import IngestError
-from app.store.artifacts import ArtifactStore
+from labelaudit.audit import ingest
+from labelaudit.audit.ingest import _label_values, from_pred_probs, load_dataset, read_npz, read_pred_probs
+from labelaudit.audit.mapped import is_mapped
+from labelaudit.errors import IngestError
+from labelaudit.store.artifacts import ArtifactStore
 
 ROOT = Path(__file__).resolve().parents[2]
 N, K = 600, 13
@@ -247,9 +247,9 @@ def test_npz_member_with_a_bad_crc_is_refused_as_before(tmp_path):
 
 
 def test_no_temp_file_is_left_when_ingest_or_save_fails(monkeypatch, small_chunks, tmp_path):
-    from app.config import get_settings
-    from app.store.datasets import artifact_store, ingest_file, load_arrays
-    from app.store.db import open_database
+    from labelaudit.config import get_settings
+    from labelaudit.store.datasets import artifact_store, ingest_file, load_arrays
+    from labelaudit.store.db import open_database
 
     settings = get_settings(data_dir=tmp_path / "data", database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
                             workers=0, min_rows=10, auth="off")
@@ -305,8 +305,8 @@ _CHILD = textwrap.dedent("""
 
     import numpy as np
 
-    from app.audit.ingest import load_dataset
-    from app.store.artifacts import ArtifactStore
+    from labelaudit.audit.ingest import load_dataset
+    from labelaudit.store.artifacts import ArtifactStore
 
     def status(field):
         with open("/proc/self/status") as fh:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.audit.ingest import from_arrays, load_dataset
-from app.audit.noise import inject_noise
-from app.audit.pipeline import AuditOptions, run_audit
-from app.errors import OptionError
+from labelaudit.audit.ingest import from_arrays, load_dataset
+from labelaudit.audit.noise import inject_noise
+from labelaudit.audit.pipeline import AuditOptions, run_audit
+from labelaudit.errors import OptionError
 from tests.conftest import LABEL_ERRORS_DIR, require
 
 

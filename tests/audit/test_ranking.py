@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.audit.evaluate import evaluate_audit
-from app.audit.ingest import load_dataset
-from app.audit.ranking import RANK_METHODS, rank_label_issues
-from app.errors import OptionError
+from labelaudit.audit.evaluate import evaluate_audit
+from labelaudit.audit.ingest import load_dataset
+from labelaudit.audit.ranking import RANK_METHODS, rank_label_issues
+from labelaudit.errors import OptionError
 from tests.conftest import LABEL_ERRORS_DIR, require
 
 

@@ -8,11 +8,11 @@ import warnings
 import numpy as np
 import pytest
 
-from app.audit import ranking, ranking_large
-from app.audit.dataset import Dataset
-from app.audit.ranking import FILTER_METHODS, RANK_METHODS, rank_label_issues
-from app.audit.ranking_large import _smallest, rank_label_issues_chunked, stable_argsort
-from app.store.artifacts import ArtifactStore
+from labelaudit.audit import ranking, ranking_large
+from labelaudit.audit.dataset import Dataset
+from labelaudit.audit.ranking import FILTER_METHODS, RANK_METHODS, rank_label_issues
+from labelaudit.audit.ranking_large import _smallest, rank_label_issues_chunked, stable_argsort
+from labelaudit.store.artifacts import ArtifactStore
 from bench.data import synthetic_pred_probs, synthetic_pred_probs_file
 
 ARRAYS = ("is_issue", "quality_scores", "suggested_labels", "ranks", "order", "class_sizes", "class_issues",
@@ -190,8 +190,8 @@ def test_smallest_is_the_set_argsort_picks():
 
 def test_audit_of_a_stored_dataset_ranks_its_memory_map(tmp_path, monkeypatch, noisy_100):
     """The worker's way: dataset artifact -> memory-mapped pred_probs -> run_audit (chunked) -> row blocks."""
-    from app.audit.pipeline import AuditOptions, run_audit
-    from app.jobs.worker import result_row_blocks, result_rows
+    from labelaudit.audit.pipeline import AuditOptions, run_audit
+    from labelaudit.jobs.worker import result_row_blocks, result_rows
 
     P, y = noisy_100
     store = ArtifactStore(tmp_path)
@@ -211,7 +211,7 @@ def test_audit_of_a_stored_dataset_ranks_its_memory_map(tmp_path, monkeypatch, n
 
 
 def test_labels_out_of_range_are_refused():
-    from app.errors import OptionError
+    from labelaudit.errors import OptionError
 
     P, y = synthetic_pred_probs(100, 4, seed=1)
     for bad in (np.where(np.arange(100) == 7, 4, y), np.where(np.arange(100) == 7, -1, y)):

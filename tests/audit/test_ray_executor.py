@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.audit.backbones.logreg import LogRegBackbone
-from app.audit.backbones.mlp import MLPBackbone
-from app.audit.crossval import cross_val_pred_probs
-from app.audit.executors import (FoldFailed, LocalExecutor, RayExecutor, executor_from_settings,
+from labelaudit.audit.backbones.logreg import LogRegBackbone
+from labelaudit.audit.backbones.mlp import MLPBackbone
+from labelaudit.audit.crossval import cross_val_pred_probs
+from labelaudit.audit.executors import (FoldFailed, LocalExecutor, RayExecutor, executor_from_settings,
                                  job_runtime_env)
-from app.errors import AuditCancelled, OptionError
+from labelaudit.errors import AuditCancelled, OptionError
 
 ray = pytest.importorskip("ray")
 
@@ -152,7 +152,7 @@ def test_option_errors_are_not_retried(ray_cluster, table, tmp_path):
 
 
 def test_executor_from_settings(monkeypatch):
-    from app.config import get_settings
+    from labelaudit.config import get_settings
 
     monkeypatch.delenv("LABELAUDIT_EXECUTOR", raising=False)
     assert isinstance(executor_from_settings(get_settings()), LocalExecutor)
@@ -179,8 +179,8 @@ def test_device_requests(ray_cluster):
 
 
 def test_run_audit_on_ray_reports_progress_and_matches_local(ray_cluster, table):
-    from app.audit.ingest import from_arrays
-    from app.audit.pipeline import AuditOptions, run_audit
+    from labelaudit.audit.ingest import from_arrays
+    from labelaudit.audit.pipeline import AuditOptions, run_audit
 
     X, y = table
     ds = from_arrays(X, y)
@@ -203,10 +203,10 @@ def test_worker_with_ray_executor_setting(ray_cluster, tmp_path, monkeypatch):
 
     from fastapi.testclient import TestClient
 
-    from app.audit import executors
-    from app.config import get_settings
-    from app.jobs.worker import run_worker
-    from app.main import create_app
+    from labelaudit.audit import executors
+    from labelaudit.config import get_settings
+    from labelaudit.jobs.worker import run_worker
+    from labelaudit.main import create_app
     from tests.conftest_service import csv_bytes, wait_for
 
     ray_runs = []
@@ -243,8 +243,8 @@ def test_worker_with_ray_executor_setting(ray_cluster, tmp_path, monkeypatch):
             stop.set()
             worker.join(30)
     assert ray_runs == [2]  # the worker's folds went through the Ray executor
-    from app.audit.ingest import load_dataset
-    from app.audit.pipeline import AuditOptions, run_audit
+    from labelaudit.audit.ingest import load_dataset
+    from labelaudit.audit.pipeline import AuditOptions, run_audit
 
     path = tmp_path / "d.csv"
     path.write_bytes(csv_bytes(300))

@@ -8,12 +8,12 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 
-from app.audit.dataset import Dataset
-from app.audit.keys import example_keys
-from app.check.baseline import load_baseline_keys, new_issue_keys
-from app.check.policy import Policy, evaluate_policy, load_policy
-from app.check.reports import junit_xml, markdown
-from app.errors import OptionError
+from labelaudit.audit.dataset import Dataset
+from labelaudit.audit.keys import example_keys
+from labelaudit.check.baseline import load_baseline_keys, new_issue_keys
+from labelaudit.check.policy import Policy, evaluate_policy, load_policy
+from labelaudit.check.reports import junit_xml, markdown
+from labelaudit.errors import OptionError
 
 SUMMARY = {
     "num_examples": 1000, "num_classes": 2, "num_issues": 30, "issue_rate": 0.03, "health_score": 0.96,

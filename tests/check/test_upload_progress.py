@@ -13,8 +13,8 @@ import pytest
 from python_multipart.multipart import MultipartParser, parse_options_header
 from rich.console import Console
 
-from app.check.remote import MultipartBody, _upload
-from app.console import ProgressDisplay
+from labelaudit.check.remote import MultipartBody, _upload
+from labelaudit.console import ProgressDisplay
 from tests.conftest_service import app, backend, client, database_url, service_settings  # noqa: F401
 
 
@@ -164,7 +164,7 @@ def test_progress_display_bar_on_a_terminal():
 
 
 def test_pred_probs_files_are_streamed_without_a_local_load(tmp_path):
-    from app.check.remote import _is_pred_probs_npy
+    from labelaudit.check.remote import _is_pred_probs_npy
 
     npy, csv = tmp_path / "p.npy", tmp_path / "d.csv"
     np.save(npy, np.eye(3, dtype=np.float32))

@@ -45,7 +45,7 @@ def browser():
 
 
 def upload_mnist(c: httpx.Client, tmp_path: Path) -> dict:
-    from app.audit.ingest import read_idx_array
+    from labelaudit.audit.ingest import read_idx_array
     from tests.conftest import write_idx
 
     images_gz, labels_gz = SHARED / "mnist-test" / "t10k-images-idx3-ubyte.gz", SHARED / "mnist-test" / "t10k-labels-idx1-ubyte.gz"

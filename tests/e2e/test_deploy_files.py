@@ -38,7 +38,7 @@ def test_env_wiring(compose):
     assert services["api"]["command"] == ["labelaudit", "serve"]
     assert services["worker"]["command"] == ["labelaudit", "worker"]
     assert services["api"]["ports"] == ["8000:8000"]
-    from app.config import get_settings
+    from labelaudit.config import get_settings
 
     settings = get_settings(**{k.removeprefix("LABELAUDIT_").lower(): v
                                for k, v in services["api"]["environment"].items()})
@@ -90,7 +90,7 @@ def test_ray_profile(compose):
     assert env["RAY_ADDRESS"] == "ray://ray-head:10001"
     assert env["LABELAUDIT_DATABASE_URL"] == services["worker"]["environment"]["LABELAUDIT_DATABASE_URL"]
     assert driver["depends_on"]["ray-head"]["condition"] == "service_healthy"
-    from app.config import get_settings
+    from labelaudit.config import get_settings
 
     settings = get_settings(**{k.removeprefix("LABELAUDIT_").lower(): v for k, v in env.items()
                                if k.startswith("LABELAUDIT_") or k == "RAY_ADDRESS"})

@@ -1,7 +1,7 @@
-"""Fixtures of the hostile-input tests: one real server (``app.main.serve`` under uvicorn, in a
+"""Fixtures of the hostile-input tests: one real server (``labelaudit.main.serve`` under uvicorn, in a
 subprocess) per database backend, shared by a whole module, on SQLite or PostgreSQL.
 
-The servers lower ``app.audit.ingest.MAX_ZIP_MEMBERS`` to
+The servers lower ``labelaudit.audit.ingest.MAX_ZIP_MEMBERS`` to
 :data:`~tests.hostile.corpus.TEST_MAX_ZIP_MEMBERS` and the upload limit to
 :data:`~tests.hostile.corpus.TEST_MAX_UPLOAD_BYTES`, so that "too many members" and
 "too large" are small requests; every other limit is the shipped one.
@@ -66,7 +66,7 @@ def database(backend: str, tmp: Path) -> Iterator[str]:
 @contextmanager
 def run_server(backend: str, tmp: Path, *, workers: int = 0) -> Iterator[Server]:
     """The real API on ``backend`` in a subprocess on a free port, until the block ends."""
-    from app.config import get_settings
+    from labelaudit.config import get_settings
 
     with database(backend, tmp) as url:
         settings = get_settings(data_dir=tmp / "data", database_url=url, workers=workers, min_rows=10, auth="off",
@@ -74,8 +74,8 @@ def run_server(backend: str, tmp: Path, *, workers: int = 0) -> Iterator[Server]
         port = free_port()
         env = service_env(settings, LABELAUDIT_PORT=port, LABELAUDIT_WORKERS=workers,
                           LABELAUDIT_MAX_UPLOAD_BYTES=TEST_MAX_UPLOAD_BYTES)
-        code = (f"import app.audit.ingest as ingest; ingest.MAX_ZIP_MEMBERS = {TEST_MAX_ZIP_MEMBERS}; "
-                "from app.main import serve; from app.config import get_settings; serve(get_settings())")
+        code = (f"import labelaudit.audit.ingest as ingest; ingest.MAX_ZIP_MEMBERS = {TEST_MAX_ZIP_MEMBERS}; "
+                "from labelaudit.main import serve; from labelaudit.config import get_settings; serve(get_settings())")
         log = tmp / "server.log"
         with serving(env, log, code) as url:
             yield Server(url=url, data_dir=settings.data_dir, backend=backend, log=log)

@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-#: ``app.audit.ingest.MAX_ZIP_MEMBERS`` on the corpus server
+#: ``labelaudit.audit.ingest.MAX_ZIP_MEMBERS`` on the corpus server
 TEST_MAX_ZIP_MEMBERS = 500
 #: the corpus server's upload limit (``LABELAUDIT_MAX_UPLOAD_BYTES``); every other entry is far below it
 TEST_MAX_UPLOAD_BYTES = 4 * 1024 * 1024

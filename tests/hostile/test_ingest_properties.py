@@ -24,10 +24,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.audit import ingest
-from app.audit.dataset import Dataset
-from app.audit.ingest import FORMATS, from_pred_probs, load_dataset, read_idx_array
-from app.errors import LabelAuditError
+from labelaudit.audit import ingest
+from labelaudit.audit.dataset import Dataset
+from labelaudit.audit.ingest import FORMATS, from_pred_probs, load_dataset, read_idx_array
+from labelaudit.errors import LabelAuditError
 from tests.hostile.corpus import csv_bytes, idx_bytes, idx_pair, image_members, npy_bytes, npz_bytes, \
     parquet_bytes, png_bytes, pred_probs, zip_bytes
 

@@ -14,15 +14,15 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from app.store.db import open_database
-from app.store.models import DatasetRecord
+from labelaudit.store.db import open_database
+from labelaudit.store.models import DatasetRecord
 from tests.conftest_service import csv_bytes, free_port, service_env, status_and_rows, wait_for
 
 pytestmark = pytest.mark.slow
 
 
 class Server:
-    """``app.main.serve`` in a subprocess that can be killed and started again on the same port."""
+    """``labelaudit.main.serve`` in a subprocess that can be killed and started again on the same port."""
 
     def __init__(self, settings, log_path):
         self.port, self.log_path = free_port(), log_path
@@ -32,7 +32,7 @@ class Server:
 
     def start(self) -> None:
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-c", "from app.main import serve; serve()"],
+            self.proc = subprocess.Popen([sys.executable, "-c", "from labelaudit.main import serve; serve()"],
                                          env=self.env, stdout=log, stderr=subprocess.STDOUT)
 
         def up():

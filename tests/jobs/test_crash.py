@@ -10,7 +10,7 @@ import sys
 import pytest
 from sqlalchemy import func, select
 
-from app.store.models import AuditRow
+from labelaudit.store.models import AuditRow
 from tests.conftest_service import csv_bytes, service_env, status_and_rows, wait_for
 
 pytestmark = pytest.mark.slow
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 def start_worker(settings, log_path):
     log = open(log_path, "ab")
-    proc = subprocess.Popen([sys.executable, "-m", "app.jobs.worker"], env=service_env(settings),
+    proc = subprocess.Popen([sys.executable, "-m", "labelaudit.jobs.worker"], env=service_env(settings),
                             stdout=log, stderr=subprocess.STDOUT)
     log.close()
     return proc

@@ -7,10 +7,10 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
-from app.jobs import queue
-from app.store.models import AuditRecord, AuditRow, utcnow
-from app.store.datasets import save_dataset
-from app.audit.ingest import from_pred_probs
+from labelaudit.jobs import queue
+from labelaudit.store.models import AuditRecord, AuditRow, utcnow
+from labelaudit.store.datasets import save_dataset
+from labelaudit.audit.ingest import from_pred_probs
 from tests.conftest_service import synthetic_pred_probs
 
 
@@ -45,7 +45,7 @@ def test_job_quota_counts_a_concurrent_enqueue_that_held_the_lock(app):
     """Another process's enqueue holds the lock while it adds an active audit: ours waits, then counts it."""
     from sqlalchemy import text
 
-    from app.errors import QuotaExceeded
+    from labelaudit.errors import QuotaExceeded
 
     db = app.state.db
     ds = _dataset(app)

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from app.jobs.worker import run_worker
+from labelaudit.jobs.worker import run_worker
 from tests.conftest_service import csv_bytes, npy_bytes, synthetic_pred_probs, wait_for
 
 

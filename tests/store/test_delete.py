@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from app.store.models import AuditRecord, AuditRow, DatasetRecord
+from labelaudit.store.models import AuditRecord, AuditRow, DatasetRecord
 from tests.conftest_service import csv_bytes, npy_bytes, run_jobs, synthetic_pred_probs
 
 

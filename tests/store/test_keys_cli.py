@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 
-from app.store.apikeys import verify_api_key
-from app.store.db import open_database
+from labelaudit.store.apikeys import verify_api_key
+from labelaudit.store.db import open_database
 from tests.test_cli import CLI
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from sqlalchemy import inspect
 
-from app.audit.ingest import from_arrays
-from app.store.artifacts import ArtifactStore, sha256_file
-from app.store.datasets import load_arrays, save_dataset
+from labelaudit.audit.ingest import from_arrays
+from labelaudit.store.artifacts import ArtifactStore, sha256_file
+from labelaudit.store.datasets import load_arrays, save_dataset
 
 
 def test_artifacts_are_content_addressed(tmp_path):
@@ -24,7 +24,7 @@ def test_artifacts_are_content_addressed(tmp_path):
 
 
 def test_migrations_are_idempotent_and_indexed(app):
-    from app.migrations import upgrade
+    from labelaudit.migrations import upgrade
 
     db = app.state.db
     upgrade(db.engine)  # a second start-up is a no-op
@@ -50,8 +50,8 @@ def test_migrations_upgrade_step_by_step_and_downgrade(tmp_path):
     from alembic import command
     from sqlalchemy import inspect as sa_inspect
 
-    from app.migrations import alembic_config, upgrade
-    from app.store.db import make_engine
+    from labelaudit.migrations import alembic_config, upgrade
+    from labelaudit.store.db import make_engine
 
     engine = make_engine(f"sqlite:///{tmp_path / 'm.sqlite'}")
     upgrade(engine, "0001")
@@ -68,8 +68,8 @@ def test_migrations_upgrade_step_by_step_and_downgrade(tmp_path):
 def test_stale_upload_folders_are_removed_at_start(tmp_path):
     import os
 
-    from app.config import get_settings
-    from app.main import create_app
+    from labelaudit.config import get_settings
+    from labelaudit.main import create_app
 
     settings = get_settings(data_dir=tmp_path, workers=0)
     old, new = tmp_path / "tmp" / "upload-old", tmp_path / "tmp" / "upload-new"

@@ -1,0 +1,247 @@
+"""/v1/audits: queue an audit, poll it, cancel or delete it, read its results."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import PurePosixPath
+from typing import Annotated, Literal
+
+import numpy as np
+from fastapi import APIRouter, Depends, Query, Response
+from fastapi.responses import FileResponse, StreamingResponse
+
+from labelaudit.api.deps import ArtifactsDep, DatabaseDep, SessionDep, SettingsDep, TenantDep
+from labelaudit.api.guards import reject_nul
+from labelaudit.api.errors import ProblemError, responses
+from labelaudit.api.exports import MEDIA_TYPES, export_stream
+from labelaudit.api.dashboard_schemas import IssuePage
+from labelaudit.api.schemas import AuditIn, AuditOut, Page, ProgressOut
+from labelaudit.audit.aggregates import headline
+from labelaudit.audit.pipeline import AuditOptions, check_options_for
+from labelaudit.jobs import queue
+from labelaudit.store import datasets as store
+from labelaudit.store import queries
+from labelaudit.errors import Conflict, OptionError
+from labelaudit.store.models import DONE, AuditRecord, as_utc
+from labelaudit.store.examples import dataset_member
+from labelaudit.store.done_audits import DoneAudit, done_audit_view, page_rows
+
+router = APIRouter(prefix="/v1/audits", tags=["audits"], dependencies=[Depends(reject_nul)])
+
+
+def audit_out(rec: AuditRecord, *, brief: bool = False) -> AuditOut:
+    """The response model of an audit record; ``brief`` leaves out summary and evaluation."""
+    return AuditOut(id=rec.id, dataset_id=rec.dataset_id, status=rec.status, options=rec.options,
+                    progress=ProgressOut(**(rec.progress or {})), timings=rec.timings,
+                    summary=None if brief else rec.summary, evaluation=None if brief else rec.evaluation,
+                    headline=rec.headline or (headline(rec.summary, rec.timings, rec.evaluation)
+                                              if rec.status == DONE and not brief else None),
+                    error=rec.error, attempts=rec.attempts,
+                    cancel_requested=rec.cancel_requested, created_at=as_utc(rec.created_at),
+                    started_at=as_utc(rec.started_at), finished_at=as_utc(rec.finished_at))
+
+
+@router.post("", status_code=202, response_model=AuditOut, responses=responses(404, 422, 429, 507),
+             summary="Queue an audit")
+def create_audit(body: AuditIn, session: SessionDep, db: DatabaseDep, artifacts: ArtifactsDep,
+                 settings: SettingsDep, tenant: TenantDep) -> AuditOut:
+    """Validate the options against the dataset, then queue the audit (poll ``GET /v1/audits/{id}``).
+
+    429 ``too_many_jobs`` when the tenant already has its quota of queued and running
+    audits; 507 ``storage_quota_exceeded`` when its results (pred_probs) would not fit.
+    """
+    ds_rec = queries.get_dataset(session, body.dataset_id, tenant=tenant)
+    fields = {k: v for k, v in body.model_dump().items() if k != "dataset_id"}
+    if "weights" in fields["backbone_options"]:
+        fields["backbone_options"] = {**fields["backbone_options"],
+                                      "weights": server_weights_path(settings, fields["backbone_options"]["weights"])}
+    options = AuditOptions(**fields)
+    labels = dataset_member(artifacts, ds_rec.artifact, "labels")  # memory-mapped; the features stay on disk
+    check_options_for(ds_rec.modality, np.bincount(np.asarray(labels, dtype=np.int64), minlength=ds_rec.classes),
+                      tuple(ds_rec.feature_shape or ()), options)
+    store.check_storage(db, settings, tenant, ds_rec.rows * ds_rec.classes * 4)
+    return audit_out(queue.enqueue(db, dataset_id=ds_rec.id, options=options.to_dict(), tenant=tenant,
+                                   max_active=settings.max_active_jobs_per_tenant))
+
+
+def server_weights_path(settings, name) -> str:
+    """The file ``backbone_options.weights`` names over the API: a file under ``LABELAUDIT_WEIGHTS_DIR``.
+
+    API callers may not name arbitrary server paths (that would reveal which files
+    exist and read them): absolute paths and ``..`` are refused, and without a
+    weights folder configured no weights can be used over HTTP (the CLI takes any local path).
+    """
+    if not isinstance(name, str):
+        raise OptionError(f"weights must be a file name, not {type(name).__name__}", field="backbone_options.weights")
+    root = settings.weights_dir
+    if root is None:
+        raise OptionError("pretrained weights are not enabled on this server (it has no LABELAUDIT_WEIGHTS_DIR)",
+                          field="backbone_options.weights", code="weights_disabled")
+    rel = PurePosixPath(str(name))
+    if not str(name) or rel.is_absolute() or ".." in rel.parts or "\\" in str(name):
+        raise OptionError("weights must name a file inside the server's weights folder, e.g. resnet18.pt",
+                          field="backbone_options.weights", code="invalid_path")
+    path = (root / rel).resolve()
+    if not path.is_relative_to(root.resolve()) or not path.is_file():
+        raise OptionError(f"no weights file {str(name)!r} in the server's weights folder",
+                          field="backbone_options.weights", code="not_found")
+    return str(path)
+
+
+@router.get("", response_model=Page[AuditOut], responses=responses(422), summary="List audits")
+def list_audits(session: SessionDep, tenant: TenantDep, limit: Annotated[int, Query(ge=1, le=200)] = 50,
+                cursor: Annotated[str | None, Query(max_length=64)] = None,
+                dataset_id: str | None = None,
+                status: Literal["queued", "running", "done", "failed", "cancelled"] | None = None,
+                created_after: Annotated[datetime | None, Query(description="ISO 8601; inclusive")] = None,
+                created_before: Annotated[datetime | None, Query(description="ISO 8601; exclusive")] = None,
+                view: Annotated[Literal["full", "brief"], Query(
+                    description="brief: headline figures only, no summary or evaluation")] = "full") -> Page[AuditOut]:
+    """Audits newest first, cursor-paged, optionally of one dataset, in one state or created in a time range."""
+    if created_after and created_before and _utc(created_after) >= _utc(created_before):
+        raise ProblemError(422, "created_after must be before created_before", code="invalid_range",
+                           field="created_after")
+    items, nxt = queries.list_audits(session, tenant=tenant, limit=limit, cursor=cursor, dataset_id=dataset_id, status=status,
+                                     created_after=_utc(created_after), created_before=_utc(created_before),
+                                     brief=view == "brief")
+    return Page[AuditOut](items=[audit_out(a, brief=view == "brief") for a in items], next_cursor=nxt)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """Naive datetimes are taken as UTC (as stored)."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
+@router.get("/{audit_id}", response_model=AuditOut, responses=responses(404), summary="Read an audit")
+def get_audit(audit_id: str, session: SessionDep, tenant: TenantDep) -> AuditOut:
+    """Status, progress (stage, fold, epoch, fraction), timings; summary when done, error when failed."""
+    return audit_out(queries.get_audit(session, audit_id, tenant=tenant))
+
+
+@router.post("/{audit_id}/cancel", response_model=AuditOut, responses=responses(404, 409),
+             summary="Cancel an audit")
+def cancel_audit(audit_id: str, session: SessionDep, db: DatabaseDep, tenant: TenantDep) -> AuditOut:
+    """A queued audit is cancelled at once; a running one at its worker's next check (within about a second)."""
+    rec = queries.get_audit(session, audit_id, tenant=tenant)
+    if rec.status in ("done", "failed"):
+        raise Conflict(f"the audit is already {rec.status}", field="audit_id")
+    queue.request_cancel(db, audit_id)
+    session.expire_all()
+    return audit_out(queries.get_audit(session, audit_id, tenant=tenant))
+
+
+@router.delete("/{audit_id}", status_code=204, responses=responses(404, 409), summary="Delete an audit")
+def delete_audit(audit_id: str, db: DatabaseDep, artifacts: ArtifactsDep, tenant: TenantDep) -> Response:
+    """Delete an audit with its rows and pred_probs; 409 while it runs (cancel it first)."""
+    store.delete_audit(db, artifacts, audit_id, tenant=tenant)
+    return Response(status_code=204)
+
+
+def done_audit(session, audit_id: str, tenant: str) -> AuditRecord:
+    """``tenant``'s audit ``audit_id`` if it is done: 404 when missing (or another tenant's), 409 ``not_ready``
+    before it finished."""
+    rec = queries.get_audit(session, audit_id, tenant=tenant)
+    if rec.status != DONE:
+        raise Conflict(f"the audit is {rec.status}; results exist once it is done", field="audit_id",
+                       code="not_ready")
+    return rec
+
+
+@router.get("/{audit_id}/summary", responses=responses(404, 409), summary="Audit summary")
+def get_summary(audit_id: str, session: SessionDep, tenant: TenantDep) -> dict:
+    """The audit's summary (what ``AuditResult.summary()`` gives): issue count and rate, health score, noise
+    matrix, per-class table. Evaluation and timings are on ``GET /v1/audits/{id}``."""
+    return done_audit(session, audit_id, tenant).summary or {}
+
+
+@router.get("/{audit_id}/issues", response_model=IssuePage, responses=responses(404, 409, 422),
+            summary="Ranked examples (the issue browser)")
+def get_issues(audit_id: str, session: SessionDep, tenant: TenantDep,
+               limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+               cursor: Annotated[str | None, Query(pattern=r"^\d{0,9}$", description="next_cursor of the last page")]
+               = None,
+               given_label: Annotated[int | None, Query(ge=0)] = None,
+               suggested_label: Annotated[int | None, Query(ge=0)] = None,
+               only_issues: bool = False,
+               is_issue: Annotated[bool | None, Query(description="true: flagged only; false: unflagged only")] = None,
+               min_score: Annotated[float | None, Query(ge=0.0, le=1.0)] = None,
+               max_score: Annotated[float | None, Query(ge=0.0, le=1.0)] = None,
+               sort: Annotated[Literal["rank", "-rank", "score", "-score"], Query(
+                   description="rank = score ascending (least likely correct first); -rank / -score the reverse")]
+               = "rank") -> Response:
+    """Examples from least to most likely correctly labelled (or the reverse), keyset-paged by rank.
+
+    Filters combine: given and suggested class, issue flag, score range. ``total``
+    counts the matching rows when the stored aggregates answer it (no score range
+    together with other filters), else it is null.
+    """
+    view = done_audit_view(session, audit_id, tenant=tenant)
+    names = view.class_names
+    for field, value in (("given_label", given_label), ("suggested_label", suggested_label)):
+        if value is not None and value >= len(names):
+            raise ProblemError(422, f"{field} {value} is not a class of this audit (0..{len(names) - 1})",
+                               code="unknown_class", field=field)
+    if min_score is not None and max_score is not None and min_score > max_score:
+        raise ProblemError(422, f"min_score {min_score} is above max_score {max_score}", code="invalid_range",
+                           field="min_score")
+    flag = True if only_issues else is_issue
+    lo, hi = queries.score_rank_bounds(session, audit_id, min_score=min_score, max_score=max_score)
+    empty = lo is not None and hi is not None and lo > hi
+    rows = [] if empty else page_rows(
+        session, audit_id, limit=limit + 1, after_rank=int(cursor) if cursor else None, given_label=given_label,
+        suggested_label=suggested_label, is_issue=flag, min_rank=lo, max_rank=hi, descending=sort.startswith("-"))
+    nxt = str(rows[limit - 1][0]) if len(rows) > limit else None
+    items = [{"rank": rank, "index": index, "given_label": given, "suggested_label": suggested,
+              "quality_score": score, "is_issue": bool(issue), "true_label": true, "example_id": example_id,
+              "given_class": view.class_name(given), "suggested_class": view.class_name(suggested)}
+             for rank, index, given, suggested, score, issue, true, example_id in rows[:limit]]
+    total = 0 if empty else _total(view, given_label, suggested_label, flag, lo, hi)
+    # Serialised here rather than through the response model: the page is the dashboard's hottest request
+    # and its shape is fixed (IssuePage documents it), so re-validating every row only costs CPU.
+    return json_response({"items": items, "next_cursor": nxt, "total": total})
+
+
+def _total(view: DoneAudit, given: int | None, suggested: int | None, flag: bool | None,
+           lo: int | None, hi: int | None) -> int | None:
+    if lo is not None or hi is not None:
+        if given is None and suggested is None and flag is None:
+            return (view.num_examples - 1 if hi is None else hi) - (0 if lo is None else lo) + 1
+        return None
+    total = 0
+    for g, s, count, issues in view.confusion:
+        if (given is None or g == given) and (suggested is None or s == suggested):
+            total += issues if flag is True else count - issues if flag is False else count
+    return total
+
+
+def json_response(content, *, raw: bytes | None = None) -> Response:
+    """A JSON response serialised with the standard library (or ``raw`` bytes already serialised)."""
+    body = raw if raw is not None else json.dumps(content, separators=(",", ":"), allow_nan=False).encode()
+    return Response(body, media_type="application/json")
+
+
+@router.get("/{audit_id}/pred_probs", response_class=FileResponse, responses={
+    200: {"content": {"application/octet-stream": {}}, "description": "float32 (n, k) .npy"},
+    **responses(404, 409)}, summary="Download pred_probs")
+def get_pred_probs(audit_id: str, session: SessionDep, artifacts: ArtifactsDep, tenant: TenantDep) -> FileResponse:
+    """The out-of-sample predicted probabilities as a NumPy ``.npy`` file."""
+    rec = done_audit(session, audit_id, tenant)
+    path = artifacts.path(rec.pred_probs_artifact or "", "npy")
+    if not rec.pred_probs_artifact or not path.exists():
+        raise ProblemError(404, "the pred_probs artifact is missing", code="not_found", field="pred_probs")
+    return FileResponse(path, media_type="application/octet-stream", filename=f"{audit_id}_pred_probs.npy")
+
+
+@router.get("/{audit_id}/export", responses={
+    200: {"content": {"text/csv": {}, "application/vnd.apache.parquet": {}}}, **responses(404, 409, 422)},
+    summary="Export all rows")
+def export(audit_id: str, session: SessionDep, db: DatabaseDep, tenant: TenantDep,
+           format: Literal["csv", "parquet"] = "csv") -> StreamingResponse:
+    """Every example in rank order as CSV or Parquet, streamed (the server holds one block of rows at a time)."""
+    rec = done_audit(session, audit_id, tenant)
+    names = (rec.summary or {}).get("class_names")
+    return StreamingResponse(export_stream(db, audit_id, format, names), media_type=MEDIA_TYPES[format],
+                             headers={"Content-Disposition": f'attachment; filename="{audit_id}.{format}"'})

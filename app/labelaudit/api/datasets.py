@@ -1,0 +1,145 @@
+"""/v1/datasets: upload, list, read, delete, derive a noisy copy."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path as PathParam, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from labelaudit.api.deps import ArtifactsDep, DatabaseDep, SessionDep, SettingsDep, TenantDep
+from labelaudit.api.guards import reject_nul
+from labelaudit.api.errors import ProblemError, responses
+from labelaudit.api.schemas import MAX_INDEX, DatasetOut, NoiseIn, Page
+from labelaudit.api.uploads import receive_multipart
+from labelaudit.audit.ingest import FORMATS
+from labelaudit.store import datasets as store
+from labelaudit.store import queries
+from labelaudit.store.examples import dataset_member, image_png
+from labelaudit.store.models import DatasetRecord, as_utc
+
+router = APIRouter(prefix="/v1/datasets", tags=["datasets"], dependencies=[Depends(reject_nul)])
+
+_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"multipart/form-data": {"schema": {
+            "type": "object", "required": ["file"],
+            "properties": {
+                "file": {"type": "string", "format": "binary",
+                         "description": "CSV, Parquet, NPZ, IDX images, pred_probs .npy, image zip."},
+                "labels_file": {"type": "string", "format": "binary",
+                                "description": "Second file: IDX labels, or labels .npy for pred_probs."},
+                "name": {"type": "string"},
+                "format": {"type": "string", "enum": ["auto", *FORMATS]},
+                "label_column": {"type": "string", "default": "label"},
+            }}}},
+    }
+}
+
+
+def dataset_out(rec: DatasetRecord) -> DatasetOut:
+    """The response model of a dataset record."""
+    return DatasetOut(id=rec.id, name=rec.name, parent_id=rec.parent_id, rows=rec.rows, classes=rec.classes,
+                      class_names=rec.class_names, modality=rec.modality, feature_shape=rec.feature_shape,
+                      format=rec.format, sha256=rec.sha256, has_true_labels=rec.has_true_labels, noise=rec.noise,
+                      created_at=as_utc(rec.created_at))
+
+
+@router.post("", status_code=201, response_model=DatasetOut, openapi_extra=_UPLOAD_BODY,
+             responses=responses(413, 415, 422, 507), summary="Upload a dataset")
+async def upload_dataset(request: Request, settings: SettingsDep, db: DatabaseDep,
+                         artifacts: ArtifactsDep, tenant: TenantDep) -> DatasetOut:
+    """Stream a dataset file (and optional labels file) to disk, parse it and store it.
+
+    413 past ``max_upload_bytes`` (checked against Content-Length before the body is
+    read, and while it streams); 507 when the tenant's storage quota is already used up.
+    """
+    await run_in_threadpool(store.check_storage, db, settings, tenant, 0)
+    tmp_root = settings.data_dir / "tmp"
+    tmp_root.mkdir(parents=True, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix="upload-", dir=tmp_root)
+    try:
+        form = await receive_multipart(request, Path(tmp), max_bytes=settings.max_upload_bytes,
+                                       file_fields={"file", "labels_file"})
+        if "file" not in form.files:
+            raise ProblemError(422, "the form needs a `file` part", code="missing", field="file")
+        fmt = (form.fields.get("format") or "auto").strip().lower()
+        if fmt != "auto" and fmt not in FORMATS and fmt != "npy":
+            raise ProblemError(415, f"unsupported format {fmt!r}; expected auto or one of: {', '.join(FORMATS)}",
+                               code="unsupported_format", field="format")
+        main = form.files["file"]
+        labels = form.files.get("labels_file")
+        name = (form.fields.get("name") or main.filename or "dataset").strip()[:255]
+        rec = await run_in_threadpool(
+            store.ingest_file, db, artifacts, settings, main.path, sha256=main.sha256, name=name,
+            filename=main.filename, format=None if fmt == "auto" else fmt,
+            label_column=form.fields.get("label_column") or "label", labels_path=labels.path if labels else None,
+            tenant=tenant)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return dataset_out(rec)
+
+
+@router.get("", response_model=Page[DatasetOut], responses=responses(422), summary="List datasets")
+def list_datasets(session: SessionDep, tenant: TenantDep, limit: Annotated[int, Query(ge=1, le=200)] = 50,
+                  cursor: Annotated[str | None, Query(max_length=64)] = None) -> Page[DatasetOut]:
+    """Datasets newest first, cursor-paged."""
+    items, nxt = queries.list_datasets(session, tenant=tenant, limit=limit, cursor=cursor)
+    return Page[DatasetOut](items=[dataset_out(r) for r in items], next_cursor=nxt)
+
+
+@router.get("/{dataset_id}", response_model=DatasetOut, responses=responses(404), summary="Read a dataset")
+def get_dataset(dataset_id: str, session: SessionDep, tenant: TenantDep) -> DatasetOut:
+    return dataset_out(queries.get_dataset(session, dataset_id, tenant=tenant))
+
+
+@router.delete("/{dataset_id}", status_code=204, responses=responses(404, 409), summary="Delete a dataset")
+def delete_dataset(dataset_id: str, db: DatabaseDep, artifacts: ArtifactsDep, tenant: TenantDep) -> Response:
+    """Delete a dataset, its finished audits and their artifacts.
+
+    409 while an audit of it is queued or running (cancel those first). Datasets
+    derived from it are kept, with ``parent_id`` set to null.
+    """
+    store.delete_dataset(db, artifacts, dataset_id, tenant=tenant)
+    return Response(status_code=204)
+
+
+@router.post("/{dataset_id}/noise", status_code=201, response_model=DatasetOut, responses=responses(404, 422, 507),
+             summary="Derive a copy with injected label noise")
+def add_noise(dataset_id: str, body: NoiseIn, session: SessionDep, db: DatabaseDep,
+              artifacts: ArtifactsDep, settings: SettingsDep, tenant: TenantDep) -> DatasetOut:
+    """A new dataset whose labels carry controlled noise; its original labels become known true labels."""
+    parent = queries.get_dataset(session, dataset_id, tenant=tenant)
+    rec = store.derive_noisy(db, artifacts, parent, kind=body.kind, rate=body.rate, seed=body.seed,
+                             noise_matrix=body.noise_matrix, name=body.name, settings=settings)
+    return dataset_out(rec)
+
+
+@router.get("/{dataset_id}/examples/{index}/image", response_class=Response, responses={
+    200: {"content": {"image/png": {}}, "description": "PNG"}, 304: {"description": "Not modified (ETag)"},
+    **responses(404, 422)}, summary="One image as a PNG thumbnail")
+def get_image(dataset_id: str, index: Annotated[int, PathParam(ge=0, le=MAX_INDEX)], request: Request,
+              session: SessionDep, artifacts: ArtifactsDep, tenant: TenantDep,
+              size: Annotated[int | None, Query(ge=8, le=512, description="longer side in pixels; default native")]
+              = None) -> Response:
+    """Example ``index`` of an image dataset as PNG, optionally scaled (nearest neighbour up, bilinear down).
+
+    Datasets never change, so responses carry a strong ``ETag`` and may be cached
+    for a day; ``If-None-Match`` answers 304.
+    """
+    rec = queries.get_dataset(session, dataset_id, tenant=tenant)
+    if rec.modality != "image":
+        raise ProblemError(422, f"the dataset holds {rec.modality} data, not images", code="not_images",
+                           field="dataset_id")
+    if index >= rec.rows:
+        raise ProblemError(404, f"no example {index}: the dataset has {rec.rows}", code="not_found", field="index")
+    etag = f'"{rec.artifact[:16]}-{index}-{size or 0}"'
+    headers = {"ETag": etag, "Cache-Control": "private, max-age=86400, immutable"}
+    if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+        return Response(status_code=304, headers=headers)
+    pixels = dataset_member(artifacts, rec.artifact, "features")[index]
+    return Response(image_png(pixels, size=size), media_type="image/png", headers=headers)

@@ -1,0 +1,127 @@
+"""One error shape for every response: RFC 9457 ``application/problem+json``.
+
+``{type, title, status, detail, errors: [{field, message, code}]}``. Domain
+errors map by their ``.status``; request validation errors list each bad field;
+a write refused by a full disk is a 507 ``insufficient_storage``; anything
+unexpected is a 500 with no internals in the body.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from labelaudit.api.request_log import HEADER as REQUEST_ID_HEADER, request_id_of
+from labelaudit.errors import LabelAuditError, is_storage_full
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://labelaudit.dev/problems/"
+log = logging.getLogger("labelaudit.api")
+
+
+class ProblemError(Exception):
+    """Raise from a route to answer with a problem document."""
+
+    def __init__(self, status: int, detail: str, *, code: str | None = None, field: str | None = None,
+                 headers: dict | None = None):
+        super().__init__(detail)
+        self.status, self.detail, self.code, self.field, self.headers = status, detail, code, field, headers
+
+
+def problem(status: int, detail: str, *, code: str | None = None, errors: list[dict] | None = None,
+            headers: dict | None = None, request_id: str | None = None) -> JSONResponse:
+    """A problem+json response; with ``request_id``, quoted in the body and the ``X-Request-ID`` header."""
+    title = _title(status)
+    code = code or _default_code(status)
+    body = {"type": TYPE_BASE + code, "title": title, "status": status, "detail": detail, "errors": errors or []}
+    if request_id:
+        body["request_id"] = request_id
+        headers = {**(headers or {}), REQUEST_ID_HEADER: request_id}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _title(status: int) -> str:
+    return HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+
+
+def _default_code(status: int) -> str:
+    return _title(status).lower().replace(" ", "_")
+
+
+def _answer(request: Request, status: int, detail: str, *, code: str | None = None, **kwargs) -> JSONResponse:
+    """The problem response to ``request``, counted in ``labelaudit_errors_total`` by code and status."""
+    code = code or _default_code(status)
+    metrics = getattr(request.app.state, "metrics", None)
+    if metrics is not None:
+        metrics.count_error(code, status)
+    return problem(status, detail, code=code, request_id=request_id_of(request), **kwargs)
+
+
+def _field(loc) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie") and len(parts) > 1:
+        parts = parts[1:]
+    return ".".join(parts)
+
+
+async def _domain(request: Request, exc: LabelAuditError) -> JSONResponse:
+    retry = getattr(exc, "retry_after", None)
+    return _answer(request, exc.status, exc.message, code=exc.code, errors=[exc.to_dict()],
+                   headers={"Retry-After": str(retry)} if retry else None)
+
+
+async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = [{"field": _field(e.get("loc", ())), "message": e.get("msg", "invalid"), "code": e.get("type", "invalid")}
+              for e in exc.errors()]
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5]) or "invalid request"
+    return _answer(request, 422, detail, code="validation_error", errors=errors)
+
+
+async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    return _answer(request, exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+
+
+async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
+    errors = [{"field": exc.field, "message": exc.detail, "code": exc.code}] if exc.field or exc.code else []
+    return _answer(request, exc.status, exc.detail, code=exc.code, errors=errors, headers=exc.headers)
+
+
+async def _os_error(request: Request, exc: OSError) -> JSONResponse:
+    """507 when the server's own disk is full (the request may succeed later or elsewhere); else a 500."""
+    if not is_storage_full(exc):
+        return await _unexpected(request, exc)
+    log.error("storage full: %s", exc, extra={"request_id": request_id_of(request), "event": "storage_full"})
+    detail = ("the server has no room to store this right now (its disk is full); nothing was stored. "
+              "Try again later, or ask its operator to free space.")
+    return _answer(request, 507, detail, code="insufficient_storage",
+                   errors=[{"field": None, "message": detail, "code": "insufficient_storage"}])
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # Runs outside the request-id middleware (Starlette's outermost layer), so the id is passed explicitly.
+    log.error("unhandled error", exc_info=exc, extra={"request_id": request_id_of(request)})
+    return _answer(request, 500, "internal error; see the server log", code="internal_error")
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers on ``app``."""
+    app.add_exception_handler(LabelAuditError, _domain)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(ProblemError, _problem)
+    app.add_exception_handler(OSError, _os_error)
+    app.add_exception_handler(Exception, _unexpected)
+
+
+#: OpenAPI description of error responses, for ``responses=`` on routes.
+PROBLEM_RESPONSE = {"content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+
+
+def responses(*codes: int) -> dict:
+    """``responses=`` for a route that may answer with these problem statuses."""
+    return {c: {**PROBLEM_RESPONSE, "description": HTTPStatus(c).phrase} for c in codes}

@@ -1,0 +1,142 @@
+"""Request and response models of the /v1 API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, Literal, Optional, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from labelaudit.audit.ranking import DEFAULT_FILTER_BY, DEFAULT_RANK_METHOD
+
+T = TypeVar("T")
+#: seeds feed numpy and scikit-learn generators, which take 0 .. 2**32 - 1
+MAX_SEED = 2**32 - 1
+#: text that reaches the database as a parameter: PostgreSQL refuses NUL characters
+NO_NUL = r"^[^\x00]*$"
+#: example indexes are stored in 32-bit integer columns; a larger one would overflow the database driver
+MAX_INDEX = 2**31 - 1
+AuditStatus = Literal["queued", "running", "done", "failed", "cancelled"]
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a cursor-paged list; pass ``next_cursor`` back as ``cursor`` for the next (null at the end)."""
+
+    items: list[T]
+    next_cursor: Optional[str] = None
+
+
+class ProblemField(BaseModel):
+    field: Optional[str] = None
+    message: str
+    code: Optional[str] = None
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[ProblemField] = []
+    request_id: Optional[str] = Field(None, description="The request's X-Request-ID, to find it in the server log.")
+
+
+class DatasetOut(BaseModel):
+    """A stored dataset."""
+
+    id: str
+    name: str
+    parent_id: Optional[str] = None
+    rows: int
+    classes: int
+    class_names: list[str]
+    modality: Literal["tabular", "image", "pred_probs"]
+    feature_shape: Optional[list[int]] = None
+    format: Optional[str] = None
+    sha256: str
+    has_true_labels: bool
+    noise: Optional[dict[str, Any]] = None
+    created_at: datetime
+
+
+class NoiseIn(BaseModel):
+    """Label noise to inject into a copy of a dataset (see ``labelaudit.audit.noise``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["pairwise", "symmetric", "matrix"] = "pairwise"
+    rate: float = Field(0.2, ge=0.0, le=1.0)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
+    noise_matrix: Optional[list[list[float]]] = Field(
+        None, description="For kind=matrix: k x k, column-stochastic P(given=i | true=j).")
+    name: Optional[str] = Field(None, max_length=255, pattern=NO_NUL)
+
+    @field_validator("noise_matrix")
+    @classmethod
+    def _rectangular(cls, matrix: Optional[list[list[float]]]) -> Optional[list[list[float]]]:
+        if matrix is not None and len({len(row) for row in matrix}) > 1:
+            raise ValueError("every row of noise_matrix must have the same length")
+        return matrix
+
+
+class AuditIn(BaseModel):
+    """An audit request; validated against the dataset before it is queued."""
+
+    model_config = ConfigDict(extra="forbid")
+    dataset_id: str = Field(pattern=NO_NUL)
+    backbone: str = "auto"
+    folds: int = Field(5, ge=2, le=20)
+    epochs: Optional[int] = Field(None, ge=1, le=1000)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
+    device: str = "auto"
+    rank_method: str = DEFAULT_RANK_METHOD
+    filter_by: str = DEFAULT_FILTER_BY
+    backbone_options: dict[str, Any] = {}
+
+
+class ProgressOut(BaseModel):
+    stage: Optional[str] = None
+    fraction: float = 0.0
+    fold: Optional[int] = None
+    folds: Optional[int] = None
+    epoch: Optional[int] = None
+    epochs: Optional[int] = None
+    message: Optional[str] = None
+
+
+class AuditOut(BaseModel):
+    """An audit: its job state, progress and, when done, its summary."""
+
+    id: str
+    dataset_id: str
+    status: AuditStatus
+    options: dict[str, Any]
+    progress: ProgressOut
+    timings: Optional[dict[str, Any]] = None
+    summary: Optional[dict[str, Any]] = None
+    evaluation: Optional[dict[str, Any]] = None
+    headline: Optional[dict[str, Any]] = Field(
+        None, description="When done: num_examples, num_issues, issue_rate, health_score, cv_accuracy, backbone, "
+                          "duration_seconds, average_precision (when true labels are known).")
+    error: Optional[dict[str, Any]] = None
+    attempts: int = 0
+    cancel_requested: bool = False
+    created_at: datetime
+    started_at: Optional[datetime] = None
+    finished_at: Optional[datetime] = None
+
+
+class IssueRow(BaseModel):
+    """One example in rank order (0 = least likely correctly labelled)."""
+
+    rank: int
+    index: int
+    given_label: int
+    suggested_label: int
+    quality_score: float
+    is_issue: bool
+    true_label: Optional[int] = None
+    example_id: Optional[str] = None
+    given_class: Optional[str] = None
+    suggested_class: Optional[str] = None

@@ -1,0 +1,51 @@
+"""/v1/usage: what the caller's tenant holds and the limits it runs under."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+
+from labelaudit.api.deps import SessionDep, SettingsDep, TenantDep
+from labelaudit.store import queries
+from labelaudit.store.models import AuditRecord, DatasetRecord
+
+router = APIRouter(prefix="/v1/usage", tags=["usage"])
+
+
+class Limits(BaseModel):
+    """Limits in force (settings of the server)."""
+
+    max_active_jobs: int = Field(description="queued + running audits per tenant; 429 beyond")
+    max_storage_bytes: int = Field(description="artifact bytes per tenant; 507 beyond")
+    max_upload_bytes: int = Field(description="one upload; 413 beyond")
+    max_rows: int
+    max_classes: int
+    max_values_per_example: int = Field(description="features per row, or pixels x channels per image")
+
+
+class UsageOut(BaseModel):
+    """A tenant's holdings against its quotas."""
+
+    tenant: str
+    datasets: int
+    audits: int
+    active_jobs: int = Field(description="queued + running audits")
+    stored_bytes: int = Field(description="bytes of the tenant's dataset and pred_probs artifacts")
+    limits: Limits
+
+
+@router.get("", response_model=UsageOut, summary="The caller's usage and limits")
+def get_usage(session: SessionDep, settings: SettingsDep, tenant: TenantDep) -> UsageOut:
+    """Datasets, audits, active jobs and stored bytes of the caller's tenant, beside the limits they count against."""
+    def count(model) -> int:
+        return session.scalar(select(func.count()).select_from(model).where(model.tenant == tenant)) or 0
+
+    return UsageOut(tenant=tenant, datasets=count(DatasetRecord), audits=count(AuditRecord),
+                    active_jobs=queries.active_audits_of_tenant(session, tenant),
+                    stored_bytes=queries.stored_bytes_of_tenant(session, tenant),
+                    limits=Limits(max_active_jobs=settings.max_active_jobs_per_tenant,
+                                  max_storage_bytes=settings.max_storage_bytes_per_tenant,
+                                  max_upload_bytes=settings.max_upload_bytes, max_rows=settings.max_rows,
+                                  max_classes=settings.max_classes,
+                                  max_values_per_example=settings.max_values_per_example))

@@ -1,0 +1,246 @@
+"""Out-of-sample predicted probabilities by stratified K-fold cross-validation.
+
+Every example is predicted by a model that never saw it: the data are split into
+``folds`` stratified parts, and for each part a fresh model is trained on the
+others. Fold assignment, weight init and data order all derive from ``seed``.
+
+One fold's training is the pure function :func:`train_fold` (a :class:`FoldSpec`
+and the arrays in, a :class:`FoldResult` out); an executor from
+:mod:`labelaudit.audit.executors` runs the folds: one after another in this process
+(the default), or as Ray tasks on a cluster. A fold's result depends only on its
+spec and the arrays, so every executor gives the same ``pred_probs``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from typing import TYPE_CHECKING, Callable
+
+from labelaudit.audit.backbones import Backbone, FitContext, choose_backbone
+from labelaudit.audit.progress import Progress, ProgressCallback, StopCheck, report
+from labelaudit.errors import OptionError
+
+if TYPE_CHECKING:
+    from labelaudit.audit.executors import Executor
+
+
+@dataclass(frozen=True)
+class CrossValResult:
+    """Held-out probabilities and how they were made."""
+
+    pred_probs: np.ndarray
+    fold_ids: np.ndarray
+    backbone: str
+    device: str
+    epochs: int
+    fold_seconds: list[float] = field(default_factory=list)
+    fold_accuracy: list[float] = field(default_factory=list)
+
+    @property
+    def seconds(self) -> float:
+        return float(sum(self.fold_seconds))
+
+
+def stratified_folds(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
+    """Fold id (``0..folds-1``) of every example, stratified by label and seeded."""
+    from sklearn.model_selection import StratifiedKFold
+
+    labels = np.asarray(labels)
+    fold_ids = np.empty(labels.shape[0], dtype=np.int64)
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for f, (_, held_out) in enumerate(splitter.split(np.zeros(labels.shape[0]), labels)):
+        fold_ids[held_out] = f
+    return fold_ids
+
+
+@dataclass(frozen=True)
+class FoldSpec:
+    """Everything that decides one fold's held-out probabilities, besides the arrays.
+
+    ``seed`` is the fold's own seed (``seed * 1000 + fold`` of the audit) and
+    ``threads`` the torch intra-op thread count (CPU results depend on it; 0 leaves
+    the process's setting alone). Small enough to ship to another process.
+    """
+
+    fold: int  # 0-based
+    folds: int
+    model: Backbone
+    num_classes: int
+    seed: int
+    device: str
+    epochs: int
+    options: dict = field(default_factory=dict)
+    threads: int = 0
+
+
+@dataclass(frozen=True)
+class FoldResult:
+    """One fold's held-out probabilities (rows of the fold, in index order) and figures."""
+
+    fold: int
+    held_out_probs: np.ndarray
+    seconds: float
+    accuracy: float
+
+
+EpochCallback = Callable[[int, int], None]
+
+
+def train_fold(
+    spec: FoldSpec,
+    features: np.ndarray,
+    labels: np.ndarray,
+    fold_ids: np.ndarray,
+    keep: np.ndarray | None = None,
+    *,
+    on_epoch: EpochCallback | None = None,
+    should_stop: StopCheck | None = None,
+) -> FoldResult:
+    """Train a fresh model on every fold but ``spec.fold`` and predict ``spec.fold``.
+
+    Parameters
+    ----------
+    spec : FoldSpec
+    features, labels : np.ndarray
+        The whole dataset (validated by :func:`cross_val_pred_probs`).
+    fold_ids : np.ndarray
+        Fold id of every example.
+    keep : np.ndarray, optional
+        Boolean mask of examples that may be trained on (all when omitted).
+    on_epoch : callable, optional
+        ``on_epoch(epoch, epochs)`` after every training epoch.
+    should_stop : callable, optional
+        Polled between epochs; True raises :class:`~labelaudit.errors.AuditCancelled`.
+    """
+    held_out = fold_ids == spec.fold
+    train = ~held_out if keep is None else ~held_out & keep
+    if spec.model.uses_torch and spec.threads:
+        import torch
+
+        if torch.get_num_threads() != spec.threads:
+            torch.set_num_threads(spec.threads)
+    ctx = FitContext(num_classes=spec.num_classes, seed=spec.seed, device=spec.device, epochs=spec.epochs,
+                     on_epoch=on_epoch, should_stop=should_stop, options=dict(spec.options))
+    start = time.perf_counter()
+    probs = spec.model.fit_predict(features[train], labels[train], features[held_out], ctx)
+    seconds = time.perf_counter() - start
+    accuracy = float((probs.argmax(axis=1) == labels[held_out]).mean())
+    return FoldResult(fold=spec.fold, held_out_probs=probs, seconds=seconds, accuracy=accuracy)
+
+
+def cross_val_pred_probs(
+    features: np.ndarray,
+    labels: np.ndarray,
+    *,
+    num_classes: int,
+    modality: str,
+    backbone: str | Backbone = "auto",
+    folds: int = 5,
+    epochs: int | None = None,
+    seed: int = 0,
+    device: str = "auto",
+    options: dict | None = None,
+    exclude_from_training: np.ndarray | None = None,
+    fold_ids: np.ndarray | None = None,
+    progress: ProgressCallback | None = None,
+    should_stop: StopCheck | None = None,
+    executor: Executor | None = None,
+) -> CrossValResult:
+    """Train one model per fold and collect held-out probabilities.
+
+    Parameters
+    ----------
+    features : np.ndarray
+        ``(n, d)`` features or ``(n, c, h, w)`` images.
+    labels : np.ndarray
+        Given class ids ``(n,)``.
+    num_classes : int
+    modality : {"tabular", "image"}
+    backbone : str or Backbone
+        A registered backbone name or ``auto`` (picked by modality); or a backbone
+        object, used as it is.
+    folds : int
+        Number of stratified folds (at least 2; at most the smallest class size).
+    epochs : int, optional
+        Training epochs; the backbone's size-dependent default when omitted.
+    seed : int
+    device : {"auto", "cpu", "cuda"}
+    options : dict, optional
+        Backbone hyper-parameters (``lr``, ``width``, ``label_smoothing``, ...).
+    exclude_from_training : np.ndarray, optional
+        Boolean mask of examples left out of every training set (they are still
+        predicted in their own fold); used by the second, pruned pass.
+    fold_ids : np.ndarray, optional
+        A fixed fold assignment (reuse the first pass's).
+    progress : callable, optional
+        Receives a :class:`Progress` after every epoch (``fraction`` 0..1 over all folds).
+    should_stop : callable, optional
+        Polled between epochs; returning True cancels with :class:`AuditCancelled`.
+    executor : Executor, optional
+        Runs the folds (:mod:`labelaudit.audit.executors`); the in-process
+        :class:`~labelaudit.audit.executors.LocalExecutor` when omitted.
+    """
+    from labelaudit.audit.executors import LocalExecutor
+
+    executor = executor or LocalExecutor()
+    labels = np.asarray(labels, dtype=np.int64)
+    n = labels.shape[0]
+    if features.shape[0] != n:
+        raise OptionError("features and labels differ in length", field="features")
+    min_count = int(np.bincount(labels, minlength=num_classes).min())
+    if not 2 <= folds <= max(2, min_count):
+        raise OptionError(f"folds must be between 2 and the smallest class size ({min_count}), got {folds}",
+                          field="folds")
+    if epochs is not None and epochs < 1:
+        raise OptionError("epochs must be at least 1", field="epochs")
+    if isinstance(backbone, str):
+        model = choose_backbone(backbone, modality, tuple(features.shape[1:]), options)
+    else:
+        model = backbone
+    dev = executor.device_for(device, model)
+    if fold_ids is None:
+        fold_ids = stratified_folds(labels, folds, seed)
+    keep = None if exclude_from_training is None else ~np.asarray(exclude_from_training, bool)
+    for f in range(folds):
+        train = fold_ids != f if keep is None else (fold_ids != f) & keep
+        if np.unique(labels[train]).size < 2:
+            raise OptionError("a fold's training part holds fewer than two classes", field="folds")
+    n_train_typical = int(n * (folds - 1) / folds)
+    run_epochs = epochs or model.default_epochs(n_train_typical) or 1
+    threads = executor.threads() if model.uses_torch else 0
+    specs = [FoldSpec(fold=f, folds=folds, model=model, num_classes=num_classes, seed=seed * 1000 + f, device=dev,
+                      epochs=run_epochs, options=dict(options or {}), threads=threads) for f in range(folds)]
+
+    done = [0.0] * folds  # share of each fold's epochs finished
+
+    def on_epoch(fold: int, epoch: int, total: int) -> None:
+        done[fold] = max(done[fold], epoch / total)
+        report(progress, Progress(stage="training", fraction=sum(done) / folds, fold=fold + 1, folds=folds,
+                                  epoch=epoch, epochs=total, message=f"fold {fold + 1}/{folds}, epoch {epoch}/{total}"))
+
+    results = executor.run_folds(specs, features, labels, fold_ids, keep, on_epoch=on_epoch,
+                                 should_stop=should_stop)
+    pred_probs = np.zeros((n, num_classes), dtype=np.float64)
+    for spec, result in zip(specs, results):
+        pred_probs[fold_ids == spec.fold] = result.held_out_probs
+
+    return CrossValResult(
+        pred_probs=pred_probs,
+        fold_ids=fold_ids,
+        backbone=model.name,
+        device=dev,
+        epochs=run_epochs if model.uses_torch else 0,
+        fold_seconds=[r.seconds for r in results],
+        fold_accuracy=[r.accuracy for r in results],
+    )
+
+
+def local_threads() -> int:
+    """Torch threads the in-process executor trains with: every core this process may use."""
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

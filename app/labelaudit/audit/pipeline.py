@@ -1,0 +1,229 @@
+"""``run_audit``: the one place where the audit steps are chained.
+
+dataset -> (cross-validated pred_probs, unless the dataset brings its own)
+        -> confident-learning ranking -> evaluation (when true labels are known)
+
+The worker and the CLI both call :func:`run_audit`, so a check on a laptop and a
+job on a GPU server run the same code.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Iterator
+
+import numpy as np
+
+from labelaudit.audit.crossval import CrossValResult, cross_val_pred_probs
+from labelaudit.audit.dataset import Dataset
+from labelaudit.audit.evaluate import evaluate_audit
+from labelaudit.audit.progress import Progress, ProgressCallback, StopCheck, check_stop, report
+from labelaudit.errors import OptionError
+from labelaudit.audit.ranking import DEFAULT_FILTER_BY, DEFAULT_RANK_METHOD, Ranking, rank_label_issues
+
+if TYPE_CHECKING:
+    from labelaudit.audit.executors import Executor
+
+#: Share of the progress bar given to training when a model is trained.
+_TRAIN_SHARE = 0.95
+
+
+@dataclass(frozen=True)
+class AuditOptions:
+    """How to audit: the backbone, cross-validation, seed, device and ranking choices."""
+
+    backbone: str = "auto"
+    folds: int = 5
+    epochs: int | None = None
+    seed: int = 0
+    device: str = "auto"
+    rank_method: str = DEFAULT_RANK_METHOD
+    filter_by: str = DEFAULT_FILTER_BY
+    backbone_options: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    """Everything an audit produced.
+
+    ``pred_probs`` are the out-of-sample probabilities (the caller's own for a
+    pred_probs dataset); ``ranking`` the confident-learning results; ``evaluation``
+    the scores against known true labels, or ``None``.
+    """
+
+    dataset: Dataset
+    options: AuditOptions
+    pred_probs: np.ndarray
+    ranking: Ranking
+    evaluation: dict | None
+    crossval: CrossValResult | None
+    timings: dict
+
+    @property
+    def backbone(self) -> str | None:
+        return self.crossval.backbone if self.crossval else None
+
+    def summary(self) -> dict:
+        """Headline figures: issue count and rate, health, noise matrix, per-class table."""
+        r, ds = self.ranking, self.dataset
+        cv = self.crossval
+        return {
+            "num_examples": ds.num_examples,
+            "num_classes": ds.num_classes,
+            "class_names": list(ds.class_names),
+            "modality": ds.modality,
+            "num_issues": r.num_issues,
+            "issue_rate": r.issue_rate,
+            "estimated_num_issues": r.estimated_num_issues,
+            "health_score": r.health_score,
+            "cv_accuracy": float((r.suggested_labels == ds.labels).mean()),  # the argmax of pred_probs
+            "backbone": cv.backbone if cv else None,
+            "device": cv.device if cv else None,
+            "epochs": cv.epochs if cv else None,
+            "folds": self.options.folds if cv else None,
+            "rank_method": r.rank_method,
+            "filter_by": r.filter_by,
+            "noise_matrix": r.noise_matrix.tolist(),
+            "joint": r.joint.tolist(),
+            "classes": r.class_table(ds.class_names),
+        }
+
+    def rows(self, top: int | None = None) -> Iterator[dict]:
+        """Per-example rows in rank order (lowest quality first); ``top`` limits how many."""
+        r, ds = self.ranking, self.dataset
+        names = ds.class_names
+        order = r.order if top is None else r.order[:top]
+        for rank, i in enumerate(order.tolist()):
+            row = {
+                "rank": rank,
+                "index": i,
+                "given_label": int(ds.labels[i]),
+                "suggested_label": int(r.suggested_labels[i]),
+                "quality_score": float(r.quality_scores[i]),
+                "is_issue": bool(r.is_issue[i]),
+                "given_class": names[ds.labels[i]],
+                "suggested_class": names[r.suggested_labels[i]],
+            }
+            if ds.true_labels is not None:
+                row["true_label"] = int(ds.true_labels[i])
+            if ds.example_ids is not None:
+                row["example_id"] = str(ds.example_ids[i])
+            yield row
+
+    def to_dict(self, top: int | None = None) -> dict:
+        """The whole result as JSON-ready data with stable keys."""
+        return {
+            "dataset": self.dataset.describe(),
+            "options": self.options.to_dict(),
+            "summary": self.summary(),
+            "evaluation": self.evaluation,
+            "timings": self.timings,
+            "issues": list(self.rows(top)),
+        }
+
+
+def check_options(dataset: Dataset, options: AuditOptions) -> None:
+    """Reject options that cannot work for this dataset, before any training starts."""
+    shape = tuple(dataset.features.shape[1:]) if dataset.features is not None else ()
+    check_options_for(dataset.modality, dataset.class_counts(), shape, options)
+
+
+def check_options_for(modality: str, class_counts: np.ndarray, feature_shape: tuple, options: AuditOptions) -> None:
+    """:func:`check_options` from what a stored dataset's record and labels tell, without loading its features."""
+    from labelaudit.audit.backbones import choose_backbone
+    from labelaudit.audit.ranking import FILTER_METHODS, RANK_METHODS
+
+    if options.rank_method not in RANK_METHODS:
+        raise OptionError(f"unknown rank_method {options.rank_method!r}; expected one of: {', '.join(RANK_METHODS)}",
+                          field="rank_method")
+    if options.filter_by not in FILTER_METHODS:
+        raise OptionError(f"unknown filter_by {options.filter_by!r}; expected one of: {', '.join(FILTER_METHODS)}",
+                          field="filter_by")
+    if options.device not in ("auto", "cpu", "cuda") and not str(options.device).startswith("cuda:"):
+        raise OptionError(f"unknown device {options.device!r}; expected auto, cpu or cuda", field="device")
+    if modality == "pred_probs":
+        return
+    smallest = int(np.asarray(class_counts).min())
+    if not 2 <= options.folds <= smallest:
+        raise OptionError(f"folds must be between 2 and the smallest class size ({smallest}), got {options.folds}",
+                          field="folds")
+    if options.epochs is not None and options.epochs < 1:
+        raise OptionError("epochs must be at least 1", field="epochs")
+    choose_backbone(options.backbone, modality, tuple(feature_shape), options.backbone_options)
+
+
+def run_audit(
+    dataset: Dataset,
+    options: AuditOptions | None = None,
+    progress: ProgressCallback | None = None,
+    should_stop: StopCheck | None = None,
+    executor: Executor | None = None,
+) -> AuditResult:
+    """Audit a dataset's labels.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        A validated dataset (see :mod:`labelaudit.audit.ingest`).
+    options : AuditOptions, optional
+    progress : callable, optional
+        Receives :class:`~labelaudit.audit.progress.Progress` reports (stage, fold,
+        epoch, overall fraction).
+    should_stop : callable, optional
+        Polled between epochs and steps; True cancels with ``AuditCancelled``.
+    executor : Executor, optional
+        Runs the cross-validation folds (:mod:`labelaudit.audit.executors`); when omitted,
+        the one ``LABELAUDIT_EXECUTOR`` names (``local`` by default).
+
+    Returns
+    -------
+    AuditResult
+    """
+    options = options or AuditOptions()
+    check_options(dataset, options)
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    crossval = None
+    if dataset.modality == "pred_probs":
+        pred_probs = dataset.pred_probs
+        ranking_start = 0.0
+    else:
+        def scaled(p: Progress) -> None:
+            report(progress, Progress(**{**p.to_dict(), "fraction": p.fraction * _TRAIN_SHARE}))
+
+        if executor is None:
+            from labelaudit.audit.executors import executor_from_settings
+
+            executor = executor_from_settings()
+        report(progress, Progress(stage="training", fraction=0.0, folds=options.folds, message="starting"))
+        t = time.perf_counter()
+        crossval = cross_val_pred_probs(
+            dataset.features, dataset.labels, num_classes=dataset.num_classes, modality=dataset.modality,
+            backbone=options.backbone, folds=options.folds, epochs=options.epochs, seed=options.seed,
+            device=options.device, options=options.backbone_options, progress=scaled, should_stop=should_stop,
+            executor=executor,
+        )
+        timings["crossval_seconds"] = time.perf_counter() - t
+        timings["fold_seconds"] = crossval.fold_seconds
+        pred_probs = crossval.pred_probs
+        ranking_start = _TRAIN_SHARE
+
+    check_stop(should_stop)
+    report(progress, Progress(stage="ranking", fraction=ranking_start, message="ranking label issues"))
+    t = time.perf_counter()
+    ranking = rank_label_issues(dataset.labels, pred_probs, rank_method=options.rank_method,
+                                filter_by=options.filter_by)
+    timings["ranking_seconds"] = time.perf_counter() - t
+
+    evaluation = None
+    if dataset.true_labels is not None:
+        evaluation = evaluate_audit(dataset.labels, dataset.true_labels, ranking.is_issue, ranking.quality_scores,
+                                    ranking.suggested_labels)
+    timings["total_seconds"] = time.perf_counter() - started
+    report(progress, Progress(stage="done", fraction=1.0, message="done"))
+    return AuditResult(dataset=dataset, options=options, pred_probs=pred_probs, ranking=ranking,
+                       evaluation=evaluation, crossval=crossval, timings=timings)

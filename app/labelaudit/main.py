@@ -1,0 +1,139 @@
+"""The FastAPI app factory, its lifespan (database, embedded workers) and ``serve``."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI
+
+from labelaudit.api import audit_views, audits, datasets, errors, health, usage
+from labelaudit.api.deps import authenticate
+from labelaudit.api.metrics import Metrics, MetricsMiddleware
+from labelaudit.api.request_log import RequestLogMiddleware
+from labelaudit.api.timeouts import TimeoutMiddleware
+from labelaudit.api.schemas import Problem
+from labelaudit import __version__, dashboard
+from labelaudit.config import Settings, get_settings
+from labelaudit.store.datasets import artifact_store
+from labelaudit.store.db import open_database
+
+log = logging.getLogger("labelaudit")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the API for ``settings``.
+
+    The database is opened (and migrated) when the app starts; with
+    ``settings.workers > 0`` that many audit workers run as threads of this
+    process (embedded mode) and stop with it.
+    """
+    settings = settings or get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _clean_stale_uploads(settings)
+    db = open_database(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        stop = threading.Event()
+        threads = []
+        if settings.workers > 0:
+            from labelaudit.jobs.worker import run_worker
+
+            for i in range(settings.workers):
+                t = threading.Thread(target=run_worker, args=(settings, stop), kwargs={"db": db},
+                                     name=f"labelaudit-worker-{i}", daemon=True)
+                t.start()
+                threads.append(t)
+        app.state.worker_threads = threads
+        try:
+            yield
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(timeout=30)
+            db.dispose()
+
+    app = FastAPI(title="labelaudit", version=__version__, lifespan=lifespan,
+                  description="Label-noise auditing: upload a dataset, queue an audit, page through ranked label "
+                              "issues. Errors are RFC 9457 application/problem+json.")
+    app.state.settings = settings
+    app.state.db = db
+    app.state.artifacts = artifact_store(settings)
+    app.state.metrics = Metrics(db)
+    app.add_middleware(TimeoutMiddleware, request_seconds=settings.request_timeout_seconds,
+                       upload_seconds=settings.upload_timeout_seconds)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(RequestLogMiddleware)  # outermost: the request id covers the metrics and every log line
+    errors.install(app)
+    app.include_router(health.router)
+    secured = [Depends(authenticate)]
+    app.include_router(datasets.router, dependencies=secured, responses=errors.responses(401))
+    app.include_router(audits.router, dependencies=secured, responses=errors.responses(401))
+    app.include_router(audit_views.router, dependencies=secured, responses=errors.responses(401))
+    app.include_router(usage.router, dependencies=secured, responses=errors.responses(401))
+    dashboard.install(app)
+    _add_problem_schema(app)
+    return app
+
+
+def _clean_stale_uploads(settings: Settings, older_than: float = 3600.0) -> None:
+    """Remove upload folders a crashed process left in ``<data_dir>/tmp`` (older than an hour)."""
+    import shutil
+    import time
+
+    tmp = settings.data_dir / "tmp"
+    if not tmp.is_dir():
+        return
+    cutoff = time.time() - older_than
+    for entry in tmp.glob("upload-*"):
+        try:
+            if entry.stat().st_mtime < cutoff:
+                shutil.rmtree(entry, ignore_errors=True)
+        except OSError:
+            pass
+
+
+def _add_problem_schema(app: FastAPI) -> None:
+    """Put the Problem model into the OpenAPI components that error responses refer to."""
+    original = app.openapi
+
+    def openapi():
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = original()
+        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = Problem.model_json_schema(
+            ref_template="#/components/schemas/{model}")
+        for name, sub in Problem.model_json_schema(ref_template="#/components/schemas/{model}").get(
+                "$defs", {}).items():
+            schema["components"]["schemas"].setdefault(name, sub)
+        schema["components"]["schemas"]["Problem"].pop("$defs", None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi
+
+
+def warn_if_open(settings: Settings) -> None:
+    """Say loudly, at start-up, that authentication is off (local single-user mode)."""
+    if settings.auth == "off":
+        log.warning("AUTHENTICATION IS OFF (LABELAUDIT_AUTH=off): anyone who can reach http://%s:%d reads and "
+                    "deletes every dataset. Local single-user mode only; set LABELAUDIT_AUTH=on and create keys "
+                    "with `labelaudit keys create` before exposing it.", settings.host, settings.port)
+
+
+def serve(settings: Settings | None = None) -> None:
+    """Run the API (with its embedded workers) on ``settings.host:settings.port`` until interrupted."""
+    import uvicorn
+
+    from labelaudit.logs import configure_logging
+
+    settings = settings or get_settings()
+    configure_logging(settings)
+    app = create_app(settings)
+    log.info("labelaudit API on http://%s:%d  (dashboard: /dashboard, docs: /docs, workers: %d)",
+             settings.host, settings.port, settings.workers)
+    warn_if_open(settings)
+    # log_config=None keeps our JSON handler; the API writes its own access line (with the request id).
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", log_config=None, access_log=False)

@@ -1,0 +1,204 @@
+"""Large arrays on disk, addressed by the sha256 of their bytes.
+
+``<data_dir>/artifacts/<ab>/<sha256>.<ext>``; a file is written to a temporary
+name and renamed into place, so a reader never sees half a file and writing the
+same content twice is a no-op.
+
+Arrays are streamed to disk in chunks and hashed on the way (never a second copy
+in memory). Datasets are uncompressed ``.npz`` files with fixed timestamps (the
+same arrays always give the same bytes); their ``pred_probs`` are stored as
+float32, first in the file (so the values are 64-byte aligned), and read back as
+a read-only memory map: a million-row audit does not load them into memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from labelaudit.audit.dataset import Dataset
+from labelaudit.audit.mapped import release_pages, stored_member_offset
+
+CHUNK = 1024 * 1024
+#: Bytes of an array converted and written at a time.
+WRITE_CHUNK = 16 * 1024 * 1024
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed member timestamps: the same arrays, the same bytes, the same digest
+
+
+class _HashingWriter:
+    """A write-only, unseekable file that hashes what passes through (zipfile then streams, no seeking back)."""
+
+    def __init__(self, fh):
+        self.fh, self.hash, self.pos = fh, hashlib.sha256(), 0
+
+    def write(self, data) -> int:
+        view = memoryview(data).cast("B")
+        self.hash.update(view)
+        self.fh.write(view)
+        self.pos += view.nbytes
+        return view.nbytes
+
+    def tell(self) -> int:
+        return self.pos
+
+    def flush(self) -> None:
+        self.fh.flush()
+
+
+def write_npy(out, array: np.ndarray, dtype=None) -> None:
+    """Write ``array`` (converted to ``dtype``) to the file ``out`` in ``.npy`` format, chunk by chunk.
+
+    The bytes are those of ``np.save(out, np.ascontiguousarray(array, dtype))``, without that copy.
+    A read-only memory-mapped ``array`` gives back each chunk's pages once written, so
+    writing it keeps one chunk resident, not the array.
+    """
+    array = np.asarray(array)
+    if array.ndim == 0:
+        array = array.reshape(1)  # as np.ascontiguousarray does
+    dtype = np.dtype(dtype or array.dtype)
+    if dtype.hasobject:
+        raise ValueError("object arrays are not stored")
+    header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": array.shape}
+    np.lib.format.write_array_header_1_0(out, header)
+    if array.size == 0:
+        return
+    row_bytes = max(1, int(np.prod(array.shape[1:], dtype=np.int64)) * max(dtype.itemsize, array.dtype.itemsize))
+    rows = max(1, WRITE_CHUNK // row_bytes)
+    for s in range(0, array.shape[0], rows):
+        part = array[s:s + rows]
+        out.write(memoryview(np.ascontiguousarray(part, dtype=dtype)).cast("B"))
+        release_pages(part)
+
+
+class ArtifactStore:
+    """Content-addressed files under ``root``."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def path(self, digest: str, ext: str) -> Path:
+        """Where the artifact ``digest`` with extension ``ext`` lives."""
+        return self.root / digest[:2] / f"{digest}.{ext}"
+
+    def put_bytes(self, data: bytes, ext: str) -> str:
+        """Store ``data``; returns its sha256."""
+        digest = hashlib.sha256(data).hexdigest()
+        target = self.path(digest, ext)
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".part")
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, target)
+        return digest
+
+    def _put_stream(self, ext: str, write) -> str:
+        """Store what ``write(file)`` writes, hashed on the way; returns its sha256."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.root, suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                out = _HashingWriter(fh)
+                write(out)
+            digest = out.hash.hexdigest()
+            target = self.path(digest, ext)
+            if target.exists():
+                os.unlink(tmp)
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return digest
+
+    def put_array(self, array: np.ndarray, *, dtype=None) -> str:
+        """Store one array (converted to ``dtype``) as ``.npy``, streamed; returns its sha256."""
+        return self._put_stream("npy", lambda out: write_npy(out, array, dtype))
+
+    def put_dataset(self, ds: Dataset) -> str:
+        """Store a dataset's arrays as one uncompressed ``.npz`` (pred_probs first, as float32); returns its sha256."""
+        arrays: dict[str, tuple[np.ndarray, object]] = {}
+        if ds.pred_probs is not None:
+            arrays["pred_probs"] = (ds.pred_probs, np.float32)
+        arrays["labels"] = (ds.labels, None)
+        for key in ("features", "true_labels"):
+            value = getattr(ds, key)
+            if value is not None:
+                arrays[key] = (value, None)
+        if ds.example_ids is not None:
+            arrays["example_ids"] = (np.asarray(ds.example_ids).astype(str), None)
+
+        def write(out) -> None:
+            with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+                for name, (array, dtype) in arrays.items():
+                    info = zipfile.ZipInfo(name + ".npy", date_time=_ZIP_TIME)
+                    info.external_attr = 0o600 << 16
+                    with zf.open(info, "w", force_zip64=True) as member:
+                        write_npy(member, np.asarray(array), dtype)
+
+        return self._put_stream("npz", write)
+
+    def load_dataset(self, digest: str, *, class_names: list[str], modality: str,
+                     feature_names: list[str] | None = None) -> Dataset:
+        """Read back a dataset stored with :meth:`put_dataset`; ``pred_probs`` come memory-mapped (read-only)."""
+        path = self.path(digest, "npz")
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files if k != "pred_probs"}
+            if "pred_probs" in z.files:
+                arrays["pred_probs"] = map_npz_member(path, "pred_probs")
+                if arrays["pred_probs"] is None:  # compressed: read it
+                    arrays["pred_probs"] = z["pred_probs"]
+        return Dataset(labels=arrays["labels"].astype(np.int64), class_names=list(class_names), modality=modality,
+                       features=arrays.get("features"), pred_probs=arrays.get("pred_probs"),
+                       true_labels=arrays.get("true_labels"), example_ids=arrays.get("example_ids"),
+                       feature_names=feature_names)
+
+    def size(self, digest: str, ext: str) -> int:
+        """Bytes the artifact takes on disk (0 when absent)."""
+        try:
+            return self.path(digest, ext).stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def remove(self, digest: str | None, ext: str) -> None:
+        """Delete an artifact if present (callers check it is no longer referenced)."""
+        if digest:
+            self.path(digest, ext).unlink(missing_ok=True)
+
+
+def map_npz_member(path: Path, member: str) -> np.ndarray | None:
+    """The array ``member`` of an uncompressed ``.npz`` as a read-only memory map (``None`` when it is compressed).
+
+    An uncompressed member is a plain ``.npy`` at a fixed offset in the zip file.
+    """
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo(member + ".npy")
+    if info.compress_type != zipfile.ZIP_STORED:
+        return None
+    with open(path, "rb") as fh:
+        fh.seek(stored_member_offset(fh, info))
+        version = np.lib.format.read_magic(fh)
+        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                       else np.lib.format.read_array_header_2_0)
+        shape, fortran, dtype = read_header(fh)
+        offset = fh.tell()
+    if dtype.hasobject:
+        return None
+    if int(np.prod(shape)) == 0:
+        return np.zeros(shape, dtype=dtype)
+    return np.memmap(path, dtype=dtype, mode="r", shape=shape, offset=offset, order="F" if fortran else "C")
+
+
+def sha256_file(path: Path) -> str:
+    """sha256 of a file, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(CHUNK), b""):
+            h.update(block)
+    return h.hexdigest()

@@ -1,0 +1,178 @@
+"""Datasets in the store: ingest files into records + artifacts, derive noisy copies, delete.
+
+Records and artifacts are written so that a failure leaves neither: the artifact
+is written first (content-addressed, atomic rename), the record second in one
+transaction, and an artifact whose record failed is removed again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from labelaudit.audit.dataset import Dataset
+from labelaudit.audit.ingest import detect_format, load_dataset
+from labelaudit.audit.noise import inject_noise, realised_noise_matrix
+from labelaudit.config import Settings
+from labelaudit.store import queries
+from labelaudit.store.artifacts import ArtifactStore
+from labelaudit.store.db import Database
+from labelaudit.errors import Conflict, IngestError, QuotaExceeded
+from labelaudit.store.ids import new_id
+from labelaudit.store.models import LOCAL_TENANT, AuditRecord, DatasetRecord, utcnow
+
+
+def artifact_store(settings: Settings) -> ArtifactStore:
+    """The artifact store of ``settings`` (``<data_dir>/artifacts``)."""
+    return ArtifactStore(settings.data_dir / "artifacts")
+
+
+def check_storage(db: Database, settings: Settings, tenant: str, adding: int = 0) -> None:
+    """Raise :class:`QuotaExceeded` (507) when ``tenant`` would hold more than its storage quota with ``adding``."""
+    with db.sessions() as s:
+        used = queries.stored_bytes_of_tenant(s, tenant)
+    limit = settings.max_storage_bytes_per_tenant
+    if used + adding > limit:
+        raise QuotaExceeded(f"storage quota exceeded: this tenant holds {used} bytes, this needs {adding} more and "
+                            f"the quota is {limit} bytes; delete datasets or audits to make room",
+                            field="file", code="storage_quota_exceeded", status=507)
+
+
+def ingest_file(db: Database, artifacts: ArtifactStore, settings: Settings, path: Path, *, sha256: str,
+                name: str, filename: str | None, format: str | None = None, label_column: str = "label",
+                labels_path: Path | None = None, tenant: str = LOCAL_TENANT) -> DatasetRecord:
+    """Parse an uploaded file (and optional labels file) and store it as ``tenant``'s dataset.
+
+    Raises :class:`~labelaudit.errors.IngestError` (nothing stored) when the file is not a valid
+    dataset or breaks a limit (rows, classes, values per example), and
+    :class:`~labelaudit.errors.QuotaExceeded` when it would not fit the tenant's storage quota.
+
+    pred_probs are memory-mapped from ``path``, not read; a converted or repaired copy
+    goes to ``<data_dir>/tmp`` as an already unlinked file, whose space is freed once
+    the dataset is saved and dropped.
+    """
+    temp_dir = settings.data_dir / "tmp"
+    temp_dir.mkdir(parents=True, exist_ok=True)
+    ds = load_dataset(path, format=format, label_column=label_column, labels=labels_path, folds=2,
+                      min_rows=settings.min_rows, max_rows=settings.max_rows, name=filename, temp_dir=temp_dir)
+    check_limits(ds, settings)
+    if not format:
+        with open(path, "rb") as fh:
+            format = detect_format(fh.read(4096), filename)
+    check_storage(db, settings, tenant, _nbytes(ds))
+    return save_dataset(db, artifacts, ds, name=name, sha256=sha256, format=format, tenant=tenant)
+
+
+def check_limits(ds: Dataset, settings: Settings) -> None:
+    """Raise :class:`IngestError` when ``ds`` has more classes or more values per example than allowed."""
+    if ds.num_classes > settings.max_classes:
+        raise IngestError(f"{ds.num_classes} classes; the limit is {settings.max_classes}", field="labels",
+                          code="too_many_classes")
+    if ds.features is not None and len(ds.features):
+        per_example = int(np.prod(ds.features.shape[1:]))
+        if per_example > settings.max_values_per_example:
+            what = "pixels x channels per image" if ds.modality == "image" else "features per row"
+            raise IngestError(f"{per_example} {what}; the limit is {settings.max_values_per_example}",
+                              field="file", code="example_too_large")
+
+
+def _nbytes(ds: Dataset) -> int:
+    return sum(int(a.nbytes) for a in (ds.labels, ds.features, ds.pred_probs, ds.true_labels) if a is not None)
+
+
+def save_dataset(db: Database, artifacts: ArtifactStore, ds: Dataset, *, name: str, sha256: str | None = None,
+                 format: str | None = None, parent_id: str | None = None, noise: dict | None = None,
+                 tenant: str = LOCAL_TENANT) -> DatasetRecord:
+    """Store ``ds``'s arrays as an artifact and its metadata as ``tenant``'s record."""
+    digest = artifacts.put_dataset(ds)
+    info = ds.describe()
+    rec = DatasetRecord(
+        id=new_id("ds"), tenant=tenant, stored_bytes=artifacts.size(digest, "npz"), name=name[:255],
+        parent_id=parent_id, rows=info["rows"], classes=info["classes"],
+        class_names=[str(c) for c in info["class_names"]], modality=ds.modality, feature_shape=info["feature_shape"],
+        format=format, sha256=sha256 or digest, artifact=digest, has_true_labels=ds.true_labels is not None,
+        noise=noise, meta={"feature_names": ds.feature_names} if ds.feature_names else None, created_at=utcnow())
+    try:
+        with db.sessions.begin() as s:
+            s.add(rec)
+    except BaseException:
+        with db.sessions() as s:
+            if not queries.artifact_in_use(s, digest):
+                artifacts.remove(digest, "npz")
+        raise
+    return rec
+
+
+def load_arrays(artifacts: ArtifactStore, rec: DatasetRecord) -> Dataset:
+    """The stored dataset ``rec`` as a :class:`Dataset`."""
+    names = (rec.meta or {}).get("feature_names")
+    return artifacts.load_dataset(rec.artifact, class_names=rec.class_names, modality=rec.modality,
+                                  feature_names=names)
+
+
+def derive_noisy(db: Database, artifacts: ArtifactStore, parent: DatasetRecord, *, kind: str, rate: float,
+                 seed: int, noise_matrix: list | None = None, name: str | None = None,
+                 settings: Settings | None = None) -> DatasetRecord:
+    """A copy of ``parent`` (same tenant) with injected label noise; the original labels become its true labels.
+
+    With ``settings``, the copy must fit the tenant's storage quota.
+    """
+    if settings is not None:
+        check_storage(db, settings, parent.tenant, parent.stored_bytes)
+    ds = load_arrays(artifacts, parent)
+    nm = None if noise_matrix is None else np.asarray(noise_matrix, dtype=np.float64)
+    noisy = inject_noise(ds.labels, kind=kind, rate=rate, seed=seed, noise_matrix=nm, num_classes=ds.num_classes)
+    true = ds.true_labels if ds.true_labels is not None else noisy.true_labels
+    realised = realised_noise_matrix(noisy.labels, true, ds.num_classes)
+    derived = ds.with_labels(noisy.labels, true_labels=true)
+    noise = {"kind": kind, "rate": noisy.rate, "seed": seed, "num_flipped": noisy.num_flipped,
+             "requested_noise_matrix": noise_matrix, "noise_matrix": realised.tolist()}
+    label_hash = hashlib.sha256(np.ascontiguousarray(noisy.labels).tobytes()).hexdigest()
+    return save_dataset(db, artifacts, derived, name=name or f"{parent.name} (noisy {kind} {rate:g}, seed {seed})",
+                        sha256=label_hash, format=parent.format, parent_id=parent.id, noise=noise,
+                        tenant=parent.tenant)
+
+
+def delete_dataset(db: Database, artifacts: ArtifactStore, dataset_id: str, *, tenant: str | None) -> None:
+    """Delete ``tenant``'s dataset with its finished audits (rows and pred_probs artifacts).
+
+    Artifacts go only when no other record (of any tenant: they are content-addressed)
+    still refers to them. Raises :class:`Conflict` while an audit of it is queued or running; derived
+    datasets are kept (their ``parent_id`` becomes null).
+    """
+    with db.sessions.begin() as s:
+        rec = queries.get_dataset(s, dataset_id, tenant=tenant)
+        if queries.active_audits_of(s, dataset_id):
+            raise Conflict("the dataset has queued or running audits; cancel them first", field="dataset_id")
+        audits = queries.audits_of(s, dataset_id)
+        pred_probs = [a.pred_probs_artifact for a in audits]
+        for a in audits:
+            queries.delete_audit_rows(s, a.id)
+            s.delete(a)
+        for child in s.query(DatasetRecord).filter(DatasetRecord.parent_id == dataset_id):
+            child.parent_id = None
+        digest = rec.artifact
+        s.delete(rec)
+    with db.sessions() as s:
+        if not queries.artifact_in_use(s, digest):
+            artifacts.remove(digest, "npz")
+        for d in pred_probs:
+            if d and not queries.artifact_in_use(s, d):
+                artifacts.remove(d, "npy")
+
+
+def delete_audit(db: Database, artifacts: ArtifactStore, audit_id: str, *, tenant: str | None) -> None:
+    """Delete ``tenant``'s audit (not while it runs), with its rows and pred_probs artifact."""
+    with db.sessions.begin() as s:
+        rec: AuditRecord = queries.get_audit(s, audit_id, tenant=tenant)
+        if rec.status == "running":
+            raise Conflict("the audit is running; cancel it first", field="audit_id")
+        digest = rec.pred_probs_artifact
+        queries.delete_audit_rows(s, audit_id)
+        s.delete(rec)
+    if digest:
+        with db.sessions() as s:
+            if not queries.artifact_in_use(s, digest):
+                artifacts.remove(digest, "npy")

@@ -1,0 +1,59 @@
+"""Engine and session factory: a SQLite file by default, PostgreSQL by URL.
+
+Nothing here runs at import time; :func:`open_database` builds an engine for one
+:class:`~labelaudit.config.Settings` and applies the Alembic migrations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from labelaudit.config import Settings
+
+
+@dataclass
+class Database:
+    """One engine and its session factory."""
+
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def open_database(settings: Settings, *, migrate: bool = True) -> Database:
+    """Engine + sessions for ``settings``, with the schema upgraded to head."""
+    if not settings.database_url:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.resolved_database_url)
+    if migrate:
+        from labelaudit.migrations import upgrade
+
+        upgrade(engine)
+    return Database(engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))

@@ -1,0 +1,132 @@
+"""Tables: datasets, audits (which double as jobs) and per-example audit rows."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+#: Audit (job) states.
+QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
+STATES = (QUEUED, RUNNING, DONE, FAILED, CANCELLED)
+ACTIVE_STATES = (QUEUED, RUNNING)
+#: The tenant of everything stored while authentication is off (local single-user mode).
+LOCAL_TENANT = "local"
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; they are UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class DatasetRecord(Base):
+    """A stored dataset: metadata here, arrays in the artifact store (``artifact`` = sha256 of the .npz)."""
+
+    __tablename__ = "datasets"
+    __table_args__ = (Index("ix_datasets_tenant_id", "tenant", "id"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    #: who owns it: the API key's tenant (``local`` with auth off); other tenants never see it
+    tenant: Mapped[str] = mapped_column(String(64), default=LOCAL_TENANT)
+    name: Mapped[str] = mapped_column(String(255))
+    parent_id: Mapped[str | None] = mapped_column(String(40), ForeignKey("datasets.id", ondelete="SET NULL"),
+                                                  nullable=True)
+    rows: Mapped[int] = mapped_column(Integer)
+    classes: Mapped[int] = mapped_column(Integer)
+    class_names: Mapped[list] = mapped_column(JSON)
+    modality: Mapped[str] = mapped_column(String(20))
+    feature_shape: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    format: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    artifact: Mapped[str] = mapped_column(String(64))
+    has_true_labels: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: bytes of its artifact, counted against the tenant's storage quota
+    stored_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    noise: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    meta: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AuditRecord(Base):
+    """An audit request, its job state and, when done, its summary."""
+
+    __tablename__ = "audits"
+    __table_args__ = (Index("ix_audits_status_created", "status", "created_at"),
+                      Index("ix_audits_created", "created_at"),
+                      Index("ix_audits_tenant_id", "tenant", "id"),
+                      Index("ix_audits_tenant_status", "tenant", "status"))
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    #: the dataset's tenant, copied so tenant-scoped lists need no join
+    tenant: Mapped[str] = mapped_column(String(64), default=LOCAL_TENANT)
+    dataset_id: Mapped[str] = mapped_column(String(40), ForeignKey("datasets.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default=QUEUED)
+    options: Mapped[dict] = mapped_column(JSON)
+    progress: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    timings: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    summary: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    evaluation: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    #: small figures for lists: issue rate, health score, backbone, duration (set when done)
+    headline: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    #: computed once when done: class table, score histogram, confusion counts (see labelaudit.audit.aggregates)
+    aggregates: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    error: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    pred_probs_artifact: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: bytes of its pred_probs artifact (set when done), counted against the tenant's storage quota
+    stored_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    worker_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class AuditRow(Base):
+    """One example of a finished audit, in rank order (0 = least likely correct)."""
+
+    __tablename__ = "audit_rows"
+    __table_args__ = (Index("ix_audit_rows_label_rank", "audit_id", "given_label", "rank"),
+                      Index("ix_audit_rows_issue_rank", "audit_id", "is_issue", "rank"),
+                      Index("ix_audit_rows_index", "audit_id", "index", unique=True),
+                      Index("ix_audit_rows_suggested_rank", "audit_id", "suggested_label", "rank"),
+                      Index("ix_audit_rows_given_suggested_rank", "audit_id", "given_label", "suggested_label", "rank"),
+                      Index("ix_audit_rows_score_rank", "audit_id", "quality_score", "rank"))
+
+    audit_id: Mapped[str] = mapped_column(String(40), ForeignKey("audits.id", ondelete="CASCADE"), primary_key=True)
+    rank: Mapped[int] = mapped_column(Integer, primary_key=True)
+    index: Mapped[int] = mapped_column(Integer)
+    given_label: Mapped[int] = mapped_column(Integer)
+    suggested_label: Mapped[int] = mapped_column(Integer)
+    quality_score: Mapped[float] = mapped_column(Float)
+    is_issue: Mapped[bool] = mapped_column(Boolean)
+    true_label: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    example_id: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ApiKey(Base):
+    """An API key: only its sha256 is stored; ``prefix`` (the first characters) identifies it to people."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    #: the tenant whose data the key opens; keys of one tenant share its datasets and audits
+    tenant: Mapped[str] = mapped_column(String(64))
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
