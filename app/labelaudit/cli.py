@@ -16,10 +16,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from labelaudit.errors import LabelAuditError
-
-EXIT_INPUT = 2
-EXIT_FAILED = 3
+from labelaudit.errors import EXIT_FAILED, EXIT_INPUT, LabelAuditError, exit_code
 
 app = typer.Typer(
     name="labelaudit",
@@ -79,8 +76,7 @@ def _guard(fn):
         except LabelAuditError as exc:
             if os.environ.get("LABELAUDIT_DEBUG"):
                 raise
-            code = EXIT_FAILED if exc.code in ("cancelled", "audit_failed") else EXIT_INPUT
-            _fail(str(exc), code)
+            _fail(str(exc), exit_code(exc))
         except KeyboardInterrupt:
             _fail("interrupted", EXIT_FAILED)
         except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence

@@ -1,8 +1,9 @@
-"""Domain exceptions with machine-readable codes.
+"""Every error labelaudit raises on purpose, in one place; none of them knows HTTP.
 
-Every error a caller can cause carries a stable ``code`` and, where one field is
-at fault, the ``field`` it concerns. The HTTP layer maps them to RFC 9457
-problem+json; the CLI prints them as one line and exits 2.
+Each carries a stable machine-readable ``code`` and, where one field is at fault,
+the ``field`` it concerns. The API maps each class to a status in one table
+(:mod:`labelaudit.api.errors`); the CLI maps each to an exit code
+(:func:`exit_code`): input and usage problems 2, a failed or cancelled audit 3.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ class LabelAuditError(Exception):
     """Base class of every error labelaudit raises on purpose."""
 
     code: str = "error"
-    status: int = 400
 
     def __init__(self, message: str, *, field: str | None = None, code: str | None = None):
         super().__init__(message)
@@ -35,55 +35,71 @@ class IngestError(LabelAuditError):
     """A dataset could not be read or failed validation."""
 
     code = "invalid_dataset"
-    status = 422
 
 
 class UnsupportedFormat(IngestError):
     """The input is not in a format labelaudit reads."""
 
     code = "unsupported_format"
-    status = 415
 
 
 class OptionError(LabelAuditError):
-    """An audit or noise option is out of range or inconsistent with the data."""
+    """An audit, noise or query option is out of range or inconsistent with the data."""
 
     code = "invalid_option"
-    status = 422
+
+
+class MissingExtra(OptionError):
+    """The option needs an optional part of labelaudit that is not installed (``pip install "labelaudit[...]"``)."""
+
+    code = "missing_extra"
 
 
 class NotFound(LabelAuditError):
     """A named resource does not exist (or is not visible to the caller)."""
 
     code = "not_found"
-    status = 404
-
-
-class AuditCancelled(LabelAuditError):
-    """The audit was cancelled while it ran."""
-
-    code = "cancelled"
-    status = 409
 
 
 class Conflict(LabelAuditError):
     """The request conflicts with the resource's current state (e.g. deleting a dataset an audit is using)."""
 
     code = "conflict"
-    status = 409
 
 
-class QuotaExceeded(LabelAuditError):
-    """A per-tenant limit is reached: too many active jobs (429) or too much storage (507)."""
+class NotReady(Conflict):
+    """The audit's results are asked for before it is done."""
 
-    code = "quota_exceeded"
-    status = 429
+    code = "not_ready"
 
-    def __init__(self, message: str, *, field: str | None = None, code: str | None = None, status: int = 429,
+
+class TooManyJobs(LabelAuditError):
+    """The tenant already has its quota of queued and running audits; ``retry_after`` seconds is a fair wait."""
+
+    code = "too_many_jobs"
+
+    def __init__(self, message: str, *, field: str | None = None, code: str | None = None,
                  retry_after: int | None = None):
         super().__init__(message, field=field, code=code)
-        self.status = status
         self.retry_after = retry_after
+
+
+class StorageQuotaExceeded(LabelAuditError):
+    """What the tenant stores would exceed its storage quota."""
+
+    code = "storage_quota_exceeded"
+
+
+class AuditCancelled(LabelAuditError):
+    """The audit was cancelled while it ran."""
+
+    code = "cancelled"
+
+
+class AuditFailed(LabelAuditError):
+    """The audit itself failed (a fold's training broke, a worker was lost), not its input."""
+
+    code = "audit_failed"
 
 
 #: errnos of a write the server's storage refused: no space left, over a disk quota, over a file size limit
@@ -93,3 +109,14 @@ STORAGE_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 def is_storage_full(exc: BaseException) -> bool:
     """Whether ``exc`` is the server's disk refusing a write (an operator's problem, not the caller's)."""
     return isinstance(exc, OSError) and exc.errno in STORAGE_FULL_ERRNOS
+
+
+#: Exit code of the CLI for a bad input or usage.
+EXIT_INPUT = 2
+#: Exit code of the CLI when the audit itself failed or was cancelled.
+EXIT_FAILED = 3
+
+
+def exit_code(exc: LabelAuditError) -> int:
+    """The CLI's exit code for ``exc``: 3 when the audit failed or was cancelled, else 2 (the input)."""
+    return EXIT_FAILED if isinstance(exc, (AuditFailed, AuditCancelled)) else EXIT_INPUT

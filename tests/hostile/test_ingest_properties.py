@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from labelaudit.audit import ingest
 from labelaudit.audit.dataset import Dataset
 from labelaudit.audit.ingest import FORMATS, from_pred_probs, load_dataset, read_idx_array
+from labelaudit.api.errors import status_of
 from labelaudit.errors import LabelAuditError
 from tests.hostile.corpus import csv_bytes, idx_bytes, idx_pair, image_members, npy_bytes, npz_bytes, \
     parquet_bytes, png_bytes, pred_probs, zip_bytes
@@ -42,7 +43,7 @@ def outcome(fn, *args, **kwargs):
     try:
         result = fn(*args, **kwargs)
     except LabelAuditError as exc:
-        assert 400 <= exc.status < 500, exc
+        assert 400 <= status_of(exc) < 500, exc
         assert isinstance(exc.code, str) and exc.code and exc.code != "error", exc
         assert isinstance(exc.field, str) and exc.field, exc
         assert exc.message

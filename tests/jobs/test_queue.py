@@ -45,7 +45,7 @@ def test_job_quota_counts_a_concurrent_enqueue_that_held_the_lock(app):
     """Another process's enqueue holds the lock while it adds an active audit: ours waits, then counts it."""
     from sqlalchemy import text
 
-    from labelaudit.errors import QuotaExceeded
+    from labelaudit.errors import TooManyJobs
 
     db = app.state.db
     ds = _dataset(app)
@@ -59,7 +59,7 @@ def test_job_quota_counts_a_concurrent_enqueue_that_held_the_lock(app):
         def ours():
             try:
                 outcome.append(queue.enqueue(db, dataset_id=ds, options={}, tenant="team", max_active=1))
-            except QuotaExceeded as exc:
+            except TooManyJobs as exc:
                 outcome.append(exc)
 
         thread = threading.Thread(target=ours)
@@ -71,7 +71,7 @@ def test_job_quota_counts_a_concurrent_enqueue_that_held_the_lock(app):
             attempts=0, created_at=utcnow(), progress={}))
         other.commit()
         thread.join(30)
-    assert len(outcome) == 1 and isinstance(outcome[0], QuotaExceeded), outcome
+    assert len(outcome) == 1 and isinstance(outcome[0], TooManyJobs), outcome
     assert outcome[0].code == "too_many_jobs"
     with db.sessions() as s:
         assert s.scalar(select(func.count()).select_from(AuditRecord).where(AuditRecord.tenant == "team")) == 1

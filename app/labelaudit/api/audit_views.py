@@ -17,10 +17,10 @@ from labelaudit.api.dashboard_schemas import (ClassTable, CompareOut, ExampleOut
                                        ProbabilityOut)
 from labelaudit.api.deps import ArtifactsDep, SessionDep, TenantDep
 from labelaudit.api.guards import reject_nul
-from labelaudit.api.errors import ProblemError, responses
+from labelaudit.api.errors import responses
 from labelaudit.api.schemas import MAX_INDEX
 from labelaudit.audit.aggregates import HISTOGRAM_BINS, rebin
-from labelaudit.errors import LabelAuditError
+from labelaudit.errors import LabelAuditError, NotFound, OptionError
 from labelaudit.store import queries
 from labelaudit.store.examples import dataset_member, pred_probs_row
 from labelaudit.store.done_audits import done_audit_view
@@ -63,8 +63,8 @@ def get_histogram(audit_id: str, session: SessionDep, tenant: TenantDep,
                                              description=f"a divisor of {HISTOGRAM_BINS}")] = 20) -> HistogramOut:
     """Quality scores in ``bins`` equal bins over [0, 1], all rows and flagged issues."""
     if bins not in _BIN_CHOICES:
-        raise ProblemError(422, f"bins must divide {HISTOGRAM_BINS}: one of {_BIN_CHOICES}", code="invalid_bins",
-                           field="bins")
+        raise OptionError(f"bins must divide {HISTOGRAM_BINS}: one of {_BIN_CHOICES}", code="invalid_bins",
+                          field="bins")
     rec = done_audit(session, audit_id, tenant)
     return HistogramOut(audit_id=audit_id, **rebin(aggregates_of(session, rec)["histogram"], bins))
 
@@ -79,7 +79,7 @@ def get_example(audit_id: str, index: Annotated[int, Path(ge=0, le=MAX_INDEX)], 
     row = queries.row_at_index(session, audit_id, index)
     if row is None:
         n = (rec.summary or {}).get("num_examples")
-        raise ProblemError(404, f"no example {index} in this audit ({n} examples)", code="not_found", field="index")
+        raise NotFound(f"no example {index} in this audit ({n} examples)", field="index")
     ds = queries.get_dataset(session, rec.dataset_id, tenant=tenant)
     names = (rec.summary or {}).get("class_names") or ds.class_names
     probs = pred_probs_row(artifacts, rec.pred_probs_artifact or "", index) if rec.pred_probs_artifact else \

@@ -13,7 +13,7 @@ from fastapi.responses import FileResponse, StreamingResponse
 
 from labelaudit.api.deps import ArtifactsDep, DatabaseDep, SessionDep, SettingsDep, TenantDep
 from labelaudit.api.guards import reject_nul
-from labelaudit.api.errors import ProblemError, responses
+from labelaudit.api.errors import responses
 from labelaudit.api.exports import MEDIA_TYPES, export_stream
 from labelaudit.api.dashboard_schemas import IssuePage
 from labelaudit.api.schemas import AuditIn, AuditOut, Page, ProgressOut
@@ -22,7 +22,7 @@ from labelaudit.audit.pipeline import AuditOptions, check_options_for
 from labelaudit.jobs import queue
 from labelaudit.store import datasets as store
 from labelaudit.store import queries
-from labelaudit.errors import Conflict, OptionError
+from labelaudit.errors import Conflict, NotFound, NotReady, OptionError
 from labelaudit.store.models import DONE, AuditRecord, as_utc
 from labelaudit.store.examples import dataset_member
 from labelaudit.store.done_audits import DoneAudit, done_audit_view, page_rows
@@ -100,8 +100,8 @@ def list_audits(session: SessionDep, tenant: TenantDep, limit: Annotated[int, Qu
                     description="brief: headline figures only, no summary or evaluation")] = "full") -> Page[AuditOut]:
     """Audits newest first, cursor-paged, optionally of one dataset, in one state or created in a time range."""
     if created_after and created_before and _utc(created_after) >= _utc(created_before):
-        raise ProblemError(422, "created_after must be before created_before", code="invalid_range",
-                           field="created_after")
+        raise OptionError("created_after must be before created_before", code="invalid_range",
+                          field="created_after")
     items, nxt = queries.list_audits(session, tenant=tenant, limit=limit, cursor=cursor, dataset_id=dataset_id, status=status,
                                      created_after=_utc(created_after), created_before=_utc(created_before),
                                      brief=view == "brief")
@@ -145,8 +145,7 @@ def done_audit(session, audit_id: str, tenant: str) -> AuditRecord:
     before it finished."""
     rec = queries.get_audit(session, audit_id, tenant=tenant)
     if rec.status != DONE:
-        raise Conflict(f"the audit is {rec.status}; results exist once it is done", field="audit_id",
-                       code="not_ready")
+        raise NotReady(f"the audit is {rec.status}; results exist once it is done", field="audit_id")
     return rec
 
 
@@ -182,11 +181,11 @@ def get_issues(audit_id: str, session: SessionDep, tenant: TenantDep,
     names = view.class_names
     for field, value in (("given_label", given_label), ("suggested_label", suggested_label)):
         if value is not None and value >= len(names):
-            raise ProblemError(422, f"{field} {value} is not a class of this audit (0..{len(names) - 1})",
-                               code="unknown_class", field=field)
+            raise OptionError(f"{field} {value} is not a class of this audit (0..{len(names) - 1})",
+                              code="unknown_class", field=field)
     if min_score is not None and max_score is not None and min_score > max_score:
-        raise ProblemError(422, f"min_score {min_score} is above max_score {max_score}", code="invalid_range",
-                           field="min_score")
+        raise OptionError(f"min_score {min_score} is above max_score {max_score}", code="invalid_range",
+                          field="min_score")
     flag = True if only_issues else is_issue
     lo, hi = queries.score_rank_bounds(session, audit_id, min_score=min_score, max_score=max_score)
     empty = lo is not None and hi is not None and lo > hi
@@ -231,7 +230,7 @@ def get_pred_probs(audit_id: str, session: SessionDep, artifacts: ArtifactsDep, 
     rec = done_audit(session, audit_id, tenant)
     path = artifacts.path(rec.pred_probs_artifact or "", "npy")
     if not rec.pred_probs_artifact or not path.exists():
-        raise ProblemError(404, "the pred_probs artifact is missing", code="not_found", field="pred_probs")
+        raise NotFound("the pred_probs artifact is missing", field="pred_probs")
     return FileResponse(path, media_type="application/octet-stream", filename=f"{audit_id}_pred_probs.npy")
 
 

@@ -16,6 +16,7 @@ from labelaudit.api.errors import ProblemError, responses
 from labelaudit.api.schemas import MAX_INDEX, DatasetOut, NoiseIn, Page
 from labelaudit.api.uploads import receive_multipart
 from labelaudit.audit.ingest import FORMATS
+from labelaudit.errors import NotFound, OptionError, UnsupportedFormat
 from labelaudit.store import datasets as store
 from labelaudit.store import queries
 from labelaudit.store.examples import dataset_member, image_png
@@ -69,8 +70,8 @@ async def upload_dataset(request: Request, settings: SettingsDep, db: DatabaseDe
             raise ProblemError(422, "the form needs a `file` part", code="missing", field="file")
         fmt = (form.fields.get("format") or "auto").strip().lower()
         if fmt != "auto" and fmt not in FORMATS and fmt != "npy":
-            raise ProblemError(415, f"unsupported format {fmt!r}; expected auto or one of: {', '.join(FORMATS)}",
-                               code="unsupported_format", field="format")
+            raise UnsupportedFormat(f"unsupported format {fmt!r}; expected auto or one of: {', '.join(FORMATS)}",
+                                    field="format")
         main = form.files["file"]
         labels = form.files.get("labels_file")
         name = (form.fields.get("name") or main.filename or "dataset").strip()[:255]
@@ -133,10 +134,10 @@ def get_image(dataset_id: str, index: Annotated[int, PathParam(ge=0, le=MAX_INDE
     """
     rec = queries.get_dataset(session, dataset_id, tenant=tenant)
     if rec.modality != "image":
-        raise ProblemError(422, f"the dataset holds {rec.modality} data, not images", code="not_images",
-                           field="dataset_id")
+        raise OptionError(f"the dataset holds {rec.modality} data, not images", code="not_images",
+                          field="dataset_id")
     if index >= rec.rows:
-        raise ProblemError(404, f"no example {index}: the dataset has {rec.rows}", code="not_found", field="index")
+        raise NotFound(f"no example {index}: the dataset has {rec.rows}", field="index")
     etag = f'"{rec.artifact[:16]}-{index}-{size or 0}"'
     headers = {"ETag": etag, "Cache-Control": "private, max-age=86400, immutable"}
     if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:

@@ -1,9 +1,11 @@
 """One error shape for every response: RFC 9457 ``application/problem+json``.
 
 ``{type, title, status, detail, errors: [{field, message, code}]}``. Domain
-errors map by their ``.status``; request validation errors list each bad field;
-a write refused by a full disk is a 507 ``insufficient_storage``; anything
-unexpected is a 500 with no internals in the body.
+errors (which know nothing of HTTP) get their status from one table,
+:data:`STATUS_OF`; request validation errors list each bad field; a write
+refused by a full disk is a 507 ``insufficient_storage``; anything unexpected is
+a 500 with no internals in the body. :class:`ProblemError` is for transport
+problems only (multipart framing, authentication, timeouts, readiness).
 """
 
 from __future__ import annotations
@@ -17,11 +19,34 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from labelaudit.api.request_log import HEADER as REQUEST_ID_HEADER, request_id_of
-from labelaudit.errors import LabelAuditError, is_storage_full
+from labelaudit.errors import (AuditCancelled, AuditFailed, Conflict, IngestError, LabelAuditError, NotFound,
+                               OptionError, StorageQuotaExceeded, TooManyJobs, UnsupportedFormat, is_storage_full)
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://labelaudit.dev/problems/"
 log = logging.getLogger("labelaudit.api")
+
+#: The HTTP status of each domain error; a subclass not listed takes its nearest listed base's.
+STATUS_OF: dict[type[LabelAuditError], int] = {
+    LabelAuditError: 400,
+    UnsupportedFormat: 415,
+    IngestError: 422,
+    OptionError: 422,
+    NotFound: 404,
+    Conflict: 409,
+    AuditCancelled: 409,
+    TooManyJobs: 429,
+    StorageQuotaExceeded: 507,
+    AuditFailed: 502,
+}
+
+
+def status_of(exc: LabelAuditError) -> int:
+    """The HTTP status that answers ``exc`` (see :data:`STATUS_OF`)."""
+    for cls in type(exc).__mro__:
+        if cls in STATUS_OF:
+            return STATUS_OF[cls]
+    return 400
 
 
 class ProblemError(Exception):
@@ -71,7 +96,7 @@ def _field(loc) -> str:
 
 async def _domain(request: Request, exc: LabelAuditError) -> JSONResponse:
     retry = getattr(exc, "retry_after", None)
-    return _answer(request, exc.status, exc.message, code=exc.code, errors=[exc.to_dict()],
+    return _answer(request, status_of(exc), exc.message, code=exc.code, errors=[exc.to_dict()],
                    headers={"Retry-After": str(retry)} if retry else None)
 
 

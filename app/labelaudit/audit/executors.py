@@ -32,7 +32,7 @@ import numpy as np
 
 from labelaudit.audit.crossval import FoldResult, FoldSpec, local_threads, train_fold
 from labelaudit.audit.progress import StopCheck, check_stop
-from labelaudit.errors import LabelAuditError, OptionError
+from labelaudit.errors import AuditFailed, LabelAuditError, MissingExtra, OptionError
 
 if TYPE_CHECKING:
     from labelaudit.audit.backbones import Backbone
@@ -41,8 +41,10 @@ if TYPE_CHECKING:
 FoldEpochCallback = Callable[[int, int, int], None]
 
 
-class FoldFailed(RuntimeError):
+class FoldFailed(AuditFailed):
     """A fold kept failing after its retries (a bug or a resource problem, not the caller's input)."""
+
+    code = "fold_failed"
 
     def __init__(self, fold: int, folds: int, attempts: int, cause: BaseException):
         self.fold, self.folds, self.attempts, self.cause = fold, folds, attempts, cause
@@ -343,7 +345,7 @@ def executor_from_settings(settings: Settings | None = None) -> Executor:
         import importlib.util
 
         if importlib.util.find_spec("ray") is None:
-            raise RuntimeError("LABELAUDIT_EXECUTOR=ray needs Ray: pip install 'labelaudit[ray]'")
+            raise MissingExtra("LABELAUDIT_EXECUTOR=ray needs Ray: pip install 'labelaudit[ray]'", field="executor")
         return RayExecutor.from_settings(settings)
     return LocalExecutor()
 

@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 
 from labelaudit.audit.pipeline import AuditOptions
 from labelaudit.audit.progress import Progress
-from labelaudit.errors import LabelAuditError, OptionError
+from labelaudit.errors import AuditFailed, LabelAuditError, OptionError
 
 POLL_SECONDS = 0.5
 PAGE_SIZE = 1000
@@ -25,12 +25,6 @@ UPLOAD_CHUNK = 1024 * 1024
 
 UploadProgress = Callable[[int, int], None]
 """``(bytes_sent, total_bytes)`` after every piece of an upload; the last call has ``bytes_sent == total_bytes``."""
-
-
-class RemoteAuditFailed(LabelAuditError):
-    """The service could not run the audit (it failed, was cancelled, or could not be reached)."""
-
-    code = "audit_failed"
 
 
 def remote_audit(server: str, *, api_key: str | None, path: Path | None, dataset_id: str | None,
@@ -68,7 +62,7 @@ def remote_audit(server: str, *, api_key: str | None, path: Path | None, dataset
             summary = _ok(client.get(f"/v1/audits/{audit_id}/summary"))
             rows = _all_rows(client, audit_id)
     except httpx.HTTPError as exc:
-        raise RemoteAuditFailed(f"cannot reach the labelaudit service at {server}: {exc}", field="server") from exc
+        raise AuditFailed(f"cannot reach the labelaudit service at {server}: {exc}", field="server") from exc
     for row in rows:
         row["example_key"] = str(keys[row["index"]]) if keys is not None else f"row:{row['index']}"
     return summary, rows, state.get("evaluation"), {**options.to_dict(), "server": server, "audit_id": audit_id,
@@ -187,10 +181,10 @@ def _wait(client, audit_id: str, progress, timeout: float) -> dict:
         if status == "done":
             return state
         if status in ("failed", "cancelled"):
-            raise RemoteAuditFailed(f"the audit {audit_id} {status} on the server: {state.get('error') or ''}".strip(),
+            raise AuditFailed(f"the audit {audit_id} {status} on the server: {state.get('error') or ''}".strip(),
                                     field="audit")
         if time.monotonic() > deadline:
-            raise RemoteAuditFailed(f"the audit {audit_id} did not finish within {timeout:.0f}s", field="audit")
+            raise AuditFailed(f"the audit {audit_id} did not finish within {timeout:.0f}s", field="audit")
         time.sleep(POLL_SECONDS)
 
 
@@ -216,5 +210,5 @@ def _ok(response) -> dict:
     errors = problem.get("errors") or []
     field = errors[0].get("field") if errors and isinstance(errors[0], dict) else None
     if response.status_code >= 500:
-        raise RemoteAuditFailed(f"the service failed (HTTP {response.status_code}): {detail}", field="server")
+        raise AuditFailed(f"the service failed (HTTP {response.status_code}): {detail}", field="server")
     raise OptionError(f"the service refused the request (HTTP {response.status_code}): {detail}", field=field)

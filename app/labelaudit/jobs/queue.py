@@ -24,7 +24,7 @@ from typing import Iterable, Iterator, Mapping, Sequence
 
 from sqlalchemy import insert, select, text, update
 
-from labelaudit.errors import QuotaExceeded
+from labelaudit.errors import TooManyJobs
 from labelaudit.store import queries
 from labelaudit.store.db import Database
 from labelaudit.store.ids import new_id
@@ -44,7 +44,7 @@ def enqueue(db: Database, *, dataset_id: str, options: dict, tenant: str = LOCAL
             max_active: int | None = None) -> AuditRecord:
     """Add a queued audit of ``dataset_id`` with ``options`` for ``tenant``; returns the record.
 
-    With ``max_active``, raises :class:`~labelaudit.errors.QuotaExceeded` (429) when the tenant
+    With ``max_active``, raises :class:`~labelaudit.errors.TooManyJobs` when the tenant
     already has that many queued or running audits. The count and the insert hold a lock
     (PostgreSQL: a per-tenant advisory lock; SQLite: the database's write lock), so
     concurrent requests, from any process, cannot both slip under it.
@@ -60,9 +60,9 @@ def enqueue(db: Database, *, dataset_id: str, options: dict, tenant: str = LOCAL
                 s.execute(text("BEGIN IMMEDIATE"))
             active = queries.active_audits_of_tenant(s, tenant)
             if active >= max_active:
-                raise QuotaExceeded(f"{active} audits are queued or running for this tenant; the limit is "
+                raise TooManyJobs(f"{active} audits are queued or running for this tenant; the limit is "
                                     f"{max_active}. Wait for one to finish or cancel one.", field="dataset_id",
-                                    code="too_many_jobs", retry_after=10)
+                                  retry_after=10)
         s.add(rec)
     return rec
 

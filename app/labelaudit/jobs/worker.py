@@ -29,7 +29,7 @@ from labelaudit.audit.pipeline import AuditOptions, AuditResult, run_audit
 from labelaudit.audit.progress import Progress
 from labelaudit import logs
 from labelaudit.config import Settings, get_settings
-from labelaudit.errors import AuditCancelled, LabelAuditError, is_storage_full
+from labelaudit.errors import AuditCancelled, AuditFailed, LabelAuditError, is_storage_full
 from labelaudit.jobs import queue
 from labelaudit.store import datasets, queries
 from labelaudit.store.artifacts import ArtifactStore
@@ -215,8 +215,11 @@ def _run(job: AuditRecord, *, db: Database, artifacts: ArtifactStore, settings: 
     except LabelAuditError as exc:
         hb.stop()
         queue.fail(db, job.id, worker_id, exc.to_dict(), timings=timings)
-        _event("failed", "audit %s failed: %s", job.id, exc.message, level=logging.WARNING, reason=exc.code,
-               duration_ms=_ms(started))
+        # the input's fault is a warning; the audit's own failure (a fold that kept breaking) an error to look into
+        failed_itself = isinstance(exc, AuditFailed)
+        _event("failed", "audit %s failed: %s", job.id, exc.message,
+               level=logging.ERROR if failed_itself else logging.WARNING, reason=exc.code, duration_ms=_ms(started),
+               **({"exception": traceback.format_exc()} if failed_itself else {}))
         return "failed"
     except Exception as exc:  # a bug or a resource problem: record it, keep the worker alive
         hb.stop()

@@ -19,7 +19,7 @@ from labelaudit.config import Settings
 from labelaudit.store import queries
 from labelaudit.store.artifacts import ArtifactStore
 from labelaudit.store.db import Database
-from labelaudit.errors import Conflict, IngestError, QuotaExceeded
+from labelaudit.errors import Conflict, IngestError, StorageQuotaExceeded
 from labelaudit.store.ids import new_id
 from labelaudit.store.models import LOCAL_TENANT, AuditRecord, DatasetRecord, utcnow
 
@@ -30,14 +30,14 @@ def artifact_store(settings: Settings) -> ArtifactStore:
 
 
 def check_storage(db: Database, settings: Settings, tenant: str, adding: int = 0) -> None:
-    """Raise :class:`QuotaExceeded` (507) when ``tenant`` would hold more than its storage quota with ``adding``."""
+    """Raise :class:`StorageQuotaExceeded` when ``tenant`` would hold more than its storage quota with ``adding``."""
     with db.sessions() as s:
         used = queries.stored_bytes_of_tenant(s, tenant)
     limit = settings.max_storage_bytes_per_tenant
     if used + adding > limit:
-        raise QuotaExceeded(f"storage quota exceeded: this tenant holds {used} bytes, this needs {adding} more and "
+        raise StorageQuotaExceeded(f"storage quota exceeded: this tenant holds {used} bytes, this needs {adding} more and "
                             f"the quota is {limit} bytes; delete datasets or audits to make room",
-                            field="file", code="storage_quota_exceeded", status=507)
+                                   field="file")
 
 
 def ingest_file(db: Database, artifacts: ArtifactStore, settings: Settings, path: Path, *, sha256: str,
@@ -47,7 +47,7 @@ def ingest_file(db: Database, artifacts: ArtifactStore, settings: Settings, path
 
     Raises :class:`~labelaudit.errors.IngestError` (nothing stored) when the file is not a valid
     dataset or breaks a limit (rows, classes, values per example), and
-    :class:`~labelaudit.errors.QuotaExceeded` when it would not fit the tenant's storage quota.
+    :class:`~labelaudit.errors.StorageQuotaExceeded` when it would not fit the tenant's storage quota.
 
     pred_probs are memory-mapped from ``path``, not read; a converted or repaired copy
     goes to ``<data_dir>/tmp`` as an already unlinked file, whose space is freed once

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from labelaudit.errors import Conflict, NotFound
+from labelaudit.errors import NotFound, NotReady
 from labelaudit.store.models import DONE, AuditRecord, AuditRow
 from labelaudit.store.results import aggregates_of
 
@@ -75,8 +75,7 @@ def done_audit_view(session: Session, audit_id: str, *, tenant: str | None) -> D
     if row is None or (tenant is not None and row.tenant != tenant):
         raise NotFound(f"no audit {audit_id!r}", field="audit_id")
     if row.status != DONE:
-        raise Conflict(f"the audit is {row.status}; results exist once it is done", field="audit_id",
-                       code="not_ready")
+        raise NotReady(f"the audit is {row.status}; results exist once it is done", field="audit_id")
     view = _cache.get(audit_id)
     if view is None:
         rec = session.get(AuditRecord, audit_id)
