@@ -244,7 +244,7 @@ def run_backend(name: str, args) -> list[dict]:
     results: list[dict] = []
     try:
         t = time.perf_counter()
-        from labelaudit.store.apikeys import create_api_key
+        from labelaudit.services.keys import create_api_key
 
         headers = {"Authorization": f"Bearer {create_api_key(db, 'bench')[1]}"}  # auth on, as in production
         audit_id = insert_audit(db, args.rows, tenant="bench")

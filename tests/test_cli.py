@@ -51,7 +51,7 @@ def test_top_shortens_the_rows(digits_csv, tmp_path):
     (["audit", "{missing}"], "no such file"),
     (["audit", "{csv}", "--label-column", "nope"], "label_column: no label column 'nope'"),
     (["audit", "{csv}", "--backbone", "cnn"], "backbone"),
-    (["audit", "{csv}", "--rank-method", "bogus"], "rank_method"),
+    (["audit", "{csv}", "--rank-method", "bogus"], "--rank-method"),
     (["audit", "{csv}", "--folds", "400"], "folds"),
 ])
 def test_bad_input_exits_2_with_one_line(digits_csv, tmp_path, args, needle):

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from enum import Enum
 from pathlib import Path
 from typing import Optional
 
@@ -17,6 +16,7 @@ import typer
 from rich.console import Console
 
 from labelaudit.errors import EXIT_FAILED, EXIT_INPUT, LabelAuditError, exit_code
+from labelaudit.vocab import BackboneName, Device, FilterBy, InputFormat, NoiseKind, RankMethod, WeightsMode
 
 app = typer.Typer(
     name="labelaudit",
@@ -28,37 +28,6 @@ app = typer.Typer(
 # Rich wraps at 80 columns when not on a terminal; CI logs read better wider.
 out = Console(width=None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", 120)))
 err = Console(stderr=True, width=None if sys.stderr.isatty() else int(os.environ.get("COLUMNS", 120)))
-
-
-class Backbone(str, Enum):
-    auto = "auto"
-    logreg = "logreg"
-    mlp = "mlp"
-    cnn = "cnn"
-    resnet = "resnet"
-    se_resnet = "se_resnet"
-    mbconv = "mbconv"
-
-
-class InputFormat(str, Enum):
-    csv = "csv"
-    parquet = "parquet"
-    npz = "npz"
-    idx = "idx"
-    pred_probs = "pred-probs"
-    image_zip = "image-zip"
-
-
-class NoiseKind(str, Enum):
-    pairwise = "pairwise"
-    symmetric = "symmetric"
-    matrix = "matrix"
-
-
-class Device(str, Enum):
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
 
 
 def _fail(message: str, code: int = EXIT_INPUT) -> None:
@@ -134,14 +103,14 @@ def audit(
     label_column: str = typer.Option("label", "--label-column", help="Label column of a table."),
     id_column: Optional[str] = typer.Option(None, "--id-column", help="Column with a stable key per example."),
     format: Optional[InputFormat] = typer.Option(None, "--format", help="Input format (detected when omitted)."),
-    backbone: Backbone = typer.Option(Backbone.auto, "--backbone", help="Model trained in each fold."),
+    backbone: BackboneName = typer.Option(BackboneName.AUTO, "--backbone", help="Model trained in each fold."),
     folds: int = typer.Option(5, "--folds", min=2, max=50, help="Cross-validation folds."),
     epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Training epochs (a size-based default)."),
     seed: int = typer.Option(0, "--seed", help="Seeds folds, noise, weights and data order."),
-    device: Device = typer.Option(Device.auto, "--device", help="Where to train."),
-    rank_method: str = typer.Option("normalized_margin", "--rank-method",
-                                    help="normalized_margin | self_confidence | confidence_weighted_entropy"),
-    filter_by: str = typer.Option("prune_by_noise_rate", "--filter-by", help="cleanlab's issue filter."),
+    device: Device = typer.Option(Device.AUTO, "--device", help="Where to train."),
+    rank_method: RankMethod = typer.Option(RankMethod.NORMALIZED_MARGIN, "--rank-method",
+                                           help="cleanlab's label-quality score."),
+    filter_by: FilterBy = typer.Option(FilterBy.PRUNE_BY_NOISE_RATE, "--filter-by", help="cleanlab's issue filter."),
     inject_noise: Optional[NoiseKind] = typer.Option(None, "--inject-noise",
                                                      help="Flip labels first (a controlled experiment)."),
     noise_rate: float = typer.Option(0.2, "--noise-rate", min=0.0, max=1.0, help="Share of each class flipped."),
@@ -154,7 +123,8 @@ def audit(
                                              help="Resize images to this square size."),
     skip_corrupt: bool = typer.Option(False, "--skip-corrupt", help="Skip unreadable images in a zip (listed)."),
     weights: Optional[Path] = typer.Option(None, "--weights", help="Local pretrained state dict for the backbone."),
-    weights_mode: str = typer.Option("finetune", "--weights-mode", help="finetune | linear_probe"),
+    weights_mode: WeightsMode = typer.Option(WeightsMode.FINETUNE, "--weights-mode",
+                                             help="Train everything, or only the head on a frozen body."),
     hflip: bool = typer.Option(False, "--hflip", help="Horizontal flips preserve labels: use them to augment."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
 ) -> None:
@@ -172,8 +142,8 @@ def audit(
         err.print(f"injected {inject_noise.value} noise: {noisy.num_flipped:,} of {dataset.num_examples:,} "
                   f"labels flipped (seed {seed})", highlight=False)
     options = AuditOptions(backbone=backbone.value, folds=folds, epochs=epochs, seed=seed, device=device.value,
-                           rank_method=rank_method, filter_by=filter_by,
-                           backbone_options=_backbone_options(image_size, weights, weights_mode, hflip)
+                           rank_method=rank_method.value, filter_by=filter_by.value,
+                           backbone_options=_backbone_options(image_size, weights, weights_mode.value, hflip)
                            if dataset.modality == "image" else {})
     with ProgressDisplay(err, enabled=not quiet) as progress:
         result = run_audit(dataset, options, progress=progress)
@@ -189,7 +159,7 @@ def audit(
 def inject_noise_cmd(
     source: Path = typer.Argument(..., help="Input dataset."),
     output: Path = typer.Argument(..., help="Output .csv, .parquet or .npz (gets a true_label column / array)."),
-    kind: NoiseKind = typer.Option(NoiseKind.pairwise, "--kind"),
+    kind: NoiseKind = typer.Option(NoiseKind.PAIRWISE, "--kind"),
     rate: float = typer.Option(0.2, "--rate", min=0.0, max=1.0),
     seed: int = typer.Option(0, "--seed"),
     noise_matrix: Optional[Path] = typer.Option(None, "--noise-matrix", help="k x k P(given|true), .npy or .json."),
@@ -226,13 +196,13 @@ def check(
     id_column: Optional[str] = typer.Option(None, "--id-column", help="Stable example key for --baseline matching "
                                             "(else a hash of each example's content)."),
     format: Optional[InputFormat] = typer.Option(None, "--format"),
-    backbone: Optional[Backbone] = typer.Option(None, "--backbone"),
+    backbone: Optional[BackboneName] = typer.Option(None, "--backbone"),
     folds: Optional[int] = typer.Option(None, "--folds", min=2, max=50),
     epochs: Optional[int] = typer.Option(None, "--epochs", min=1),
     seed: int = typer.Option(0, "--seed"),
-    device: Device = typer.Option(Device.auto, "--device"),
-    rank_method: str = typer.Option("normalized_margin", "--rank-method"),
-    filter_by: str = typer.Option("prune_by_noise_rate", "--filter-by"),
+    device: Device = typer.Option(Device.AUTO, "--device"),
+    rank_method: RankMethod = typer.Option(RankMethod.NORMALIZED_MARGIN, "--rank-method"),
+    filter_by: FilterBy = typer.Option(FilterBy.PRUNE_BY_NOISE_RATE, "--filter-by"),
     fast: bool = typer.Option(False, "--fast", help="Cheapest sound settings: logistic regression, 3 folds."),
     pred_probs: Optional[Path] = typer.Option(None, "--pred-probs", help="Your out-of-sample pred_probs (.npy): "
                                               "skip training."),
@@ -272,7 +242,7 @@ def check(
         chosen = {k: v if v is not None else FAST_SETTINGS[k] for k, v in chosen.items()}
         notes.append(f"--fast: backbone {chosen['backbone']}, {chosen['folds']} folds")
     options = AuditOptions(backbone=chosen["backbone"] or "auto", folds=chosen["folds"] or 5, epochs=epochs,
-                           seed=seed, device=device.value, rank_method=rank_method, filter_by=filter_by)
+                           seed=seed, device=device.value, rank_method=rank_method.value, filter_by=filter_by.value)
     with ProgressDisplay(err, enabled=not quiet) as progress:
         if server:
             from labelaudit.check.remote import remote_audit
@@ -358,7 +328,7 @@ def keys_create(name: str = typer.Option(..., "--name", help="Who the key is for
                                            "its datasets and audits; other tenants' are invisible (404).")) -> None:
     """Create a key and print it once (only its hash is stored)."""
     from labelaudit.config import get_settings
-    from labelaudit.store.apikeys import create_api_key
+    from labelaudit.services.keys import create_api_key
     from labelaudit.store.db import open_database
 
     try:
@@ -373,7 +343,7 @@ def keys_create(name: str = typer.Option(..., "--name", help="Who the key is for
 def keys_list(all_keys: bool = typer.Option(False, "--all", help="Include revoked keys.")) -> None:
     """List keys: id, name, prefix, created, last used, revoked."""
     from labelaudit.config import get_settings
-    from labelaudit.store.apikeys import list_api_keys
+    from labelaudit.services.keys import list_api_keys
     from labelaudit.store.db import open_database
 
     for k in list_api_keys(open_database(get_settings()), include_revoked=all_keys):
@@ -387,7 +357,7 @@ def keys_list(all_keys: bool = typer.Option(False, "--all", help="Include revoke
 def keys_revoke(key_id: str = typer.Argument(..., help="The key id from `labelaudit keys list`.")) -> None:
     """Revoke a key; requests with it get 401 from then on."""
     from labelaudit.config import get_settings
-    from labelaudit.store.apikeys import revoke_api_key
+    from labelaudit.services.keys import revoke_api_key
     from labelaudit.store.db import open_database
 
     try:

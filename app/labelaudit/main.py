@@ -16,7 +16,7 @@ from labelaudit.api.timeouts import TimeoutMiddleware
 from labelaudit.api.schemas import Problem
 from labelaudit import __version__, dashboard
 from labelaudit.config import Settings, get_settings
-from labelaudit.store.datasets import artifact_store
+from labelaudit.store.artifacts import artifact_store
 from labelaudit.store.db import open_database
 
 log = logging.getLogger("labelaudit")

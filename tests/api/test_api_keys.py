@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from labelaudit.store.apikeys import create_api_key, revoke_api_key
+from labelaudit.services.keys import create_api_key, revoke_api_key
 
 
 def test_keys_not_required_when_auth_is_off(client):

@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 import httpx
 import pytest
 
-from labelaudit.store.apikeys import create_api_key
+from labelaudit.services.keys import create_api_key
 from labelaudit.store.db import open_database
 from tests.conftest_service import csv_bytes, npy_bytes, synthetic_pred_probs
 

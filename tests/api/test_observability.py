@@ -152,7 +152,7 @@ def test_unhandled_error_counts_as_internal_error_with_request_id(app, json_log)
 
 def _pred_probs_dataset(app) -> str:
     from labelaudit.audit.ingest import from_pred_probs
-    from labelaudit.store.datasets import save_dataset
+    from labelaudit.services.datasets import save_dataset
 
     P, y = synthetic_pred_probs(60)
     return save_dataset(app.state.db, app.state.artifacts, from_pred_probs(P, y), name="p").id

@@ -8,7 +8,7 @@ import httpx
 import numpy as np
 import pytest
 
-from labelaudit.store.apikeys import create_api_key
+from labelaudit.services.keys import create_api_key
 from labelaudit.store.db import open_database
 from tests.conftest_service import npy_bytes, synthetic_pred_probs, wait_for
 

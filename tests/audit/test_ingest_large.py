@@ -248,7 +248,8 @@ def test_npz_member_with_a_bad_crc_is_refused_as_before(tmp_path):
 
 def test_no_temp_file_is_left_when_ingest_or_save_fails(monkeypatch, small_chunks, tmp_path):
     from labelaudit.config import get_settings
-    from labelaudit.store.datasets import artifact_store, ingest_file, load_arrays
+    from labelaudit.services.datasets import ingest_file
+    from labelaudit.store.artifacts import artifact_store, dataset_arrays as load_arrays
     from labelaudit.store.db import open_database
 
     settings = get_settings(data_dir=tmp_path / "data", database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",

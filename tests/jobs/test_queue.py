@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 
 from labelaudit.jobs import queue
 from labelaudit.store.models import AuditRecord, AuditRow, utcnow
-from labelaudit.store.datasets import save_dataset
+from labelaudit.services.datasets import save_dataset
 from labelaudit.audit.ingest import from_pred_probs
 from tests.conftest_service import synthetic_pred_probs
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 
-from labelaudit.store.apikeys import verify_api_key
+from labelaudit.services.keys import verify_api_key
 from labelaudit.store.db import open_database
 from tests.test_cli import CLI
 

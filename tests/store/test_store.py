@@ -7,7 +7,8 @@ from sqlalchemy import inspect
 
 from labelaudit.audit.ingest import from_arrays
 from labelaudit.store.artifacts import ArtifactStore, sha256_file
-from labelaudit.store.datasets import load_arrays, save_dataset
+from labelaudit.services.datasets import save_dataset
+from labelaudit.store.artifacts import dataset_arrays as load_arrays
 
 
 def test_artifacts_are_content_addressed(tmp_path):

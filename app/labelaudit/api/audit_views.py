@@ -21,10 +21,9 @@ from labelaudit.api.errors import responses
 from labelaudit.api.schemas import MAX_INDEX
 from labelaudit.audit.aggregates import HISTOGRAM_BINS, rebin
 from labelaudit.errors import LabelAuditError, NotFound, OptionError
+from labelaudit.services.results import aggregates_of, compare, done_audit_view
 from labelaudit.store import queries
 from labelaudit.store.examples import dataset_member, pred_probs_row
-from labelaudit.store.done_audits import done_audit_view
-from labelaudit.store.results import aggregates_of, compare
 
 router = APIRouter(prefix="/v1/audits", tags=["dashboard queries"], dependencies=[Depends(reject_nul)])
 
@@ -76,11 +75,11 @@ def get_example(audit_id: str, index: Annotated[int, Path(ge=0, le=MAX_INDEX)], 
     """Given, suggested (and true) label, score, class probabilities (from the stored pred_probs), and the
     example's features, or a link to its image."""
     rec = done_audit(session, audit_id, tenant)
-    row = queries.row_at_index(session, audit_id, index)
+    row = queries.row_at_index(session, audit_id=audit_id, index=index)
     if row is None:
         n = (rec.summary or {}).get("num_examples")
         raise NotFound(f"no example {index} in this audit ({n} examples)", field="index")
-    ds = queries.get_dataset(session, rec.dataset_id, tenant=tenant)
+    ds = queries.get_dataset(session, dataset_id=rec.dataset_id, tenant=tenant)
     names = (rec.summary or {}).get("class_names") or ds.class_names
     probs = pred_probs_row(artifacts, rec.pred_probs_artifact or "", index) if rec.pred_probs_artifact else \
         np.zeros(len(names))

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from pathlib import PurePosixPath
 from typing import Annotated, Literal
 
-import numpy as np
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import FileResponse, StreamingResponse
 
@@ -17,15 +15,13 @@ from labelaudit.api.errors import responses
 from labelaudit.api.exports import MEDIA_TYPES, export_stream
 from labelaudit.api.dashboard_schemas import IssuePage
 from labelaudit.api.schemas import AuditIn, AuditOut, Page, ProgressOut
+from labelaudit.vocab import AuditStatus
 from labelaudit.audit.aggregates import headline
-from labelaudit.audit.pipeline import AuditOptions, check_options_for
-from labelaudit.jobs import queue
-from labelaudit.store import datasets as store
+from labelaudit.errors import NotFound, OptionError
+from labelaudit.services import audits as service
+from labelaudit.services.results import DoneAudit, done_audit_view
 from labelaudit.store import queries
-from labelaudit.errors import Conflict, NotFound, NotReady, OptionError
 from labelaudit.store.models import DONE, AuditRecord, as_utc
-from labelaudit.store.examples import dataset_member
-from labelaudit.store.done_audits import DoneAudit, done_audit_view, page_rows
 
 router = APIRouter(prefix="/v1/audits", tags=["audits"], dependencies=[Depends(reject_nul)])
 
@@ -44,56 +40,23 @@ def audit_out(rec: AuditRecord, *, brief: bool = False) -> AuditOut:
 
 @router.post("", status_code=202, response_model=AuditOut, responses=responses(404, 422, 429, 507),
              summary="Queue an audit")
-def create_audit(body: AuditIn, session: SessionDep, db: DatabaseDep, artifacts: ArtifactsDep,
-                 settings: SettingsDep, tenant: TenantDep) -> AuditOut:
+def create_audit(body: AuditIn, db: DatabaseDep, artifacts: ArtifactsDep, settings: SettingsDep,
+                 tenant: TenantDep) -> AuditOut:
     """Validate the options against the dataset, then queue the audit (poll ``GET /v1/audits/{id}``).
 
     429 ``too_many_jobs`` when the tenant already has its quota of queued and running
     audits; 507 ``storage_quota_exceeded`` when its results (pred_probs) would not fit.
     """
-    ds_rec = queries.get_dataset(session, body.dataset_id, tenant=tenant)
-    fields = {k: v for k, v in body.model_dump().items() if k != "dataset_id"}
-    if "weights" in fields["backbone_options"]:
-        fields["backbone_options"] = {**fields["backbone_options"],
-                                      "weights": server_weights_path(settings, fields["backbone_options"]["weights"])}
-    options = AuditOptions(**fields)
-    labels = dataset_member(artifacts, ds_rec.artifact, "labels")  # memory-mapped; the features stay on disk
-    check_options_for(ds_rec.modality, np.bincount(np.asarray(labels, dtype=np.int64), minlength=ds_rec.classes),
-                      tuple(ds_rec.feature_shape or ()), options)
-    store.check_storage(db, settings, tenant, ds_rec.rows * ds_rec.classes * 4)
-    return audit_out(queue.enqueue(db, dataset_id=ds_rec.id, options=options.to_dict(), tenant=tenant,
-                                   max_active=settings.max_active_jobs_per_tenant))
-
-
-def server_weights_path(settings, name) -> str:
-    """The file ``backbone_options.weights`` names over the API: a file under ``LABELAUDIT_WEIGHTS_DIR``.
-
-    API callers may not name arbitrary server paths (that would reveal which files
-    exist and read them): absolute paths and ``..`` are refused, and without a
-    weights folder configured no weights can be used over HTTP (the CLI takes any local path).
-    """
-    if not isinstance(name, str):
-        raise OptionError(f"weights must be a file name, not {type(name).__name__}", field="backbone_options.weights")
-    root = settings.weights_dir
-    if root is None:
-        raise OptionError("pretrained weights are not enabled on this server (it has no LABELAUDIT_WEIGHTS_DIR)",
-                          field="backbone_options.weights", code="weights_disabled")
-    rel = PurePosixPath(str(name))
-    if not str(name) or rel.is_absolute() or ".." in rel.parts or "\\" in str(name):
-        raise OptionError("weights must name a file inside the server's weights folder, e.g. resnet18.pt",
-                          field="backbone_options.weights", code="invalid_path")
-    path = (root / rel).resolve()
-    if not path.is_relative_to(root.resolve()) or not path.is_file():
-        raise OptionError(f"no weights file {str(name)!r} in the server's weights folder",
-                          field="backbone_options.weights", code="not_found")
-    return str(path)
+    options = {k: v for k, v in body.model_dump(mode="json").items() if k != "dataset_id"}
+    return audit_out(service.create_audit(db, artifacts, settings, dataset_id=body.dataset_id, tenant=tenant,
+                                          options=options))
 
 
 @router.get("", response_model=Page[AuditOut], responses=responses(422), summary="List audits")
 def list_audits(session: SessionDep, tenant: TenantDep, limit: Annotated[int, Query(ge=1, le=200)] = 50,
                 cursor: Annotated[str | None, Query(max_length=64)] = None,
                 dataset_id: str | None = None,
-                status: Literal["queued", "running", "done", "failed", "cancelled"] | None = None,
+                status: AuditStatus | None = None,
                 created_after: Annotated[datetime | None, Query(description="ISO 8601; inclusive")] = None,
                 created_before: Annotated[datetime | None, Query(description="ISO 8601; exclusive")] = None,
                 view: Annotated[Literal["full", "brief"], Query(
@@ -118,35 +81,27 @@ def _utc(value: datetime | None) -> datetime | None:
 @router.get("/{audit_id}", response_model=AuditOut, responses=responses(404), summary="Read an audit")
 def get_audit(audit_id: str, session: SessionDep, tenant: TenantDep) -> AuditOut:
     """Status, progress (stage, fold, epoch, fraction), timings; summary when done, error when failed."""
-    return audit_out(queries.get_audit(session, audit_id, tenant=tenant))
+    return audit_out(queries.get_audit(session, audit_id=audit_id, tenant=tenant))
 
 
 @router.post("/{audit_id}/cancel", response_model=AuditOut, responses=responses(404, 409),
              summary="Cancel an audit")
-def cancel_audit(audit_id: str, session: SessionDep, db: DatabaseDep, tenant: TenantDep) -> AuditOut:
+def cancel_audit(audit_id: str, db: DatabaseDep, tenant: TenantDep) -> AuditOut:
     """A queued audit is cancelled at once; a running one at its worker's next check (within about a second)."""
-    rec = queries.get_audit(session, audit_id, tenant=tenant)
-    if rec.status in ("done", "failed"):
-        raise Conflict(f"the audit is already {rec.status}", field="audit_id")
-    queue.request_cancel(db, audit_id)
-    session.expire_all()
-    return audit_out(queries.get_audit(session, audit_id, tenant=tenant))
+    return audit_out(service.cancel_audit(db, audit_id=audit_id, tenant=tenant))
 
 
 @router.delete("/{audit_id}", status_code=204, responses=responses(404, 409), summary="Delete an audit")
 def delete_audit(audit_id: str, db: DatabaseDep, artifacts: ArtifactsDep, tenant: TenantDep) -> Response:
     """Delete an audit with its rows and pred_probs; 409 while it runs (cancel it first)."""
-    store.delete_audit(db, artifacts, audit_id, tenant=tenant)
+    service.delete_audit(db, artifacts, audit_id=audit_id, tenant=tenant)
     return Response(status_code=204)
 
 
 def done_audit(session, audit_id: str, tenant: str) -> AuditRecord:
     """``tenant``'s audit ``audit_id`` if it is done: 404 when missing (or another tenant's), 409 ``not_ready``
     before it finished."""
-    rec = queries.get_audit(session, audit_id, tenant=tenant)
-    if rec.status != DONE:
-        raise NotReady(f"the audit is {rec.status}; results exist once it is done", field="audit_id")
-    return rec
+    return service.done_audit(session, audit_id=audit_id, tenant=tenant)
 
 
 @router.get("/{audit_id}/summary", responses=responses(404, 409), summary="Audit summary")
@@ -187,10 +142,10 @@ def get_issues(audit_id: str, session: SessionDep, tenant: TenantDep,
         raise OptionError(f"min_score {min_score} is above max_score {max_score}", code="invalid_range",
                           field="min_score")
     flag = True if only_issues else is_issue
-    lo, hi = queries.score_rank_bounds(session, audit_id, min_score=min_score, max_score=max_score)
+    lo, hi = queries.score_rank_bounds(session, audit_id=audit_id, min_score=min_score, max_score=max_score)
     empty = lo is not None and hi is not None and lo > hi
-    rows = [] if empty else page_rows(
-        session, audit_id, limit=limit + 1, after_rank=int(cursor) if cursor else None, given_label=given_label,
+    rows = [] if empty else queries.page_rows(
+        session, audit_id=audit_id, limit=limit + 1, after_rank=int(cursor) if cursor else None, given_label=given_label,
         suggested_label=suggested_label, is_issue=flag, min_rank=lo, max_rank=hi, descending=sort.startswith("-"))
     nxt = str(rows[limit - 1][0]) if len(rows) > limit else None
     items = [{"rank": rank, "index": index, "given_label": given, "suggested_label": suggested,

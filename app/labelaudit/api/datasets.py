@@ -17,9 +17,10 @@ from labelaudit.api.schemas import MAX_INDEX, DatasetOut, NoiseIn, Page
 from labelaudit.api.uploads import receive_multipart
 from labelaudit.audit.ingest import FORMATS
 from labelaudit.errors import NotFound, OptionError, UnsupportedFormat
-from labelaudit.store import datasets as store
+from labelaudit.api.images import image_png
+from labelaudit.services import datasets as service
 from labelaudit.store import queries
-from labelaudit.store.examples import dataset_member, image_png
+from labelaudit.store.examples import dataset_member
 from labelaudit.store.models import DatasetRecord, as_utc
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"], dependencies=[Depends(reject_nul)])
@@ -59,7 +60,7 @@ async def upload_dataset(request: Request, settings: SettingsDep, db: DatabaseDe
     413 past ``max_upload_bytes`` (checked against Content-Length before the body is
     read, and while it streams); 507 when the tenant's storage quota is already used up.
     """
-    await run_in_threadpool(store.check_storage, db, settings, tenant, 0)
+    await run_in_threadpool(service.check_storage, db, settings, tenant, 0)
     tmp_root = settings.data_dir / "tmp"
     tmp_root.mkdir(parents=True, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix="upload-", dir=tmp_root)
@@ -76,7 +77,7 @@ async def upload_dataset(request: Request, settings: SettingsDep, db: DatabaseDe
         labels = form.files.get("labels_file")
         name = (form.fields.get("name") or main.filename or "dataset").strip()[:255]
         rec = await run_in_threadpool(
-            store.ingest_file, db, artifacts, settings, main.path, sha256=main.sha256, name=name,
+            service.ingest_file, db, artifacts, settings, main.path, sha256=main.sha256, name=name,
             filename=main.filename, format=None if fmt == "auto" else fmt,
             label_column=form.fields.get("label_column") or "label", labels_path=labels.path if labels else None,
             tenant=tenant)
@@ -95,7 +96,7 @@ def list_datasets(session: SessionDep, tenant: TenantDep, limit: Annotated[int, 
 
 @router.get("/{dataset_id}", response_model=DatasetOut, responses=responses(404), summary="Read a dataset")
 def get_dataset(dataset_id: str, session: SessionDep, tenant: TenantDep) -> DatasetOut:
-    return dataset_out(queries.get_dataset(session, dataset_id, tenant=tenant))
+    return dataset_out(queries.get_dataset(session, dataset_id=dataset_id, tenant=tenant))
 
 
 @router.delete("/{dataset_id}", status_code=204, responses=responses(404, 409), summary="Delete a dataset")
@@ -105,19 +106,18 @@ def delete_dataset(dataset_id: str, db: DatabaseDep, artifacts: ArtifactsDep, te
     409 while an audit of it is queued or running (cancel those first). Datasets
     derived from it are kept, with ``parent_id`` set to null.
     """
-    store.delete_dataset(db, artifacts, dataset_id, tenant=tenant)
+    service.delete_dataset(db, artifacts, dataset_id=dataset_id, tenant=tenant)
     return Response(status_code=204)
 
 
 @router.post("/{dataset_id}/noise", status_code=201, response_model=DatasetOut, responses=responses(404, 422, 507),
              summary="Derive a copy with injected label noise")
-def add_noise(dataset_id: str, body: NoiseIn, session: SessionDep, db: DatabaseDep,
-              artifacts: ArtifactsDep, settings: SettingsDep, tenant: TenantDep) -> DatasetOut:
+def add_noise(dataset_id: str, body: NoiseIn, db: DatabaseDep, artifacts: ArtifactsDep, settings: SettingsDep,
+              tenant: TenantDep) -> DatasetOut:
     """A new dataset whose labels carry controlled noise; its original labels become known true labels."""
-    parent = queries.get_dataset(session, dataset_id, tenant=tenant)
-    rec = store.derive_noisy(db, artifacts, parent, kind=body.kind, rate=body.rate, seed=body.seed,
-                             noise_matrix=body.noise_matrix, name=body.name, settings=settings)
-    return dataset_out(rec)
+    return dataset_out(service.derive_noisy(db, artifacts, settings, dataset_id=dataset_id, tenant=tenant,
+                                            kind=body.kind, rate=body.rate, seed=body.seed,
+                                            noise_matrix=body.noise_matrix, name=body.name))
 
 
 @router.get("/{dataset_id}/examples/{index}/image", response_class=Response, responses={
@@ -132,7 +132,7 @@ def get_image(dataset_id: str, index: Annotated[int, PathParam(ge=0, le=MAX_INDE
     Datasets never change, so responses carry a strong ``ETag`` and may be cached
     for a day; ``If-None-Match`` answers 304.
     """
-    rec = queries.get_dataset(session, dataset_id, tenant=tenant)
+    rec = queries.get_dataset(session, dataset_id=dataset_id, tenant=tenant)
     if rec.modality != "image":
         raise OptionError(f"the dataset holds {rec.modality} data, not images", code="not_images",
                           field="dataset_id")

@@ -57,11 +57,11 @@ async def authenticate(request: Request) -> Caller:
 
     With ``settings.auth == "off"`` everyone is the ``local`` tenant. Otherwise a live
     key (``Authorization: Bearer <key>`` or ``X-API-Key``) is required: 401 problem without one.
-    Verified keys are remembered for a few seconds (:data:`labelaudit.store.apikeys.KEY_CACHE_SECONDS`).
+    Verified keys are remembered for a few seconds (:data:`labelaudit.services.keys.KEY_CACHE_SECONDS`).
     """
     if request.app.state.settings.auth == "off":
         return LOCAL_CALLER
-    from labelaudit.store.apikeys import cached_key, verify_api_key
+    from labelaudit.services.keys import cached_key, verify_api_key
 
     auth = request.headers.get("authorization", "")
     plain = auth[7:].strip() if auth.lower().startswith("bearer ") else request.headers.get("x-api-key", "")

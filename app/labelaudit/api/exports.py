@@ -14,6 +14,7 @@ import numpy as np
 
 from labelaudit.store import queries
 from labelaudit.store.db import Database
+from labelaudit.store.models import ROW_COLUMNS, AuditRow
 
 #: Rows read, converted and sent at a time.
 EXPORT_BLOCK_ROWS = 100_000
@@ -49,9 +50,9 @@ class _Drain(io.RawIOBase):
 def _schema(class_names: list[str] | None):
     import pyarrow as pa
 
-    fields = [pa.field("rank", pa.int64()), pa.field("index", pa.int64()), pa.field("given_label", pa.int64()),
-              pa.field("suggested_label", pa.int64()), pa.field("quality_score", pa.float64()),
-              pa.field("is_issue", pa.bool_()), pa.field("true_label", pa.int64()), pa.field("example_id", pa.string())]
+    types = {int: pa.int64(), float: pa.float64(), bool: pa.bool_(), str: pa.string()}
+    columns = AuditRow.__table__.columns
+    fields = [pa.field(name, types[columns[name].type.python_type]) for name in ROW_COLUMNS]
     if class_names:
         fields += [pa.field("given_class", pa.string()), pa.field("suggested_class", pa.string())]
     return pa.schema(fields)
@@ -93,7 +94,7 @@ def export_stream(db: Database, audit_id: str, fmt: str, class_names: list[str] 
         start = 0
         with db.sessions() as session:
             while True:
-                rows = queries.rows_in_rank_range(session, audit_id, start, start + block_rows)
+                rows = queries.rows_in_rank_range(session, audit_id=audit_id, start=start, stop=start + block_rows)
                 if not rows:
                     break
                 writer.write_table(_table(rows, schema, names))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 
 from labelaudit.api.deps import DatabaseDep
 from labelaudit.api.errors import ProblemError, responses
@@ -20,8 +19,7 @@ def healthz() -> dict:
 @router.get("/readyz", responses=responses(503), summary="Readiness: the database is reachable")
 def readyz(db: DatabaseDep) -> dict:
     try:
-        with db.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+        db.ping()
     except Exception as exc:
         raise ProblemError(503, f"database unreachable: {type(exc).__name__}", code="not_ready",
                            field="database") from exc

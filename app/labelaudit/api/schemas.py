@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Generic, Literal, Optional, TypeVar
+from typing import Annotated, Any, Generic, Optional, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from labelaudit.audit.ranking import DEFAULT_FILTER_BY, DEFAULT_RANK_METHOD
+from labelaudit.vocab import AuditStatus, BackboneName, Device, FilterBy, Modality, NoiseKind, RankMethod
 
 T = TypeVar("T")
 #: seeds feed numpy and scikit-learn generators, which take 0 .. 2**32 - 1
@@ -16,7 +16,8 @@ MAX_SEED = 2**32 - 1
 NO_NUL = r"^[^\x00]*$"
 #: example indexes are stored in 32-bit integer columns; a larger one would overflow the database driver
 MAX_INDEX = 2**31 - 1
-AuditStatus = Literal["queued", "running", "done", "failed", "cancelled"]
+#: one GPU by number, beside the :class:`~labelaudit.vocab.Device` names
+CudaDevice = Annotated[str, Field(pattern=r"^cuda:\d{1,3}$")]
 
 
 class Page(BaseModel, Generic[T]):
@@ -52,7 +53,7 @@ class DatasetOut(BaseModel):
     rows: int
     classes: int
     class_names: list[str]
-    modality: Literal["tabular", "image", "pred_probs"]
+    modality: Modality
     feature_shape: Optional[list[int]] = None
     format: Optional[str] = None
     sha256: str
@@ -65,7 +66,7 @@ class NoiseIn(BaseModel):
     """Label noise to inject into a copy of a dataset (see ``labelaudit.audit.noise``)."""
 
     model_config = ConfigDict(extra="forbid")
-    kind: Literal["pairwise", "symmetric", "matrix"] = "pairwise"
+    kind: NoiseKind = NoiseKind.PAIRWISE
     rate: float = Field(0.2, ge=0.0, le=1.0)
     seed: int = Field(0, ge=0, le=MAX_SEED)
     noise_matrix: Optional[list[list[float]]] = Field(
@@ -85,13 +86,13 @@ class AuditIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     dataset_id: str = Field(pattern=NO_NUL)
-    backbone: str = "auto"
+    backbone: BackboneName = BackboneName.AUTO
     folds: int = Field(5, ge=2, le=20)
     epochs: Optional[int] = Field(None, ge=1, le=1000)
     seed: int = Field(0, ge=0, le=MAX_SEED)
-    device: str = "auto"
-    rank_method: str = DEFAULT_RANK_METHOD
-    filter_by: str = DEFAULT_FILTER_BY
+    device: Device | CudaDevice = Device.AUTO
+    rank_method: RankMethod = RankMethod.NORMALIZED_MARGIN
+    filter_by: FilterBy = FilterBy.PRUNE_BY_NOISE_RATE
     backbone_options: dict[str, Any] = {}
 
 

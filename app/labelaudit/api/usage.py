@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
 
 from labelaudit.api.deps import SessionDep, SettingsDep, TenantDep
 from labelaudit.store import queries
-from labelaudit.store.models import AuditRecord, DatasetRecord
 
 router = APIRouter(prefix="/v1/usage", tags=["usage"])
 
@@ -38,12 +36,10 @@ class UsageOut(BaseModel):
 @router.get("", response_model=UsageOut, summary="The caller's usage and limits")
 def get_usage(session: SessionDep, settings: SettingsDep, tenant: TenantDep) -> UsageOut:
     """Datasets, audits, active jobs and stored bytes of the caller's tenant, beside the limits they count against."""
-    def count(model) -> int:
-        return session.scalar(select(func.count()).select_from(model).where(model.tenant == tenant)) or 0
-
-    return UsageOut(tenant=tenant, datasets=count(DatasetRecord), audits=count(AuditRecord),
-                    active_jobs=queries.active_audits_of_tenant(session, tenant),
-                    stored_bytes=queries.stored_bytes_of_tenant(session, tenant),
+    datasets, audits = queries.count_of_tenant(session, tenant=tenant)
+    return UsageOut(tenant=tenant, datasets=datasets, audits=audits,
+                    active_jobs=queries.active_audits_of_tenant(session, tenant=tenant),
+                    stored_bytes=queries.stored_bytes_of_tenant(session, tenant=tenant),
                     limits=Limits(max_active_jobs=settings.max_active_jobs_per_tenant,
                                   max_storage_bytes=settings.max_storage_bytes_per_tenant,
                                   max_upload_bytes=settings.max_upload_bytes, max_rows=settings.max_rows,

@@ -28,16 +28,13 @@ from labelaudit.errors import TooManyJobs
 from labelaudit.store import queries
 from labelaudit.store.db import Database
 from labelaudit.store.ids import new_id
-from labelaudit.store.models import (CANCELLED, DONE, FAILED, LOCAL_TENANT, QUEUED, RUNNING, AuditRecord, AuditRow,
-                              utcnow)
+from labelaudit.store.models import (CANCELLED, DONE, FAILED, LOCAL_TENANT, QUEUED, ROW_COLUMNS, RUNNING, AuditRecord,
+                                     AuditRow, utcnow)
 
 log = logging.getLogger("labelaudit.queue")
 
 #: SQLite page cache (KiB) while an audit's rows are bulk-loaded (the default is 2 MiB).
 BULK_LOAD_CACHE_KIB = 256 * 1024
-#: The columns of an ``audit_rows`` row besides ``audit_id``, in the order they are loaded.
-ROW_COLUMNS: tuple[str, ...] = ("rank", "index", "given_label", "suggested_label", "quality_score", "is_issue",
-                                "true_label", "example_id")
 
 
 def enqueue(db: Database, *, dataset_id: str, options: dict, tenant: str = LOCAL_TENANT,
@@ -58,7 +55,7 @@ def enqueue(db: Database, *, dataset_id: str, options: dict, tenant: str = LOCAL
                 s.execute(text("SELECT pg_advisory_xact_lock(hashtext(:t))"), {"t": "labelaudit-jobs:" + tenant})
             else:  # take SQLite's write lock before counting: other processes' enqueues wait their turn
                 s.execute(text("BEGIN IMMEDIATE"))
-            active = queries.active_audits_of_tenant(s, tenant)
+            active = queries.active_audits_of_tenant(s, tenant=tenant)
             if active >= max_active:
                 raise TooManyJobs(f"{active} audits are queued or running for this tenant; the limit is "
                                     f"{max_active}. Wait for one to finish or cancel one.", field="dataset_id",

@@ -31,8 +31,9 @@ from labelaudit import logs
 from labelaudit.config import Settings, get_settings
 from labelaudit.errors import AuditCancelled, AuditFailed, LabelAuditError, is_storage_full
 from labelaudit.jobs import queue
-from labelaudit.store import datasets, queries
-from labelaudit.store.artifacts import ArtifactStore
+from labelaudit.services.artifacts import remove_unused
+from labelaudit.store import queries
+from labelaudit.store.artifacts import ArtifactStore, artifact_store, dataset_arrays
 from labelaudit.store.db import Database, open_database
 from labelaudit.store.models import CANCELLED, AuditRecord
 
@@ -59,7 +60,7 @@ def run_worker(settings: Settings, stop_event: threading.Event | None = None, *,
                 signal.signal(sig, lambda *_: stop_event.set())
     own_db = db is None
     db = db or open_database(settings)
-    artifacts = datasets.artifact_store(settings)
+    artifacts = artifact_store(settings)
     worker_id = worker_id or new_worker_id()
     done = 0
     last_sweep = 0.0
@@ -89,7 +90,7 @@ def run_worker(settings: Settings, stop_event: threading.Event | None = None, *,
 
 def run_pending(settings: Settings, db: Database, *, worker_id: str | None = None) -> int:
     """Run queued audits in this thread until the queue is empty; returns how many ran."""
-    artifacts = datasets.artifact_store(settings)
+    artifacts = artifact_store(settings)
     worker_id = worker_id or new_worker_id()
     n = 0
     while (job := queue.claim(db, worker_id)) is not None:
@@ -183,9 +184,9 @@ def _run(job: AuditRecord, *, db: Database, artifacts: ArtifactStore, settings: 
     try:
         enter("loading")
         with db.sessions() as s:
-            rec = queries.get_dataset(s, job.dataset_id, tenant=None)
+            rec = queries.get_dataset(s, dataset_id=job.dataset_id, tenant=None)
         t = time.perf_counter()
-        ds = datasets.load_arrays(artifacts, rec)
+        ds = dataset_arrays(artifacts, rec)
         timings["load_seconds"] = time.perf_counter() - t
         opts = AuditOptions(**job.options)
         if settings.device != "auto" and opts.device == "auto":
@@ -246,9 +247,7 @@ def _store(job: AuditRecord, result: AuditResult, *, db: Database, artifacts: Ar
                       headline=jsonable(headline(summary, timings, result.evaluation)),
                       stored_bytes=artifacts.size(digest, "npy"))
     if not ok:
-        with db.sessions() as s:
-            if not queries.artifact_in_use(s, digest):
-                artifacts.remove(digest, "npy")
+        remove_unused(db, artifacts, (digest, "npy"))
         return "lost"
     return "done"
 
@@ -263,7 +262,7 @@ def result_aggregates(result: AuditResult) -> dict:
 
 def result_row_blocks(result: AuditResult, block: int = 50_000):
     """The per-example rows of ``result`` in rank order, as column blocks of ``block`` rows
-    (:data:`labelaudit.jobs.queue.ROW_COLUMNS` to lists) for the ``audit_rows`` table; one block in memory at a time."""
+    (:data:`labelaudit.store.models.ROW_COLUMNS` to lists) for the ``audit_rows`` table; one block in memory at a time."""
     r, ds = result.ranking, result.dataset
     order = np.asarray(r.order)
     scores = np.asarray(r.quality_scores, dtype=np.float64)

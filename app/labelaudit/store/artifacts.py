@@ -18,11 +18,16 @@ import os
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from labelaudit.audit.dataset import Dataset
 from labelaudit.audit.mapped import release_pages, stored_member_offset
+
+if TYPE_CHECKING:
+    from labelaudit.config import Settings
+    from labelaudit.store.models import DatasetRecord
 
 CHUNK = 1024 * 1024
 #: Bytes of an array converted and written at a time.
@@ -170,6 +175,18 @@ class ArtifactStore:
         """Delete an artifact if present (callers check it is no longer referenced)."""
         if digest:
             self.path(digest, ext).unlink(missing_ok=True)
+
+
+def artifact_store(settings: Settings) -> ArtifactStore:
+    """The artifact store of ``settings`` (``<data_dir>/artifacts``)."""
+    return ArtifactStore(settings.data_dir / "artifacts")
+
+
+def dataset_arrays(artifacts: ArtifactStore, rec: DatasetRecord) -> Dataset:
+    """The stored dataset ``rec`` as a :class:`Dataset` (pred_probs memory-mapped)."""
+    names = (rec.meta or {}).get("feature_names")
+    return artifacts.load_dataset(rec.artifact, class_names=rec.class_names, modality=rec.modality,
+                                  feature_names=names)
 
 
 def map_npz_member(path: Path, member: str) -> np.ndarray | None:

@@ -7,10 +7,12 @@ from datetime import datetime, timezone
 from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-#: Audit (job) states.
-QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
-STATES = (QUEUED, RUNNING, DONE, FAILED, CANCELLED)
-ACTIVE_STATES = (QUEUED, RUNNING)
+from labelaudit.vocab import ACTIVE_STATUSES, AuditStatus
+
+#: Audit (job) states, as the plain strings stored in ``audits.status``.
+QUEUED, RUNNING, DONE, FAILED, CANCELLED = (s.value for s in AuditStatus)
+STATES = tuple(s.value for s in AuditStatus)
+ACTIVE_STATES = tuple(s.value for s in ACTIVE_STATUSES)
 #: The tenant of everything stored while authentication is off (local single-user mode).
 LOCAL_TENANT = "local"
 
@@ -114,6 +116,11 @@ class AuditRow(Base):
     is_issue: Mapped[bool] = mapped_column(Boolean)
     true_label: Mapped[int | None] = mapped_column(Integer, nullable=True)
     example_id: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+#: The columns of an ``audit_rows`` row besides ``audit_id``, in table order: the one list every reader,
+#: loader and export of per-example rows uses.
+ROW_COLUMNS: tuple[str, ...] = tuple(c.name for c in AuditRow.__table__.columns if c.name != "audit_id")
 
 
 class ApiKey(Base):

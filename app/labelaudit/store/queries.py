@@ -13,14 +13,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, defer
 
 from labelaudit.errors import NotFound
-from labelaudit.store.models import ACTIVE_STATES, AuditRecord, AuditRow, DatasetRecord
+from labelaudit.store.models import ACTIVE_STATES, ROW_COLUMNS, AuditRecord, AuditRow, DatasetRecord
+
+#: The row columns as table columns, in :data:`~labelaudit.store.models.ROW_COLUMNS` order.
+_ROW = tuple(getattr(AuditRow, name) for name in ROW_COLUMNS)
 
 
-def get_dataset(session: Session, dataset_id: str, *, tenant: str | None) -> DatasetRecord:
+def get_dataset(session: Session, *, dataset_id: str, tenant: str | None) -> DatasetRecord:
     """The dataset ``dataset_id`` of ``tenant`` (``None``: any); :class:`NotFound` otherwise."""
     rec = session.get(DatasetRecord, dataset_id)
     if rec is None or (tenant is not None and rec.tenant != tenant):
@@ -41,7 +44,7 @@ def list_datasets(session: Session, *, tenant: str | None, limit: int,
     return items[:limit], nxt
 
 
-def get_audit(session: Session, audit_id: str, *, tenant: str | None) -> AuditRecord:
+def get_audit(session: Session, *, audit_id: str, tenant: str | None) -> AuditRecord:
     """The audit ``audit_id`` of ``tenant`` (``None``: any); :class:`NotFound` otherwise."""
     rec = session.get(AuditRecord, audit_id)
     if rec is None or (tenant is not None and rec.tenant != tenant):
@@ -74,19 +77,19 @@ def list_audits(session: Session, *, tenant: str | None, limit: int, cursor: str
     return items[:limit], nxt
 
 
-def active_audits_of(session: Session, dataset_id: str) -> int:
+def active_audits_of(session: Session, *, dataset_id: str) -> int:
     """How many queued or running audits use ``dataset_id``."""
     return session.scalar(select(func.count()).select_from(AuditRecord).where(
         AuditRecord.dataset_id == dataset_id, AuditRecord.status.in_(ACTIVE_STATES))) or 0
 
 
-def active_audits_of_tenant(session: Session, tenant: str) -> int:
+def active_audits_of_tenant(session: Session, *, tenant: str) -> int:
     """How many queued or running audits ``tenant`` has."""
     return session.scalar(select(func.count()).select_from(AuditRecord).where(
         AuditRecord.tenant == tenant, AuditRecord.status.in_(ACTIVE_STATES))) or 0
 
 
-def stored_bytes_of_tenant(session: Session, tenant: str) -> int:
+def stored_bytes_of_tenant(session: Session, *, tenant: str) -> int:
     """Bytes of artifacts ``tenant``'s datasets and audits hold (shared artifacts count for each holder)."""
     a = session.scalar(select(func.coalesce(func.sum(DatasetRecord.stored_bytes), 0))
                        .where(DatasetRecord.tenant == tenant))
@@ -94,11 +97,33 @@ def stored_bytes_of_tenant(session: Session, tenant: str) -> int:
     return int(a or 0) + int(b or 0)
 
 
-def audits_of(session: Session, dataset_id: str) -> list[AuditRecord]:
+def audits_of(session: Session, *, dataset_id: str) -> list[AuditRecord]:
+    """Every audit of ``dataset_id``."""
     return list(session.scalars(select(AuditRecord).where(AuditRecord.dataset_id == dataset_id)))
 
 
-def artifact_in_use(session: Session, digest: str) -> bool:
+def count_of_tenant(session: Session, *, tenant: str) -> tuple[int, int]:
+    """How many datasets and audits ``tenant`` holds."""
+    def count(model) -> int:
+        return session.scalar(select(func.count()).select_from(model).where(model.tenant == tenant)) or 0
+
+    return count(DatasetRecord), count(AuditRecord)
+
+
+def detach_children(session: Session, *, dataset_id: str) -> None:
+    """Datasets derived from ``dataset_id`` forget their parent (``parent_id`` becomes null)."""
+    session.execute(update(DatasetRecord).where(DatasetRecord.parent_id == dataset_id).values(parent_id=None))
+
+
+def save_aggregates(session: Session, *, audit_id: str, aggregates: dict, headline: dict | None) -> None:
+    """Store the dashboard aggregates (and headline, when given) of a finished audit."""
+    values: dict = {"aggregates": aggregates}
+    if headline is not None:
+        values["headline"] = headline
+    session.execute(update(AuditRecord).where(AuditRecord.id == audit_id).values(**values))
+
+
+def artifact_in_use(session: Session, *, digest: str) -> bool:
     """Whether any dataset or audit still refers to the artifact ``digest``."""
     n = session.scalar(select(func.count()).select_from(DatasetRecord).where(DatasetRecord.artifact == digest))
     m = session.scalar(select(func.count()).select_from(AuditRecord).where(
@@ -106,11 +131,12 @@ def artifact_in_use(session: Session, digest: str) -> bool:
     return bool(n or m)
 
 
-def delete_audit_rows(session: Session, audit_id: str) -> None:
+def delete_audit_rows(session: Session, *, audit_id: str) -> None:
+    """Delete every per-example row of ``audit_id``."""
     session.execute(delete(AuditRow).where(AuditRow.audit_id == audit_id))
 
 
-def score_rank_bounds(session: Session, audit_id: str, *, min_score: float | None,
+def score_rank_bounds(session: Session, *, audit_id: str, min_score: float | None,
                       max_score: float | None) -> tuple[int | None, int | None]:
     """The rank range ``[lo, hi]`` holding exactly the rows with ``min_score <= score <= max_score``.
 
@@ -134,12 +160,12 @@ def score_rank_bounds(session: Session, audit_id: str, *, min_score: float | Non
     return lo, hi
 
 
-def row_at_index(session: Session, audit_id: str, index: int) -> AuditRow | None:
+def row_at_index(session: Session, *, audit_id: str, index: int) -> AuditRow | None:
     """The row of dataset example ``index`` in an audit, or ``None``."""
     return session.scalar(select(AuditRow).where(AuditRow.audit_id == audit_id, AuditRow.index == index))
 
 
-def flagged_rows(session: Session, audit_id: str):
+def flagged_rows(session: Session, *, audit_id: str):
     """(index, example_id, rank, given_label, suggested_label, quality_score) of every flagged row, by rank."""
     cols = [AuditRow.index, AuditRow.example_id, AuditRow.rank, AuditRow.given_label, AuditRow.suggested_label,
             AuditRow.quality_score]
@@ -147,25 +173,54 @@ def flagged_rows(session: Session, audit_id: str):
                            .order_by(AuditRow.rank)).all()
 
 
-def row_columns(session: Session, audit_id: str):
+def row_columns(session: Session, *, audit_id: str):
     """(given_label, suggested_label, quality_score, is_issue) of every row, as tuples in rank order."""
     cols = [AuditRow.given_label, AuditRow.suggested_label, AuditRow.quality_score, AuditRow.is_issue]
     return session.execute(select(*cols).where(AuditRow.audit_id == audit_id).order_by(AuditRow.rank)).all()
 
 
-def has_example_ids(session: Session, audit_id: str) -> bool:
+def has_example_ids(session: Session, *, audit_id: str) -> bool:
     """Whether an audit's rows carry the dataset's own example ids."""
     return session.scalar(select(AuditRow.example_id).where(AuditRow.audit_id == audit_id, AuditRow.rank == 0)) \
         is not None
 
 
-def rows_in_rank_range(session: Session, audit_id: str, start: int, stop: int):
+def rows_in_rank_range(session: Session, *, audit_id: str, start: int, stop: int):
     """The rows of an audit with ``start <= rank < stop`` in rank order, as tuples (for exports, block by block:
     a range of the primary key)."""
-    cols = [AuditRow.rank, AuditRow.index, AuditRow.given_label, AuditRow.suggested_label, AuditRow.quality_score,
-            AuditRow.is_issue, AuditRow.true_label, AuditRow.example_id]
-    return session.execute(select(*cols).where(AuditRow.audit_id == audit_id, AuditRow.rank >= start,
+    return session.execute(select(*_ROW).where(AuditRow.audit_id == audit_id, AuditRow.rank >= start,
                                                AuditRow.rank < stop).order_by(AuditRow.rank)).all()
+
+
+def page_rows(session: Session, *, audit_id: str, limit: int, after_rank: int | None = None,
+              given_label: int | None = None, suggested_label: int | None = None, is_issue: bool | None = None,
+              min_rank: int | None = None, max_rank: int | None = None, descending: bool = False) -> list:
+    """Up to ``limit`` rows as tuples of :data:`~labelaudit.store.models.ROW_COLUMNS`, in rank order after
+    ``after_rank`` (keyset).
+
+    ``descending`` walks from the highest rank down and ``after_rank`` then means "below";
+    ``min_rank``/``max_rank`` bound the ranks (a score range, see :func:`score_rank_bounds`).
+    """
+    q = select(*_ROW).where(AuditRow.audit_id == audit_id)
+    if after_rank is not None:
+        q = q.where(AuditRow.rank < after_rank if descending else AuditRow.rank > after_rank)
+    if min_rank is not None:
+        q = q.where(AuditRow.rank >= min_rank)
+    if max_rank is not None:
+        q = q.where(AuditRow.rank <= max_rank)
+    if given_label is not None:
+        q = q.where(AuditRow.given_label == given_label)
+    if suggested_label is not None:
+        q = q.where(AuditRow.suggested_label == suggested_label)
+    if is_issue is not None:
+        q = q.where(AuditRow.is_issue.is_(is_issue))
+    q = q.order_by(AuditRow.rank.desc() if descending else AuditRow.rank).limit(limit)
+    return list(session.execute(q))
+
+
+def audit_status(session: Session, *, audit_id: str):
+    """``(status, tenant)`` of ``audit_id`` in one primary-key read, or ``None`` when there is no such audit."""
+    return session.execute(select(AuditRecord.status, AuditRecord.tenant).where(AuditRecord.id == audit_id)).first()
 
 
 def count_by_status(session: Session) -> dict[str, int]:
@@ -173,7 +228,7 @@ def count_by_status(session: Session) -> dict[str, int]:
     return dict(session.execute(select(AuditRecord.status, func.count()).group_by(AuditRecord.status)).all())
 
 
-def recent_durations(session: Session, limit: int = 10_000) -> list[tuple[datetime, datetime]]:
+def recent_durations(session: Session, *, limit: int = 10_000) -> list[tuple[datetime, datetime]]:
     """(started_at, finished_at) of the most recently finished audits."""
     q = (select(AuditRecord.started_at, AuditRecord.finished_at)
          .where(AuditRecord.started_at.is_not(None), AuditRecord.finished_at.is_not(None))
@@ -181,7 +236,7 @@ def recent_durations(session: Session, limit: int = 10_000) -> list[tuple[dateti
     return list(session.execute(q).all())
 
 
-def rows_at_indices(session: Session, audit_id: str, indices: list[int]) -> dict[int, AuditRow]:
+def rows_at_indices(session: Session, *, audit_id: str, indices: list[int]) -> dict[int, AuditRow]:
     """The rows of the given dataset examples, keyed by index (missing ones are left out)."""
     if not indices:
         return {}

@@ -1,4 +1,4 @@
-"""Datasets in the store: ingest files into records + artifacts, derive noisy copies, delete.
+"""Dataset use cases: upload (ingest, limits, quota, store), derive a noisy copy, delete.
 
 Records and artifacts are written so that a failure leaves neither: the artifact
 is written first (content-addressed, atomic rename), the record second in one
@@ -16,27 +16,23 @@ from labelaudit.audit.dataset import Dataset
 from labelaudit.audit.ingest import detect_format, load_dataset
 from labelaudit.audit.noise import inject_noise, realised_noise_matrix
 from labelaudit.config import Settings
-from labelaudit.store import queries
-from labelaudit.store.artifacts import ArtifactStore
-from labelaudit.store.db import Database
 from labelaudit.errors import Conflict, IngestError, StorageQuotaExceeded
+from labelaudit.services.artifacts import remove_unused
+from labelaudit.store import queries
+from labelaudit.store.artifacts import ArtifactStore, dataset_arrays
+from labelaudit.store.db import Database
 from labelaudit.store.ids import new_id
-from labelaudit.store.models import LOCAL_TENANT, AuditRecord, DatasetRecord, utcnow
-
-
-def artifact_store(settings: Settings) -> ArtifactStore:
-    """The artifact store of ``settings`` (``<data_dir>/artifacts``)."""
-    return ArtifactStore(settings.data_dir / "artifacts")
+from labelaudit.store.models import LOCAL_TENANT, DatasetRecord, utcnow
 
 
 def check_storage(db: Database, settings: Settings, tenant: str, adding: int = 0) -> None:
     """Raise :class:`StorageQuotaExceeded` when ``tenant`` would hold more than its storage quota with ``adding``."""
     with db.sessions() as s:
-        used = queries.stored_bytes_of_tenant(s, tenant)
+        used = queries.stored_bytes_of_tenant(s, tenant=tenant)
     limit = settings.max_storage_bytes_per_tenant
     if used + adding > limit:
-        raise StorageQuotaExceeded(f"storage quota exceeded: this tenant holds {used} bytes, this needs {adding} more and "
-                            f"the quota is {limit} bytes; delete datasets or audits to make room",
+        raise StorageQuotaExceeded(f"storage quota exceeded: this tenant holds {used} bytes, this needs {adding} more "
+                                   f"and the quota is {limit} bytes; delete datasets or audits to make room",
                                    field="file")
 
 
@@ -98,30 +94,20 @@ def save_dataset(db: Database, artifacts: ArtifactStore, ds: Dataset, *, name: s
         with db.sessions.begin() as s:
             s.add(rec)
     except BaseException:
-        with db.sessions() as s:
-            if not queries.artifact_in_use(s, digest):
-                artifacts.remove(digest, "npz")
+        remove_unused(db, artifacts, (digest, "npz"))
         raise
     return rec
 
 
-def load_arrays(artifacts: ArtifactStore, rec: DatasetRecord) -> Dataset:
-    """The stored dataset ``rec`` as a :class:`Dataset`."""
-    names = (rec.meta or {}).get("feature_names")
-    return artifacts.load_dataset(rec.artifact, class_names=rec.class_names, modality=rec.modality,
-                                  feature_names=names)
-
-
-def derive_noisy(db: Database, artifacts: ArtifactStore, parent: DatasetRecord, *, kind: str, rate: float,
-                 seed: int, noise_matrix: list | None = None, name: str | None = None,
-                 settings: Settings | None = None) -> DatasetRecord:
-    """A copy of ``parent`` (same tenant) with injected label noise; the original labels become its true labels.
-
-    With ``settings``, the copy must fit the tenant's storage quota.
-    """
-    if settings is not None:
-        check_storage(db, settings, parent.tenant, parent.stored_bytes)
-    ds = load_arrays(artifacts, parent)
+def derive_noisy(db: Database, artifacts: ArtifactStore, settings: Settings, *, dataset_id: str, tenant: str | None,
+                 kind: str, rate: float, seed: int, noise_matrix: list | None = None,
+                 name: str | None = None) -> DatasetRecord:
+    """A copy of ``tenant``'s dataset ``dataset_id`` with injected label noise; its original labels become the
+    copy's true labels. The copy must fit the tenant's storage quota."""
+    with db.sessions() as s:
+        parent = queries.get_dataset(s, dataset_id=dataset_id, tenant=tenant)
+    check_storage(db, settings, parent.tenant, parent.stored_bytes)
+    ds = dataset_arrays(artifacts, parent)
     nm = None if noise_matrix is None else np.asarray(noise_matrix, dtype=np.float64)
     noisy = inject_noise(ds.labels, kind=kind, rate=rate, seed=seed, noise_matrix=nm, num_classes=ds.num_classes)
     true = ds.true_labels if ds.true_labels is not None else noisy.true_labels
@@ -135,7 +121,7 @@ def derive_noisy(db: Database, artifacts: ArtifactStore, parent: DatasetRecord, 
                         tenant=parent.tenant)
 
 
-def delete_dataset(db: Database, artifacts: ArtifactStore, dataset_id: str, *, tenant: str | None) -> None:
+def delete_dataset(db: Database, artifacts: ArtifactStore, *, dataset_id: str, tenant: str | None) -> None:
     """Delete ``tenant``'s dataset with its finished audits (rows and pred_probs artifacts).
 
     Artifacts go only when no other record (of any tenant: they are content-addressed)
@@ -143,36 +129,15 @@ def delete_dataset(db: Database, artifacts: ArtifactStore, dataset_id: str, *, t
     datasets are kept (their ``parent_id`` becomes null).
     """
     with db.sessions.begin() as s:
-        rec = queries.get_dataset(s, dataset_id, tenant=tenant)
-        if queries.active_audits_of(s, dataset_id):
+        rec = queries.get_dataset(s, dataset_id=dataset_id, tenant=tenant)
+        if queries.active_audits_of(s, dataset_id=dataset_id):
             raise Conflict("the dataset has queued or running audits; cancel them first", field="dataset_id")
-        audits = queries.audits_of(s, dataset_id)
-        pred_probs = [a.pred_probs_artifact for a in audits]
+        audits = queries.audits_of(s, dataset_id=dataset_id)
+        pred_probs = [(a.pred_probs_artifact, "npy") for a in audits]
         for a in audits:
-            queries.delete_audit_rows(s, a.id)
+            queries.delete_audit_rows(s, audit_id=a.id)
             s.delete(a)
-        for child in s.query(DatasetRecord).filter(DatasetRecord.parent_id == dataset_id):
-            child.parent_id = None
+        queries.detach_children(s, dataset_id=dataset_id)
         digest = rec.artifact
         s.delete(rec)
-    with db.sessions() as s:
-        if not queries.artifact_in_use(s, digest):
-            artifacts.remove(digest, "npz")
-        for d in pred_probs:
-            if d and not queries.artifact_in_use(s, d):
-                artifacts.remove(d, "npy")
-
-
-def delete_audit(db: Database, artifacts: ArtifactStore, audit_id: str, *, tenant: str | None) -> None:
-    """Delete ``tenant``'s audit (not while it runs), with its rows and pred_probs artifact."""
-    with db.sessions.begin() as s:
-        rec: AuditRecord = queries.get_audit(s, audit_id, tenant=tenant)
-        if rec.status == "running":
-            raise Conflict("the audit is running; cancel it first", field="audit_id")
-        digest = rec.pred_probs_artifact
-        queries.delete_audit_rows(s, audit_id)
-        s.delete(rec)
-    if digest:
-        with db.sessions() as s:
-            if not queries.artifact_in_use(s, digest):
-                artifacts.remove(digest, "npy")
+    remove_unused(db, artifacts, (digest, "npz"), *pred_probs)
