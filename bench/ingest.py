@@ -162,7 +162,7 @@ def write_exact(path: Path, n: int, k: int, seed: int, chunk_rows: int = 65536):
 def ensure_data(workdir: Path, kind: str, n: int, k: int, seed: int) -> tuple[Path, Path]:
     import numpy as np
 
-    from bench.data import synthetic_pred_probs_file
+    from bench.common import synthetic_pred_probs_file
 
     path = workdir / f"{kind}_{n}x{k}_s{seed}_pyx.npy"
     labels_path = workdir / f"{kind}_{n}x{k}_s{seed}_labels.npy"

@@ -22,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.data import synthetic_pred_probs  # noqa: E402
+from bench.common import percentile, synthetic_pred_probs  # noqa: E402
 
 
 def npy(a) -> bytes:
@@ -30,10 +30,6 @@ def npy(a) -> bytes:
     np.save(buf, a)
     return buf.getvalue()
 
-
-def percentile(xs: list[float], q: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
 
 
 def main() -> None:

@@ -47,6 +47,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.common import free_port, percentile  # noqa: E402
+
 KINDS = ("upload", "create audit", "poll audit", "issues page")
 TERMINAL = ("done", "failed", "cancelled")
 
@@ -67,7 +69,7 @@ def csv_dataset(rng: np.random.Generator, rows: int = 120, features: int = 6, cl
 
 def pred_probs_dataset(rng: np.random.Generator, rows: int = 200, classes: int = 4) -> tuple[bytes, bytes]:
     """A pred_probs ``.npy`` and its labels ``.npy`` (see bench/data.py)."""
-    from bench.data import synthetic_pred_probs
+    from bench.common import synthetic_pred_probs
 
     P, y = synthetic_pred_probs(rows, k=classes, noise=0.05, seed=int(rng.integers(1 << 31)))
     return _npy(P), _npy(y.astype(np.int64))
@@ -245,13 +247,6 @@ class MemorySampler(threading.Thread):
         self.sample()
         self._stop.set()
 
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager
@@ -473,10 +468,6 @@ def log_summary(log_dir: Path) -> dict:
 
 
 # ---------------------------------------------------------------- the run
-
-def percentile(xs: list[float], q: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))] if xs else float("nan")
 
 
 def run(*, data_dir: Path, database_url: str | None = None, clients: int = 8, duration: float = 60.0,

@@ -36,6 +36,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import free_port, percentile  # noqa: E402
+
 PG_URL = os.environ.get("LABELAUDIT_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 K = 10
 NEW_INDEXES = ["ix_audit_rows_index", "ix_audit_rows_suggested_rank", "ix_audit_rows_given_suggested_rank",
@@ -98,10 +100,6 @@ def insert_audit(db, n: int, tenant: str = "local") -> str:
         raw.close()
     return audit_id
 
-
-def percentile(xs: list[float], q: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
 
 
 def measure(base_url: str, path: str, params: dict, *, clients: int, requests: int, seconds: float,
@@ -193,13 +191,6 @@ def start_server(settings, port: int, processes: int) -> subprocess.Popen:
     proc.kill()
     raise SystemExit("the server did not start")
 
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def shapes(audit_id: str, n: int) -> list[tuple[str, str, dict, bool]]:

@@ -256,7 +256,7 @@ class TempSchema:
 
 
 def ensure_data(workdir: Path, n: int, k: int, seed: int) -> Path:
-    from bench.data import synthetic_pred_probs_file
+    from bench.common import synthetic_pred_probs_file
 
     import numpy as np
 

@@ -8,6 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+#: the service fixtures (databases, app, client, live server) for every test folder
+pytest_plugins = ["tests.service_fixtures"]
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "datasets"
 MNIST_DIR = SHARED / "mnist-test"

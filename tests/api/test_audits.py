@@ -6,7 +6,7 @@ import io
 
 import numpy as np
 
-from tests.conftest_service import csv_bytes, npy_bytes, run_jobs, synthetic_pred_probs
+from tests.service_fixtures import csv_bytes, npy_bytes, run_jobs, synthetic_pred_probs
 
 
 def make_dataset(client, n=300) -> dict:

@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 from sqlalchemy import update
 
-from tests.conftest_service import csv_bytes, npy_bytes, run_jobs, synthetic_pred_probs
+from tests.service_fixtures import csv_bytes, npy_bytes, run_jobs, synthetic_pred_probs
 
 
 def pred_probs_audit(client, app, n=600, k=5, seed=0) -> tuple[dict, dict]:
@@ -160,7 +160,7 @@ def test_example_detail_of_a_table(client, app):
     assert np.allclose(ex["pred_probs"], P[first["index"]], atol=1e-6)
     assert ex["top_classes"][0]["class_id"] == int(P[first["index"]].argmax()) == ex["suggested_label"]
     assert len(ex["features"]) == 64 and ex["feature_names"][:2] == ["p0", "p1"] and ex["image_url"] is None
-    from tests.conftest_service import digits_arrays
+    from tests.service_fixtures import digits_arrays
 
     assert np.allclose(ex["features"], digits_arrays(200)[0][first["index"]])
     assert_problem(client.get(f"/v1/audits/{audit['id']}/examples/200"), 404, "index")

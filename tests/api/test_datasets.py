@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tests.conftest_service import csv_bytes, npy_bytes, synthetic_pred_probs
+from tests.service_fixtures import csv_bytes, npy_bytes, synthetic_pred_probs
 
 
 def upload(client, content: bytes, filename: str = "digits.csv", **fields):

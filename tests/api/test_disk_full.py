@@ -10,7 +10,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.conftest_service import SERVE_CODE, csv_bytes, free_port, service_env, serving
+from tests.service_fixtures import SERVE_CODE, csv_bytes, free_port, service_env, serving
 
 LIMIT = 4 * 1024 * 1024
 LIMITED_SERVE = ("import resource, signal; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "

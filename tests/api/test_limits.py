@@ -14,7 +14,7 @@ import pytest
 
 from labelaudit.services.keys import create_api_key
 from labelaudit.store.db import open_database
-from tests.conftest_service import csv_bytes, npy_bytes, synthetic_pred_probs
+from tests.service_fixtures import csv_bytes, npy_bytes, synthetic_pred_probs
 
 pytestmark = pytest.mark.slow
 

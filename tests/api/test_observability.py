@@ -22,7 +22,7 @@ from labelaudit import logs
 from labelaudit.api.request_log import HEADER
 from labelaudit.jobs import queue
 from labelaudit.store.models import AuditRecord, utcnow
-from tests.conftest_service import csv_bytes, run_jobs, synthetic_pred_probs, wait_for
+from tests.service_fixtures import csv_bytes, run_jobs, synthetic_pred_probs, wait_for
 
 GENERATED = re.compile(r"[0-9a-f]{32}")
 

@@ -10,7 +10,7 @@ import pytest
 
 from labelaudit.services.keys import create_api_key
 from labelaudit.store.db import open_database
-from tests.conftest_service import npy_bytes, synthetic_pred_probs, wait_for
+from tests.service_fixtures import npy_bytes, synthetic_pred_probs, wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ from labelaudit.audit.dataset import Dataset
 from labelaudit.audit.ranking import FILTER_METHODS, RANK_METHODS, rank_label_issues
 from labelaudit.audit.ranking_large import _smallest, rank_label_issues_chunked, stable_argsort
 from labelaudit.store.artifacts import ArtifactStore
-from bench.data import synthetic_pred_probs, synthetic_pred_probs_file
+from bench.common import synthetic_pred_probs, synthetic_pred_probs_file
 
 ARRAYS = ("is_issue", "quality_scores", "suggested_labels", "ranks", "order", "class_sizes", "class_issues",
           "noise_matrix", "inverse_noise_matrix", "joint", "confident_joint")

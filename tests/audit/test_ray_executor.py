@@ -207,7 +207,7 @@ def test_worker_with_ray_executor_setting(ray_cluster, tmp_path, monkeypatch):
     from labelaudit.config import get_settings
     from labelaudit.jobs.worker import run_worker
     from labelaudit.main import create_app
-    from tests.conftest_service import csv_bytes, wait_for
+    from tests.service_fixtures import csv_bytes, wait_for
 
     ray_runs = []
     real_run_folds = executors.RayExecutor.run_folds

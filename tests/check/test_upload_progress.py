@@ -15,7 +15,7 @@ from rich.console import Console
 
 from labelaudit.check.remote import MultipartBody, _upload
 from labelaudit.console import ProgressDisplay
-from tests.conftest_service import app, backend, client, database_url, service_settings  # noqa: F401
+from tests.service_fixtures import app, backend, client, database_url, service_settings  # noqa: F401
 
 
 def parse(body: bytes, content_type: str) -> dict[str, tuple[dict, bytes]]:
@@ -114,7 +114,7 @@ def test_large_upload_streams_in_bounded_memory_with_progress(tmp_path):
 
 
 def test_upload_to_the_service_stores_the_exact_file(client, tmp_path):
-    from tests.conftest_service import synthetic_pred_probs
+    from tests.service_fixtures import synthetic_pred_probs
 
     P, y = synthetic_pred_probs(400)
     data, labels = tmp_path / "p_pyx.npy", tmp_path / "p_labels.npy"

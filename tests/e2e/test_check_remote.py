@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.test_cli import run
+from tests.cli.test_audit import run
 
 pytestmark = pytest.mark.slow
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest_service import wait_for
+from tests.service_fixtures import wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,7 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.conftest_service import csv_bytes, wait_for
+from tests.service_fixtures import csv_bytes, wait_for
 
 pytestmark = pytest.mark.slow
 

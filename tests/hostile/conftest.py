@@ -20,7 +20,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from tests.conftest_service import BACKENDS, PG_URL, _pg_admin_url, free_port, pg_available, service_env, serving
+from tests.service_fixtures import BACKENDS, PG_URL, _pg_admin_url, free_port, pg_available, service_env, serving
 from tests.hostile.corpus import TEST_MAX_UPLOAD_BYTES, TEST_MAX_ZIP_MEMBERS
 
 

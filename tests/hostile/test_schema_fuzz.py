@@ -31,7 +31,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from tests.hostile.corpus import image_members, npy_bytes, pred_probs, zip_bytes
-from tests.conftest_service import wait_for
+from tests.service_fixtures import wait_for
 
 EXAMPLES = int(os.environ.get("HOSTILE_EXAMPLES", "8"))
 CHECKS = [not_a_server_error, response_schema_conformance]

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from labelaudit.store.db import open_database
 from labelaudit.store.models import DatasetRecord
-from tests.conftest_service import csv_bytes, free_port, service_env, status_and_rows, wait_for
+from tests.service_fixtures import csv_bytes, free_port, service_env, status_and_rows, wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from labelaudit.store.models import AuditRow
-from tests.conftest_service import csv_bytes, service_env, status_and_rows, wait_for
+from tests.service_fixtures import csv_bytes, service_env, status_and_rows, wait_for
 
 pytestmark = pytest.mark.slow
 

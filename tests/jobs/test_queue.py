@@ -11,7 +11,7 @@ from labelaudit.jobs import queue
 from labelaudit.store.models import AuditRecord, AuditRow, utcnow
 from labelaudit.services.datasets import save_dataset
 from labelaudit.audit.ingest import from_pred_probs
-from tests.conftest_service import synthetic_pred_probs
+from tests.service_fixtures import synthetic_pred_probs
 
 
 def _dataset(app) -> str:

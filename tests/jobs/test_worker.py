@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from labelaudit.jobs.worker import run_worker
-from tests.conftest_service import csv_bytes, npy_bytes, synthetic_pred_probs, wait_for
+from tests.service_fixtures import csv_bytes, npy_bytes, synthetic_pred_probs, wait_for
 
 
 @pytest.fixture
@@ -81,7 +81,7 @@ def test_an_audit_the_disk_cannot_hold_fails_as_insufficient_storage(client, app
     import resource
     import signal
 
-    from tests.conftest_service import run_jobs
+    from tests.service_fixtures import run_jobs
 
     P, y = synthetic_pred_probs(40_000, k=25)  # a 4 MB pred_probs artifact to write
     ds = client.post("/v1/datasets", files={"file": ("p.npy", npy_bytes(P)),

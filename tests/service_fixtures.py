@@ -1,5 +1,8 @@
-"""Fixtures of the service tests (API, jobs, store, e2e): settings on a fresh database
-per test, SQLite or PostgreSQL, an app, a client, and small uploads.
+"""The service test plugin (registered in ``tests/conftest.py``): settings on a fresh database
+per test, SQLite or PostgreSQL, an app, a client, a live server, and small uploads.
+
+Fixtures are found by pytest; the helpers (``csv_bytes``, ``run_jobs``, ``wait_for``, ...)
+are imported by name from this module.
 
 PostgreSQL tests use ``LABELAUDIT_TEST_PG_URL`` (default: the local
 ``postgresql+psycopg://postgres@127.0.0.1:5432/test``) and skip when it does not
@@ -18,6 +21,8 @@ from urllib.parse import quote
 
 import numpy as np
 import pytest
+
+from bench.common import free_port  # noqa: F401 - a helper of the service tests too
 
 PG_URL = os.environ.get("LABELAUDIT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 BACKENDS = ["sqlite", "postgres"]
@@ -116,8 +121,8 @@ def npy_bytes(array: np.ndarray) -> bytes:
 
 
 def synthetic_pred_probs(n: int, k: int = 5, noise: float = 0.05, seed: int = 0):
-    """pred_probs that mostly agree with labels, with ``noise`` of the labels flipped (see bench/data.py)."""
-    from bench.data import synthetic_pred_probs as make
+    """pred_probs that mostly agree with labels, with ``noise`` of the labels flipped (see bench/common.py)."""
+    from bench.common import synthetic_pred_probs as make
 
     return make(n, k=k, noise=noise, seed=seed)
 
@@ -131,14 +136,6 @@ def wait_for(predicate, timeout: float = 60.0, interval: float = 0.1):
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def service_env(settings, **extra) -> dict:

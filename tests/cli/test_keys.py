@@ -7,7 +7,7 @@ import subprocess
 
 from labelaudit.services.keys import verify_api_key
 from labelaudit.store.db import open_database
-from tests.test_cli import CLI
+from tests.cli.test_audit import CLI
 
 
 def keys(settings, *args):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import LABEL_ERRORS_DIR, require
-from tests.test_cli import run
+from tests.cli.test_audit import run
 
 
 def _junit_cases(path):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from labelaudit.store.models import AuditRecord, AuditRow, DatasetRecord
-from tests.conftest_service import csv_bytes, npy_bytes, run_jobs, synthetic_pred_probs
+from tests.service_fixtures import csv_bytes, npy_bytes, run_jobs, synthetic_pred_probs
 
 
 def _files(settings, ext: str) -> set:

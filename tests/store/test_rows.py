@@ -1,0 +1,25 @@
+"""The per-example row columns are defined once, by the ``audit_rows`` table, and every producer and export agrees."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from labelaudit.api.exports import _schema
+from labelaudit.audit.ingest import from_arrays
+from labelaudit.audit.pipeline import AuditOptions, run_audit
+from labelaudit.jobs.worker import result_row_blocks
+from labelaudit.store.models import ROW_COLUMNS, AuditRow
+
+
+def test_row_columns_are_the_tables_and_every_producer_writes_them(digits):
+    X, y = digits
+    assert ROW_COLUMNS == tuple(c.name for c in AuditRow.__table__.columns if c.name != "audit_id")
+    result = run_audit(from_arrays(X[:300], y[:300]), AuditOptions(backbone="logreg", folds=3))
+    (block,) = list(result_row_blocks(result))
+    assert tuple(block) == ROW_COLUMNS
+    assert len({len(v) for v in block.values()}) == 1
+    row = next(result.rows())
+    assert set(ROW_COLUMNS) - {"true_label", "example_id"} <= set(row)
+    assert [f.name for f in _schema(None)] == list(ROW_COLUMNS)
+    assert [f.name for f in _schema(["a", "b"])][-2:] == ["given_class", "suggested_class"]
+    assert np.array_equal(np.asarray(block["rank"]), np.arange(300))
