@@ -1,0 +1,5 @@
+"""``python -m labelaudit.cli``."""
+
+from labelaudit.cli import main
+
+main()

@@ -1,0 +1,76 @@
+"""``labelaudit audit``: audit a dataset's labels and print the suspected label issues."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from labelaudit.cli.common import err, fail, guard, load_input, out, read_noise_matrix, write_json, write_rows_csv
+from labelaudit.vocab import BackboneName, Device, FilterBy, InputFormat, NoiseKind, RankMethod, WeightsMode
+
+
+@guard
+def audit(
+    path: Path = typer.Argument(..., help="Dataset file: CSV, Parquet, NPZ, IDX images, or a pred_probs .npy."),
+    labels: Optional[Path] = typer.Option(None, "--labels", help="Labels file for IDX images or pred_probs .npy "
+                                          "(found next to the data when it follows the usual naming)."),
+    label_column: str = typer.Option("label", "--label-column", help="Label column of a table."),
+    id_column: Optional[str] = typer.Option(None, "--id-column", help="Column with a stable key per example."),
+    format: Optional[InputFormat] = typer.Option(None, "--format", help="Input format (detected when omitted)."),
+    backbone: BackboneName = typer.Option(BackboneName.AUTO, "--backbone", help="Model trained in each fold."),
+    folds: int = typer.Option(5, "--folds", min=2, max=50, help="Cross-validation folds."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Training epochs (a size-based default)."),
+    seed: int = typer.Option(0, "--seed", help="Seeds folds, noise, weights and data order."),
+    device: Device = typer.Option(Device.AUTO, "--device", help="Where to train."),
+    rank_method: RankMethod = typer.Option(RankMethod.NORMALIZED_MARGIN, "--rank-method",
+                                           help="cleanlab's label-quality score."),
+    filter_by: FilterBy = typer.Option(FilterBy.PRUNE_BY_NOISE_RATE, "--filter-by", help="cleanlab's issue filter."),
+    inject_noise: Optional[NoiseKind] = typer.Option(None, "--inject-noise",
+                                                     help="Flip labels first (a controlled experiment)."),
+    noise_rate: float = typer.Option(0.2, "--noise-rate", min=0.0, max=1.0, help="Share of each class flipped."),
+    noise_matrix: Optional[Path] = typer.Option(None, "--noise-matrix", help="k x k P(given|true), .npy or .json."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the whole result as JSON."),
+    csv_out: Optional[Path] = typer.Option(None, "--csv", help="Write the ranked per-example rows as CSV."),
+    top: Optional[int] = typer.Option(None, "--top", min=1, help="Keep only the N lowest-quality rows in --json/--csv."),
+    show: int = typer.Option(10, "--show", min=0, help="Suspected issues listed on screen."),
+    image_size: Optional[int] = typer.Option(None, "--image-size", min=4, max=512,
+                                             help="Resize images to this square size."),
+    skip_corrupt: bool = typer.Option(False, "--skip-corrupt", help="Skip unreadable images in a zip (listed)."),
+    weights: Optional[Path] = typer.Option(None, "--weights", help="Local pretrained state dict for the backbone."),
+    weights_mode: WeightsMode = typer.Option(WeightsMode.FINETUNE, "--weights-mode",
+                                             help="Train everything, or only the head on a frozen body."),
+    hflip: bool = typer.Option(False, "--hflip", help="Horizontal flips preserve labels: use them to augment."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
+) -> None:
+    """Audit a dataset's labels and print the suspected label issues."""
+    from labelaudit.audit.pipeline import AuditOptions, run_audit
+    from labelaudit.console import ProgressDisplay, print_summary
+
+    dataset = load_input(path, format, label_column, labels, id_column, folds, image_size, skip_corrupt)
+    if inject_noise is not None:
+        from labelaudit.audit.noise import inject_noise as inject
+
+        noisy = inject(dataset.labels, kind=inject_noise.value, rate=noise_rate, seed=seed,
+                       noise_matrix=read_noise_matrix(noise_matrix), num_classes=dataset.num_classes)
+        dataset = dataset.with_labels(noisy.labels, noisy.true_labels)
+        err.print(f"injected {inject_noise.value} noise: {noisy.num_flipped:,} of {dataset.num_examples:,} "
+                  f"labels flipped (seed {seed})", highlight=False)
+    options = AuditOptions(backbone=backbone.value, folds=folds, epochs=epochs, seed=seed, device=device.value,
+                           rank_method=rank_method.value, filter_by=filter_by.value,
+                           backbone_options=_backbone_options(image_size, weights, weights_mode.value, hflip)
+                           if dataset.modality == "image" else {})
+    with ProgressDisplay(err, enabled=not quiet) as progress:
+        result = run_audit(dataset, options, progress=progress)
+    if json_out:
+        write_json(json_out, result.to_dict(top))
+    if csv_out:
+        write_rows_csv(csv_out, result, top)
+    print_summary(out, result, top=show)
+
+
+def _backbone_options(image_size, weights, weights_mode, hflip) -> dict:
+    opts = {"image_size": image_size, "weights": str(weights) if weights else None,
+            "weights_mode": weights_mode if weights else None, "hflip": True if hflip else None}
+    return {k: v for k, v in opts.items() if v is not None}

@@ -1,0 +1,103 @@
+"""What every ``labelaudit`` command shares: the consoles, one-line failures with exit codes, reading inputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from labelaudit.errors import EXIT_FAILED, EXIT_INPUT, LabelAuditError, exit_code
+from labelaudit.vocab import InputFormat
+
+# Rich wraps at 80 columns when not on a terminal; CI logs read better wider.
+out = Console(width=None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", 120)))
+err = Console(stderr=True, width=None if sys.stderr.isatty() else int(os.environ.get("COLUMNS", 120)))
+
+
+def fail(message: str, code: int = EXIT_INPUT) -> None:
+    """Print ``error: message`` as one line on stderr and exit with ``code``."""
+    err.print(f"error: {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def guard(fn):
+    """Turn domain errors into one line and exit 2; unexpected ones into exit 3."""
+    def run(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except LabelAuditError as exc:
+            if os.environ.get("LABELAUDIT_DEBUG"):
+                raise
+            fail(str(exc), exit_code(exc))
+        except KeyboardInterrupt:
+            fail("interrupted", EXIT_FAILED)
+        except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence
+            if os.environ.get("LABELAUDIT_DEBUG"):
+                raise
+            fail(f"the audit failed: {type(exc).__name__}: {exc} (LABELAUDIT_DEBUG=1 shows the traceback)",
+                  EXIT_FAILED)
+    run.__name__ = fn.__name__
+    run.__doc__ = fn.__doc__
+    run.__wrapped__ = fn
+    return run
+
+
+def load_input(path: Path, fmt: Optional[InputFormat], label_column: str, labels: Optional[Path],
+               id_column: Optional[str], folds: int, image_size: Optional[int] = None, skip_corrupt: bool = False):
+    """Read and validate a dataset file for a command (unreadable images it skipped are listed on stderr)."""
+    from labelaudit.audit.ingest import load_dataset
+
+    ds = load_dataset(path, format=fmt.value if fmt else None, label_column=label_column, labels=labels,
+                      id_column=id_column, folds=folds, image_size=image_size, skip_corrupt=skip_corrupt)
+    skipped = ds.meta.get("skipped") or []
+    if skipped:
+        err.print(f"skipped {len(skipped)} unreadable images: {', '.join(skipped[:5])}"
+                  + (" ..." if len(skipped) > 5 else ""), highlight=False)
+    return ds
+
+
+def read_noise_matrix(path: Optional[Path]):
+    """A ``--noise-matrix`` file (.npy or .json) as an array, or ``None``."""
+    if path is None:
+        return None
+    import numpy as np
+
+    if path.suffix == ".json":
+        try:
+            return np.asarray(json.loads(path.read_text()), dtype=float)
+        except (OSError, ValueError) as exc:
+            fail(f"--noise-matrix: cannot read {path}: {exc}")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        fail(f"--noise-matrix: cannot read {path}: {exc}")
+
+
+def write_json(path: Path, data: dict) -> None:
+    """Write ``data`` as JSON to ``path`` (a failed write exits 2 naming the file)."""
+    try:
+        with open(path, "w") as fh:
+            json.dump(data, fh, indent=1, allow_nan=False)
+    except OSError as exc:
+        fail(f"--json: cannot write {path}: {exc.strerror}")
+
+
+def write_rows_csv(path: Path, result, top: Optional[int]) -> None:
+    """Write the ranked per-example rows of ``result`` (the ``top`` lowest-quality ones) as CSV."""
+    import csv
+
+    rows = list(result.rows(top))
+    try:
+        with open(path, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0].keys()) if rows else ["rank"])
+            writer.writeheader()
+            writer.writerows(rows)
+    except OSError as exc:
+        fail(f"--csv: cannot write {path}: {exc.strerror}")

@@ -1,0 +1,35 @@
+"""``labelaudit inject-noise``: a copy of a dataset with controlled label noise and the true labels kept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from labelaudit.cli.common import guard, load_input, out, read_noise_matrix
+from labelaudit.vocab import InputFormat, NoiseKind
+
+
+@guard
+def inject_noise_cmd(
+    source: Path = typer.Argument(..., help="Input dataset."),
+    output: Path = typer.Argument(..., help="Output .csv, .parquet or .npz (gets a true_label column / array)."),
+    kind: NoiseKind = typer.Option(NoiseKind.PAIRWISE, "--kind"),
+    rate: float = typer.Option(0.2, "--rate", min=0.0, max=1.0),
+    seed: int = typer.Option(0, "--seed"),
+    noise_matrix: Optional[Path] = typer.Option(None, "--noise-matrix", help="k x k P(given|true), .npy or .json."),
+    labels: Optional[Path] = typer.Option(None, "--labels", help="Labels file for IDX or pred_probs input."),
+    label_column: str = typer.Option("label", "--label-column"),
+    format: Optional[InputFormat] = typer.Option(None, "--format"),
+) -> None:
+    """Write a copy of a dataset with controlled label noise and the true labels kept."""
+    from labelaudit.audit.noise import inject_noise
+    from labelaudit.audit.writers import save_dataset
+
+    dataset = load_input(source, format, label_column, labels, None, 2)
+    noisy = inject_noise(dataset.labels, kind=kind.value, rate=rate, seed=seed,
+                         noise_matrix=read_noise_matrix(noise_matrix), num_classes=dataset.num_classes)
+    save_dataset(dataset.with_labels(noisy.labels, noisy.true_labels), output, label_column=label_column)
+    out.print(f"wrote {output}: {noisy.num_flipped:,} of {dataset.num_examples:,} labels flipped "
+              f"({kind.value}, rate {rate}, seed {seed})", highlight=False)
