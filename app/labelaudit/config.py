@@ -1,17 +1,28 @@
-"""Settings: every configurable limit and default, named once.
+"""Settings: everything a deployer may change, named once.
 
 Read from the environment with the ``LABELAUDIT_`` prefix (``LABELAUDIT_DATA_DIR``,
 ``LABELAUDIT_DEVICE``, ...) or a ``.env`` file. Build them with :func:`get_settings`
-rather than at import time so tests can vary them.
+rather than at import time so tests can vary them. The fields come in groups
+(``storage``, ``server``, ``limits``, ``worker``, ``auth``, ``ray``: see :data:`GROUPS`);
+``docs/configuration.md`` has one table per group, checked against this class by a test.
+Constants of the algorithms, which a deployer has no reason to change, live with
+their reasons in :mod:`labelaudit.audit.constants`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The groups of settings, in the order the docs list them.
+GROUPS = ("storage", "server", "limits", "worker", "auth", "ray")
+
+
+def _field(default: Any, group: str, description: str, **kwargs) -> Any:
+    return Field(default, description=description, json_schema_extra={"group": group}, **kwargs)
 
 
 class Settings(BaseSettings):
@@ -19,57 +30,74 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="LABELAUDIT_", env_file=".env", extra="ignore")
 
-    data_dir: Path = Field(Path("labelaudit-data"), description="Artifacts and the default SQLite file live here.")
-    database_url: str | None = Field(None, description="SQLAlchemy URL; unset means a SQLite file in data_dir.")
-    weights_dir: Path | None = Field(None, description="Pretrained weights API callers may name "
+    # -- storage ------------------------------------------------------------------------------------
+    data_dir: Path = _field(Path("labelaudit-data"), "storage",
+                            "Artifacts, upload temp files and the default SQLite file live here.")
+    database_url: str | None = _field(None, "storage", "SQLAlchemy URL; unset means a SQLite file in data_dir.")
+    weights_dir: Path | None = _field(None, "storage", "Pretrained weights API callers may name "
                                                        "(backbone_options.weights, relative to it); unset: none.")
-    host: str = "127.0.0.1"
-    port: int = Field(8000, ge=1, le=65535)
-    workers: int = Field(1, ge=0, description="In-process audit workers started by `labelaudit serve`.")
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    max_upload_bytes: int = Field(512 * 1024 * 1024, ge=1)
-    max_rows: int = Field(5_000_000, ge=1)
-    max_classes: int = Field(1000, ge=2)
-    min_rows: int = Field(10, ge=2, description="Smallest dataset an audit accepts.")
-    max_values_per_example: int = Field(3 * 1024 * 1024, ge=1,
-                                        description="Features per row, or pixels x channels per image.")
-    max_active_jobs_per_tenant: int = Field(8, ge=1, description="Queued + running audits per tenant (429 beyond).")
-    max_storage_bytes_per_tenant: int = Field(20 * 1024 ** 3, ge=0,
-                                              description="Artifact bytes per tenant (507 beyond).")
-    request_timeout_seconds: float = Field(60.0, gt=0, description="Longest a request (but an upload) may take.")
-    upload_timeout_seconds: float = Field(900.0, gt=0, description="Longest an upload request may take.")
-    default_folds: int = Field(5, ge=2, le=20)
-    default_seed: int = 0
-    heartbeat_seconds: float = Field(2.0, gt=0, description="How often a worker stamps its running audit.")
-    stale_after_seconds: float = Field(60.0, gt=0, description="A running audit without a heartbeat this long is requeued.")
-    worker_poll_seconds: float = Field(0.5, gt=0, description="How long an idle worker waits before polling the queue.")
-    max_attempts: int = Field(3, ge=1, description="Claims of one audit before it is failed instead of requeued.")
-    log_format: Literal["json", "text"] = Field(
-        "json", description="serve/worker logs on stderr: `json` (one object per line, with request_id, audit_id, "
-                            "worker_id) or `text` (the same fields as key=value).")
-    auth: Literal["on", "off"] = Field(
-        "on", description="`on`: /v1 requests need `Authorization: Bearer <key>` (or X-API-Key) and see only their "
-                          "tenant's data. `off`: local single-user mode, everything belongs to tenant `local` "
-                          "(`make run` sets it; the server logs a warning).")
-    executor: Literal["local", "ray"] = Field(
-        "local", description="Who trains the cross-validation folds: `local` (one after another in the worker "
-                             "process) or `ray` (one Ray task per fold; needs the `ray` extra).")
-    ray_address: str | None = Field(
-        None, validation_alias=AliasChoices("ray_address", "RAY_ADDRESS"),
-        description="The Ray cluster to use (Ray's own `RAY_ADDRESS`, e.g. `ray://ray-head:10001`); "
-                    "unset: a local Ray started on first use.")
-    ray_num_cpus: int | None = Field(None, ge=1, description="CPUs of a locally started Ray (unset: all).")
-    ray_cpus_per_fold: float = Field(1.0, gt=0, description="CPUs each fold's Ray task requests.")
-    ray_gpus_per_fold: float | None = Field(
-        None, ge=0, description="GPUs each fold's Ray task requests when it trains a torch model; fractions "
-                                "(0.25) share a GPU between folds. Unset: 1 when the cluster has GPUs, else 0.")
-    ray_max_retries: int = Field(2, ge=0, le=10, description="Retries of a fold whose Ray task failed or "
-                                                              "whose worker died (not of bad options or cancels).")
-    ray_torch_threads: int = Field(
-        0, ge=0, description="Torch threads in each fold's Ray task. 0: as many as the local executor uses in "
-                             "this process, so pred_probs are identical to a local run; set it to "
-                             "ray_cpus_per_fold to avoid oversubscribing CPU workers (results then differ "
-                             "from a local run in the last digits).")
+
+    # -- server -------------------------------------------------------------------------------------
+    host: str = _field("127.0.0.1", "server", "Address `labelaudit serve` listens on.")
+    port: int = _field(8000, "server", "Port `labelaudit serve` listens on.", ge=1, le=65535)
+    request_timeout_seconds: float = _field(60.0, "server", "Longest a request (but an upload) may take before "
+                                                            "its response starts (503 beyond).", gt=0)
+    upload_timeout_seconds: float = _field(900.0, "server", "Longest an upload request may take (408 for a "
+                                                            "stalled upload).", gt=0)
+    stale_upload_seconds: float = _field(3600.0, "server", "Upload temp folders older than this (left by a "
+                                                           "killed server) are removed at start-up.", gt=0)
+    log_format: Literal["json", "text"] = _field(
+        "json", "server", "serve/worker logs on stderr: `json` (one object per line, with request_id, audit_id, "
+                          "worker_id) or `text` (the same fields as key=value).")
+
+    # -- limits -------------------------------------------------------------------------------------
+    max_upload_bytes: int = _field(512 * 1024 * 1024, "limits", "Largest upload (413 beyond).", ge=1)
+    max_rows: int = _field(5_000_000, "limits", "Most rows of a dataset.", ge=1)
+    min_rows: int = _field(10, "limits", "Fewest rows of a dataset an audit accepts.", ge=2)
+    max_classes: int = _field(1000, "limits", "Most classes of a dataset.", ge=2)
+    max_values_per_example: int = _field(3 * 1024 * 1024, "limits",
+                                         "Features per row, or pixels x channels per image.", ge=1)
+    max_active_jobs_per_tenant: int = _field(8, "limits", "Queued + running audits per tenant (429 beyond).", ge=1)
+    max_storage_bytes_per_tenant: int = _field(20 * 1024 ** 3, "limits", "Artifact bytes per tenant (507 beyond).",
+                                               ge=0)
+
+    # -- worker -------------------------------------------------------------------------------------
+    workers: int = _field(1, "worker", "In-process audit workers started by `labelaudit serve`.", ge=0)
+    device: Literal["auto", "cpu", "cuda"] = _field("auto", "worker", "Training device of audits that ask for "
+                                                                      "`auto`.")
+    heartbeat_seconds: float = _field(1.0, "worker", "How often a worker stamps its running audit (and reads "
+                                                     "its cancel flag).", gt=0)
+    stale_after_seconds: float = _field(60.0, "worker", "A running audit without a heartbeat this long is "
+                                                        "requeued.", gt=0)
+    worker_poll_seconds: float = _field(0.5, "worker", "How long an idle worker waits before polling the queue.",
+                                        gt=0)
+    max_attempts: int = _field(3, "worker", "Claims of one audit before it is failed instead of requeued.", ge=1)
+    executor: Literal["local", "ray"] = _field(
+        "local", "worker", "Who trains the cross-validation folds: `local` (one after another in the worker "
+                           "process) or `ray` (one Ray task per fold; needs the `ray` extra).")
+
+    # -- auth ---------------------------------------------------------------------------------------
+    auth: Literal["on", "off"] = _field(
+        "on", "auth", "`on`: /v1 requests need `Authorization: Bearer <key>` (or X-API-Key) and see only their "
+                      "tenant's data. `off`: local single-user mode, everything belongs to tenant `local` "
+                      "(`make run` sets it; the server logs a warning).")
+
+    # -- ray ----------------------------------------------------------------------------------------
+    ray_address: str | None = _field(
+        None, "ray", "The Ray cluster to use (Ray's own `RAY_ADDRESS`, e.g. `ray://ray-head:10001`); "
+                     "unset: a local Ray started on first use.",
+        validation_alias=AliasChoices("ray_address", "RAY_ADDRESS"))
+    ray_num_cpus: int | None = _field(None, "ray", "CPUs of a locally started Ray (unset: all).", ge=1)
+    ray_cpus_per_fold: float = _field(1.0, "ray", "CPUs each fold's Ray task requests.", gt=0)
+    ray_gpus_per_fold: float | None = _field(
+        None, "ray", "GPUs each fold's Ray task requests when it trains a torch model; fractions (0.25) share a "
+                     "GPU between folds. Unset: 1 when the cluster has GPUs, else 0.", ge=0)
+    ray_max_retries: int = _field(2, "ray", "Retries of a fold whose Ray task failed or whose worker died (not "
+                                            "of bad options or cancels).", ge=0, le=10)
+    ray_torch_threads: int = _field(
+        0, "ray", "Torch threads in each fold's Ray task. 0: as many as the local executor uses in this process, "
+                  "so pred_probs are identical to a local run; set it to ray_cpus_per_fold to avoid "
+                  "oversubscribing CPU workers (results then differ from a local run in the last digits).", ge=0)
 
     @property
     def resolved_database_url(self) -> str:
@@ -77,6 +105,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'labelaudit.sqlite').resolve()}"
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets ``field`` (``ray_address`` is Ray's own ``RAY_ADDRESS``)."""
+    return "RAY_ADDRESS" if field == "ray_address" else f"LABELAUDIT_{field.upper()}"
 
 
 def get_settings(**overrides) -> Settings:

@@ -78,15 +78,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def _clean_stale_uploads(settings: Settings, older_than: float = 3600.0) -> None:
-    """Remove upload folders a crashed process left in ``<data_dir>/tmp`` (older than an hour)."""
+def _clean_stale_uploads(settings: Settings) -> None:
+    """Remove upload folders a crashed process left in ``<data_dir>/tmp`` (older than ``stale_upload_seconds``)."""
     import shutil
     import time
 
     tmp = settings.data_dir / "tmp"
     if not tmp.is_dir():
         return
-    cutoff = time.time() - older_than
+    cutoff = time.time() - settings.stale_upload_seconds
     for entry in tmp.glob("upload-*"):
         try:
             if entry.stat().st_mtime < cutoff:

@@ -1,7 +1,7 @@
 """The audit worker: claims queued audits, runs the pipeline, stores the results.
 
 One job at a time per worker. While a job runs, a heartbeat thread stamps the
-audit row every ``settings.heartbeat_seconds`` (at most every second), writes
+audit row every ``settings.heartbeat_seconds``, writes
 the latest progress and reads the cancel flag; ``should_stop`` is just a check
 of an in-memory event, so training is never slowed by the database. Results
 commit in one transaction (:func:`labelaudit.jobs.queue.finish`). On start-up and while
@@ -164,7 +164,7 @@ def _ms(since: float) -> float:
 
 def _run(job: AuditRecord, *, db: Database, artifacts: ArtifactStore, settings: Settings, worker_id: str,
          shutdown: threading.Event | None, started: float) -> str:
-    hb = _Heartbeat(db, job.id, worker_id, interval=min(settings.heartbeat_seconds, 1.0))
+    hb = _Heartbeat(db, job.id, worker_id, interval=settings.heartbeat_seconds)
     hb.start()
     stage = {"name": None}
 
