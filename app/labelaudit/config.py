@@ -8,10 +8,13 @@ rather than at import time so tests can vary them.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from labelaudit.audit.ingest.limits import IngestLimits
 
 
 class Settings(BaseSettings):
@@ -33,6 +36,17 @@ class Settings(BaseSettings):
     min_rows: int = Field(10, ge=2, description="Smallest dataset an audit accepts.")
     max_values_per_example: int = Field(3 * 1024 * 1024, ge=1,
                                         description="Features per row, or pixels x channels per image.")
+    max_table_columns: int = Field(100_000, ge=1, description="Columns of a CSV or Parquet table, checked before "
+                                                               "it is parsed.")
+    max_array_bytes: int = Field(8 * 1024**3, ge=1, description="Bytes of one IDX or .npy array, checked against "
+                                                                "its header before anything is allocated.")
+    max_zip_uncompressed_bytes: int = Field(8 * 1024**3, ge=1, description="Bytes the files of an image or NPZ "
+                                                                           "archive may unpack to, together.")
+    max_zip_members: int = Field(2_000_000, ge=1, description="Files in an image or NPZ archive.")
+    max_zip_ratio: int = Field(1000, ge=1, description="Compression ratio of one archive file over 1 MiB (beyond: "
+                                                       "a likely zip bomb).")
+    max_zip_pixels: int = Field(1 << 30, ge=1, description="Pixels the images of an archive may decode to, "
+                                                           "together.")
     max_active_jobs_per_tenant: int = Field(8, ge=1, description="Queued + running audits per tenant (429 beyond).")
     max_storage_bytes_per_tenant: int = Field(20 * 1024 ** 3, ge=0,
                                               description="Artifact bytes per tenant (507 beyond).")
@@ -70,6 +84,17 @@ class Settings(BaseSettings):
                              "this process, so pred_probs are identical to a local run; set it to "
                              "ray_cpus_per_fold to avoid oversubscribing CPU workers (results then differ "
                              "from a local run in the last digits).")
+
+    def ingest_limits(self) -> IngestLimits:
+        """The limits uploads are read under (:class:`~labelaudit.audit.ingest.IngestLimits`)."""
+        from labelaudit.audit.ingest.limits import IngestLimits  # lazy: importing ingest loads numpy
+
+        return IngestLimits(
+            min_rows=self.min_rows, max_rows=self.max_rows, max_classes=self.max_classes,
+            max_values_per_example=self.max_values_per_example, max_table_columns=self.max_table_columns,
+            max_array_bytes=self.max_array_bytes, max_zip_uncompressed_bytes=self.max_zip_uncompressed_bytes,
+            max_zip_members=self.max_zip_members, max_zip_ratio=self.max_zip_ratio,
+            max_zip_pixels=self.max_zip_pixels)
 
     @property
     def resolved_database_url(self) -> str:
