@@ -83,6 +83,31 @@ def from_pred_probs(pred_probs, labels, *, class_names=None, true_labels=None,
     array, for a memory-mapped one into a temporary file in ``temp_dir`` (default: the
     system's temporary folder) that is mapped read-only and unlinked at once, so it
     takes disk space only while the returned dataset holds it and is never left behind.
+
+    Parameters
+    ----------
+    pred_probs : array-like, shape (n, k)
+        Out-of-sample probabilities, one column per class.
+    labels : array-like, shape (n,)
+        Given labels as class ids ``0..k-1``.
+    class_names : array-like of str, optional
+        The name of each column (default: ``"0"`` to ``"k-1"``).
+    true_labels : array-like, shape (n,), optional
+        Known true labels as class ids.
+    temp_dir : path, optional
+        Where a converted or repaired copy of a memory-mapped input is written.
+
+    Returns
+    -------
+    Dataset
+        A ``pred_probs`` dataset (float32 or float64 probabilities).
+
+    Raises
+    ------
+    IngestError
+        Probabilities of the wrong kind or shape, non-finite, or off their range
+        beyond the tolerance (the first offending row named), and labels, true
+        labels or class names that do not match them.
     """
     P = np.asarray(pred_probs)
     if P.dtype.kind not in "fiu":
