@@ -64,11 +64,12 @@ def old_ingest(path: str, labels_path: str):
     import numpy as np
 
     from labelaudit.audit.dataset import Dataset
-    from labelaudit.audit.ingest import PRED_PROBS_TOLERANCE, _label_values, validate_dataset
+    from labelaudit.audit.ingest import PRED_PROBS_TOLERANCE, validate_dataset
+    from labelaudit.audit.ingest.labels import label_values
     from labelaudit.errors import IngestError
 
     P = np.load(path, allow_pickle=False)
-    y = _label_values(np.load(labels_path, allow_pickle=False), "labels")
+    y = label_values(np.load(labels_path, allow_pickle=False), "labels")
     n, k = P.shape
     if n and (y.min() < 0 or y.max() >= k):
         raise IngestError("labels out of range", field="labels", code="label_out_of_range")

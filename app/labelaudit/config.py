@@ -12,10 +12,13 @@ their reasons in :mod:`labelaudit.audit.constants`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from labelaudit.audit.ingest.limits import IngestLimits
 
 #: The groups of settings, in the order the docs list them.
 GROUPS = ("storage", "server", "limits", "worker", "auth", "ray")
@@ -57,6 +60,16 @@ class Settings(BaseSettings):
     max_classes: int = _field(1000, "limits", "Most classes of a dataset.", ge=2)
     max_values_per_example: int = _field(3 * 1024 * 1024, "limits",
                                          "Features per row, or pixels x channels per image.", ge=1)
+    max_table_columns: int = _field(100_000, "limits", "Columns of a CSV or Parquet table, checked before it is "
+                                                       "parsed.", ge=1)
+    max_array_bytes: int = _field(8 * 1024**3, "limits", "Bytes of one IDX or .npy array, checked against its "
+                                                         "header before anything is allocated.", ge=1)
+    max_zip_uncompressed_bytes: int = _field(8 * 1024**3, "limits", "Bytes the files of an image or NPZ archive may "
+                                                                    "unpack to, together.", ge=1)
+    max_zip_members: int = _field(2_000_000, "limits", "Files in an image or NPZ archive.", ge=1)
+    max_zip_ratio: int = _field(1000, "limits", "Compression ratio of one archive file over 1 MiB (beyond: a likely "
+                                                "zip bomb).", ge=1)
+    max_zip_pixels: int = _field(1 << 30, "limits", "Pixels the images of an archive may decode to, together.", ge=1)
     max_active_jobs_per_tenant: int = _field(8, "limits", "Queued + running audits per tenant (429 beyond).", ge=1)
     max_storage_bytes_per_tenant: int = _field(20 * 1024 ** 3, "limits", "Artifact bytes per tenant (507 beyond).",
                                                ge=0)
@@ -105,6 +118,17 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'labelaudit.sqlite').resolve()}"
+
+    def ingest_limits(self) -> IngestLimits:
+        """The limits uploads are read under (:class:`~labelaudit.audit.ingest.IngestLimits`)."""
+        from labelaudit.audit.ingest.limits import IngestLimits  # lazy: importing ingest loads numpy
+
+        return IngestLimits(
+            min_rows=self.min_rows, max_rows=self.max_rows, max_classes=self.max_classes,
+            max_values_per_example=self.max_values_per_example, max_table_columns=self.max_table_columns,
+            max_array_bytes=self.max_array_bytes, max_zip_uncompressed_bytes=self.max_zip_uncompressed_bytes,
+            max_zip_members=self.max_zip_members, max_zip_ratio=self.max_zip_ratio,
+            max_zip_pixels=self.max_zip_pixels)
 
 
 def env_name(field: str) -> str:

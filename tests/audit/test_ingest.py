@@ -12,6 +12,8 @@ import pytest
 
 from labelaudit.audit.ingest import (
     PRED_PROBS_TOLERANCE,
+    READERS,
+    IngestLimits,
     detect_format,
     from_arrays,
     from_pred_probs,
@@ -78,7 +80,7 @@ def test_custom_label_and_id_columns(tmp_path):
 ])
 def test_csv_errors_name_the_field(tmp_path, text, field, code):
     with pytest.raises(IngestError) as info:
-        load_dataset(_csv(tmp_path, text), folds=2, min_rows=2)
+        load_dataset(_csv(tmp_path, text), folds=2, limits=IngestLimits(min_rows=2))
     assert info.value.field == field
     if code:
         assert info.value.code == code
@@ -287,14 +289,12 @@ def test_zip_claiming_an_unsupported_zip_version_is_a_parse_error(tmp_path):
     path = tmp_path / "v64.zip"
     path.write_bytes(bytes(data))
     with pytest.raises(IngestError) as info:
-        load_dataset(path, folds=2, min_rows=2)
+        load_dataset(path, folds=2, limits=IngestLimits(min_rows=2))
     assert (info.value.code, info.value.field) == ("parse_error", "file")
 
 
 def test_too_many_rows_is_refused_from_the_header_before_reading(tmp_path, monkeypatch):
     """Parquet metadata and a pred_probs .npy header state their rows: over max_rows, the data are never read."""
-    from labelaudit.audit import ingest
-
     table = tmp_path / "d.parquet"
     pq.write_table(pa.table({"f": np.arange(50.0), "label": ["x", "y"] * 25}), table)
     P = np.full((50, 2), 0.5, dtype=np.float32)
@@ -310,13 +310,14 @@ def test_too_many_rows_is_refused_from_the_header_before_reading(tmp_path, monke
     for source, extra in ((table, {}), (probs, {"labels": labels}), (io.BytesIO(probs.read_bytes()),
                                                                     {"labels": labels, "format": "pred-probs"})):
         with monkeypatch.context() as m:
-            m.setattr(ingest, "_read", no_reading)
+            for fmt in READERS:
+                m.setitem(READERS, fmt, no_reading)
             with pytest.raises(IngestError) as info:
-                load_dataset(source, folds=2, max_rows=20, **extra)
+                load_dataset(source, folds=2, limits=IngestLimits(max_rows=20), **extra)
         assert (info.value.code, info.value.field, info.value.message) == ("too_many_rows", "rows",
                                                                            "50 rows; the limit is 20"), source
         assert load_dataset(source if not isinstance(source, io.BytesIO) else io.BytesIO(probs.read_bytes()),
-                            folds=2, max_rows=50, **extra).num_examples == 50
+                            folds=2, limits=IngestLimits(max_rows=50), **extra).num_examples == 50
     with pytest.raises(IngestError) as info:  # CSV states no row count: refused after parsing, the same way
-        load_dataset(csv, folds=2, max_rows=20)
+        load_dataset(csv, folds=2, limits=IngestLimits(max_rows=20))
     assert (info.value.code, info.value.message) == ("too_many_rows", "50 rows; the limit is 20")

@@ -21,8 +21,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from labelaudit.audit import ingest
-from labelaudit.audit.ingest import _label_values, from_pred_probs, load_dataset, read_npz, read_pred_probs
+from labelaudit.audit.ingest import IngestLimits, from_pred_probs, load_dataset, read_npz, read_pred_probs
+from labelaudit.audit.ingest import pred_probs as pred_probs_module
+from labelaudit.audit.ingest.labels import label_values
 from labelaudit.audit.mapped import is_mapped
 from labelaudit.errors import IngestError
 from labelaudit.store.artifacts import ArtifactStore
@@ -39,7 +40,7 @@ def old_pred_probs(pred_probs, labels) -> np.ndarray:
     if y.shape[0] != n:
         raise IngestError(f"pred_probs has {n} rows but labels has {y.shape[0]}", field="labels",
                           code="length_mismatch")
-    y = _label_values(y, "labels")
+    y = label_values(y, "labels")
     if n and (y.min() < 0 or y.max() >= k):
         raise IngestError(f"labels must lie in 0..{k - 1} (one per pred_probs column)", field="labels",
                           code="label_out_of_range")
@@ -48,7 +49,7 @@ def old_pred_probs(pred_probs, labels) -> np.ndarray:
     if not finite.all():
         row = int(np.flatnonzero(~finite)[0])
         raise IngestError(f"row {row} has NaN or infinity", field="pred_probs", code="non_finite")
-    tol = ingest.PRED_PROBS_TOLERANCE
+    tol = pred_probs_module.PRED_PROBS_TOLERANCE
     out_of_range = (P < -tol).any(axis=1) | (P > 1 + tol).any(axis=1)
     if out_of_range.any():
         row = int(np.flatnonzero(out_of_range)[0])
@@ -152,7 +153,7 @@ def assert_same(got, want) -> None:
 @pytest.fixture
 def small_chunks(monkeypatch):
     """Chunks of a few rows, so a 600-row array spans hundreds of them."""
-    monkeypatch.setattr(ingest, "PRED_PROBS_CHUNK_BYTES", 256)
+    monkeypatch.setattr(pred_probs_module, "PRED_PROBS_CHUNK_BYTES", 256)
 
 
 @pytest.fixture
@@ -191,7 +192,8 @@ def test_streamed_equals_whole_array(name, layout, small_chunks, tmp_path, temp_
         return ds.pred_probs
 
     assert_same(outcome(lambda: from_pred_probs(P, y).pred_probs), want)
-    assert_same(outcome(lambda: load_dataset(npy_bytes(P), labels=y, min_rows=1, folds=1).pred_probs), want)
+    one_row = IngestLimits(min_rows=1)
+    assert_same(outcome(lambda: load_dataset(npy_bytes(P), labels=y, limits=one_row, folds=1).pred_probs), want)
     assert_same(outcome(streamed), want)
     assert_same(outcome(mapped_npz), want)
     assert_same(outcome(lambda: read_npz(tmp_path / "deflated.npz").pred_probs), want)
@@ -202,7 +204,7 @@ def test_streamed_equals_whole_array(name, layout, small_chunks, tmp_path, temp_
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_stored_repair_equals_the_old_formula(chunk_bytes, dtype, monkeypatch, tmp_path, temp_dir):
     """One row per chunk, a few, or one chunk: the stored artifact holds the old repair, as float32."""
-    monkeypatch.setattr(ingest, "PRED_PROBS_CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(pred_probs_module, "PRED_PROBS_CHUNK_BYTES", chunk_bytes)
     P, y = softmax(n=300, k=37, seed=1)
     P = P.astype(dtype)
     P[::7, 0] += 4e-5
@@ -283,7 +285,7 @@ def test_no_temp_file_is_left_when_ingest_or_save_fails(monkeypatch, small_chunk
         upload()
     assert list(tmp.iterdir()) == []
 
-    original, calls = ingest._repaired, []
+    original, calls = pred_probs_module._repaired, []
 
     def failing(block):  # the disk fills up while the repaired copy is written
         calls.append(1)
@@ -291,7 +293,7 @@ def test_no_temp_file_is_left_when_ingest_or_save_fails(monkeypatch, small_chunk
             raise OSError("no space left on device")
         return original(block)
 
-    monkeypatch.setattr(ingest, "_repaired", failing)
+    monkeypatch.setattr(pred_probs_module, "_repaired", failing)
     with pytest.raises(OSError, match="no space"):
         upload()
     assert list(tmp.iterdir()) == []

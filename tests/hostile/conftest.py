@@ -1,7 +1,7 @@
 """Fixtures of the hostile-input tests: one real server (``labelaudit.main.serve`` under uvicorn, in a
 subprocess) per database backend, shared by a whole module, on SQLite or PostgreSQL.
 
-The servers lower ``labelaudit.audit.ingest.MAX_ZIP_MEMBERS`` to
+The servers lower the archive member limit (``LABELAUDIT_MAX_ZIP_MEMBERS``) to
 :data:`~tests.hostile.corpus.TEST_MAX_ZIP_MEMBERS` and the upload limit to
 :data:`~tests.hostile.corpus.TEST_MAX_UPLOAD_BYTES`, so that "too many members" and
 "too large" are small requests; every other limit is the shipped one.
@@ -73,9 +73,9 @@ def run_server(backend: str, tmp: Path, *, workers: int = 0) -> Iterator[Server]
                                 heartbeat_seconds=0.2, stale_after_seconds=5.0, worker_poll_seconds=0.1)
         port = free_port()
         env = service_env(settings, LABELAUDIT_PORT=port, LABELAUDIT_WORKERS=workers,
-                          LABELAUDIT_MAX_UPLOAD_BYTES=TEST_MAX_UPLOAD_BYTES)
-        code = (f"import labelaudit.audit.ingest as ingest; ingest.MAX_ZIP_MEMBERS = {TEST_MAX_ZIP_MEMBERS}; "
-                "from labelaudit.main import serve; from labelaudit.config import get_settings; serve(get_settings())")
+                          LABELAUDIT_MAX_UPLOAD_BYTES=TEST_MAX_UPLOAD_BYTES,
+                          LABELAUDIT_MAX_ZIP_MEMBERS=TEST_MAX_ZIP_MEMBERS)
+        code = "from labelaudit.main import serve; from labelaudit.config import get_settings; serve(get_settings())"
         log = tmp / "server.log"
         with serving(env, log, code) as url:
             yield Server(url=url, data_dir=settings.data_dir, backend=backend, log=log)

@@ -5,7 +5,7 @@ the API must answer with. None may create a dataset or leave a file behind.
 Nothing here is a committed binary: the bytes are made from small valid
 datasets, then cut, corrupted, re-encoded or re-labelled.
 
-The zip ``too many members`` entries need a server whose ``MAX_ZIP_MEMBERS``
+The zip ``too many members`` entries need a server whose ``LABELAUDIT_MAX_ZIP_MEMBERS``
 is :data:`TEST_MAX_ZIP_MEMBERS` (see ``conftest.py``): a real 2,000,001-member
 archive is some 200 MB.
 """
@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-#: ``labelaudit.audit.ingest.MAX_ZIP_MEMBERS`` on the corpus server
+#: the corpus server's archive member limit (``LABELAUDIT_MAX_ZIP_MEMBERS``)
 TEST_MAX_ZIP_MEMBERS = 500
 #: the corpus server's upload limit (``LABELAUDIT_MAX_UPLOAD_BYTES``); every other entry is far below it
 TEST_MAX_UPLOAD_BYTES = 4 * 1024 * 1024

@@ -24,9 +24,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from labelaudit.audit import ingest
 from labelaudit.audit.dataset import Dataset
-from labelaudit.audit.ingest import FORMATS, from_pred_probs, load_dataset, read_idx_array
+from labelaudit.audit.ingest import FORMATS, IngestLimits, from_pred_probs, load_dataset, read_idx_array
 from labelaudit.api.errors import status_of
 from labelaudit.errors import LabelAuditError
 from tests.hostile.corpus import csv_bytes, idx_bytes, idx_pair, image_members, npy_bytes, npz_bytes, \
@@ -126,7 +125,7 @@ def test_mutated_files_of_every_format(data, seed, mutate_labels):
         labels = data.draw(mutated(labels), label="labels")
     else:
         content = data.draw(mutated(content), label="content")
-    outcome(load_dataset, content, name=name, labels=labels, folds=2, min_rows=2)
+    outcome(load_dataset, content, name=name, labels=labels, folds=2, limits=IngestLimits(min_rows=2))
 
 
 @FUZZ
@@ -135,7 +134,7 @@ def test_mutated_files_of_every_format(data, seed, mutate_labels):
        fmt=st.sampled_from([None, *FORMATS, "npy"]))
 def test_arbitrary_bytes_in_any_format(content, name, fmt):
     labels = npy_bytes(np.arange(4) % 2) if fmt in ("idx", "pred-probs", "npy") else None
-    outcome(load_dataset, content, name=name, format=fmt, labels=labels, folds=2, min_rows=2)
+    outcome(load_dataset, content, name=name, format=fmt, labels=labels, folds=2, limits=IngestLimits(min_rows=2))
 
 
 @FUZZ
@@ -143,7 +142,7 @@ def test_arbitrary_bytes_in_any_format(content, name, fmt):
                              b"\x00\x00\x0d\x01", b"\xff\xfe", b"\xef\xbb\xbf"]),
        rest=st.binary(max_size=512))
 def test_magic_numbers_with_garbage_behind_them(head, rest):
-    outcome(load_dataset, head + rest, name="upload", folds=2, min_rows=2)
+    outcome(load_dataset, head + rest, name="upload", folds=2, limits=IngestLimits(min_rows=2))
 
 
 # --------------------------------------------------------------------------- structured but wrong tables
@@ -160,7 +159,7 @@ TOKENS = ["0", "1", "2", "-3.5", "1e400", "nan", "inf", "-inf", "", "abc", "é",
 def test_csv_text_of_random_tokens(rows, header, encoding):
     text = "\n".join([",".join(header)] + [",".join(r) for r in rows]) + "\n"
     content = text.encode(encoding, errors="replace")
-    outcome(load_dataset, content, name="t.csv", folds=2, min_rows=2)
+    outcome(load_dataset, content, name="t.csv", folds=2, limits=IngestLimits(min_rows=2))
 
 
 def _column(kind: str, n: int):
@@ -200,11 +199,11 @@ def test_tables_with_wrong_columns_types_and_names(table, as_csv):
             return
         buf = io.BytesIO()
         pacsv.write_csv(table, buf)
-        outcome(load_dataset, buf.getvalue(), name="t.csv", folds=2, min_rows=2)
+        outcome(load_dataset, buf.getvalue(), name="t.csv", folds=2, limits=IngestLimits(min_rows=2))
     else:
         buf = io.BytesIO()
         pq.write_table(table, buf)
-        outcome(load_dataset, buf.getvalue(), name="t.parquet", folds=2, min_rows=2)
+        outcome(load_dataset, buf.getvalue(), name="t.parquet", folds=2, limits=IngestLimits(min_rows=2))
 
 
 # --------------------------------------------------------------------------- arrays
@@ -222,7 +221,7 @@ def arrays(max_dims: int = 5):
 @given(keys=st.dictionaries(st.sampled_from(["X", "y", "class_names", "true_labels", "pred_probs", "images"]),
                             arrays(), min_size=1, max_size=4))
 def test_npz_of_arbitrary_arrays(keys):
-    outcome(load_dataset, npz_bytes(**keys), name="a.npz", folds=2, min_rows=2)
+    outcome(load_dataset, npz_bytes(**keys), name="a.npz", folds=2, limits=IngestLimits(min_rows=2))
 
 
 @FUZZ
@@ -260,16 +259,16 @@ def test_image_zips_with_odd_member_names(members, per_class):
     with zipfile.ZipFile(buf, "w") as z:
         for name, data in content.items():
             z.writestr(name, data)
-    outcome(load_dataset, buf.getvalue(), name="x.zip", folds=1, min_rows=1)
-    outcome(load_dataset, buf.getvalue(), name="x.zip", folds=1, min_rows=1, skip_corrupt=True)
+    outcome(load_dataset, buf.getvalue(), name="x.zip", folds=1, limits=IngestLimits(min_rows=1))
+    outcome(load_dataset, buf.getvalue(), name="x.zip", folds=1, limits=IngestLimits(min_rows=1), skip_corrupt=True)
 
 
 @FUZZ
 @given(fields=st.binary(min_size=18, max_size=18), comment=st.binary(max_size=64), prefix=st.binary(max_size=64))
 def test_zip_end_records_with_arbitrary_fields(fields, comment, prefix):
     content = prefix + b"PK\x05\x06" + fields + comment  # fields: disks, counts, directory size and offset
-    outcome(load_dataset, content, name="x.zip", folds=2, min_rows=2)
-    outcome(load_dataset, content, name="x.npz", folds=2, min_rows=2)
+    outcome(load_dataset, content, name="x.zip", folds=2, limits=IngestLimits(min_rows=2))
+    outcome(load_dataset, content, name="x.npz", folds=2, limits=IngestLimits(min_rows=2))
 
 
 def test_idx_round_trip_still_reads():
@@ -280,11 +279,10 @@ def test_idx_round_trip_still_reads():
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
-def test_column_limit_is_checked_before_parsing(monkeypatch, fmt):
+def test_column_limit_is_checked_before_parsing(fmt):
     """Parquet by its footer, CSV by its header line (a real 100,001-column Parquet file takes long to write)."""
-    monkeypatch.setattr(ingest, "MAX_TABLE_COLUMNS", 5)
     table = pa.table({**{f"f{i}": [1.0] * 12 for i in range(6)}, "label": [0, 1] * 6})
     content = parquet_bytes(table) if fmt == "parquet" else csv_bytes(table.to_pydict())
     with pytest.raises(LabelAuditError) as info:
-        load_dataset(content, name=f"t.{fmt}", folds=2)
+        load_dataset(content, name=f"t.{fmt}", folds=2, limits=IngestLimits(max_table_columns=5))
     assert (info.value.code, info.value.field) == ("too_many_columns", "file")

@@ -16,7 +16,7 @@ from labelaudit.audit.dataset import Dataset
 from labelaudit.audit.ingest import detect_format, load_dataset
 from labelaudit.audit.noise import inject_noise, realised_noise_matrix
 from labelaudit.config import Settings
-from labelaudit.errors import Conflict, IngestError, StorageQuotaExceeded
+from labelaudit.errors import Conflict, StorageQuotaExceeded
 from labelaudit.services.artifacts import remove_unused
 from labelaudit.store import queries
 from labelaudit.store.artifacts import ArtifactStore, dataset_arrays
@@ -52,26 +52,12 @@ def ingest_file(db: Database, artifacts: ArtifactStore, settings: Settings, path
     temp_dir = settings.data_dir / "tmp"
     temp_dir.mkdir(parents=True, exist_ok=True)
     ds = load_dataset(path, format=format, label_column=label_column, labels=labels_path, folds=2,
-                      min_rows=settings.min_rows, max_rows=settings.max_rows, name=filename, temp_dir=temp_dir)
-    check_limits(ds, settings)
+                      limits=settings.ingest_limits(), name=filename, temp_dir=temp_dir)
     if not format:
         with open(path, "rb") as fh:
             format = detect_format(fh.read(4096), filename)
     check_storage(db, settings, tenant, _nbytes(ds))
     return save_dataset(db, artifacts, ds, name=name, sha256=sha256, format=format, tenant=tenant)
-
-
-def check_limits(ds: Dataset, settings: Settings) -> None:
-    """Raise :class:`IngestError` when ``ds`` has more classes or more values per example than allowed."""
-    if ds.num_classes > settings.max_classes:
-        raise IngestError(f"{ds.num_classes} classes; the limit is {settings.max_classes}", field="labels",
-                          code="too_many_classes")
-    if ds.features is not None and len(ds.features):
-        per_example = int(np.prod(ds.features.shape[1:]))
-        if per_example > settings.max_values_per_example:
-            what = "pixels x channels per image" if ds.modality == "image" else "features per row"
-            raise IngestError(f"{per_example} {what}; the limit is {settings.max_values_per_example}",
-                              field="file", code="example_too_large")
 
 
 def _nbytes(ds: Dataset) -> int:
