@@ -161,6 +161,7 @@ def audit(
     """Audit a dataset's labels and print the suspected label issues."""
     from labelaudit.audit.pipeline import AuditOptions, run_audit
     from labelaudit.console import ProgressDisplay, print_summary
+    from labelaudit.services.executors import executor_from_settings
 
     dataset = _load(path, format, label_column, labels, id_column, folds, image_size, skip_corrupt)
     if inject_noise is not None:
@@ -176,7 +177,9 @@ def audit(
                            backbone_options=_backbone_options(image_size, weights, weights_mode, hflip)
                            if dataset.modality == "image" else {})
     with ProgressDisplay(err, enabled=not quiet) as progress:
-        result = run_audit(dataset, options, progress=progress)
+        # a pred_probs audit trains nothing, so it needs no executor (nor Ray)
+        executor = executor_from_settings() if dataset.modality != "pred_probs" else None
+        result = run_audit(dataset, options, progress=progress, executor=executor)
     if json_out:
         _write_json(json_out, result.to_dict(top))
     if csv_out:
