@@ -86,7 +86,7 @@ def child(args) -> None:
     elif args.child == "argmax floor":
         from concurrent.futures import ThreadPoolExecutor
 
-        from labelaudit.audit.ranking_large import CHUNK_CELLS, _cpus
+        from labelaudit.audit.ranking.chunked import CHUNK_CELLS, _cpus
 
         n, k = P.shape
         rows = max(1, CHUNK_CELLS // k)

@@ -11,6 +11,7 @@ from labelaudit.audit.backbones.base import FitContext
 from labelaudit.audit.backbones.cnn import build_cnn
 from labelaudit.audit.backbones.device import resolve_device
 from labelaudit.audit.backbones.mlp import build_mlp
+from labelaudit.audit.options import check_device
 from labelaudit.errors import OptionError
 
 
@@ -58,8 +59,11 @@ def test_auto_picks_by_modality_and_rejects_mismatches():
 def test_device_selection():
     assert resolve_device("cpu") == "cpu"
     assert resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
-    with pytest.raises(OptionError):
-        resolve_device("tpu")
+    for name in ("auto", "cpu", "cuda", "cuda:1"):
+        check_device(name)
+    with pytest.raises(OptionError) as info:  # names are checked once, at the entry points; resolve_device trusts
+        check_device("tpu")
+    assert (info.value.field, info.value.message) == ("device", "unknown device 'tpu'; expected auto, cpu or cuda")
     if not torch.cuda.is_available():
         with pytest.raises(OptionError) as info:
             resolve_device("cuda")

@@ -73,6 +73,14 @@ def test_excluded_examples_are_still_predicted(digits):
     assert np.allclose(cv.pred_probs.sum(axis=1), 1.0)
 
 
+def test_bad_device_is_refused_whatever_the_backbone():
+    X = np.zeros((20, 2), np.float32)
+    y = np.repeat([0, 1], 10)
+    with pytest.raises(OptionError) as info:
+        cross_val_pred_probs(X, y, num_classes=2, modality="tabular", backbone="logreg", folds=2, device="tpu")
+    assert info.value.field == "device"
+
+
 def test_bad_folds():
     X = np.zeros((20, 2), np.float32)
     y = np.repeat([0, 1], [17, 3])

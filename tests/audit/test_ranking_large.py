@@ -1,4 +1,4 @@
-"""The chunked ranking (app/audit/ranking_large.py) gives exactly cleanlab's results, in bounded memory."""
+"""The chunked ranking (labelaudit.audit.ranking.chunked) gives exactly cleanlab's results, in bounded memory."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import warnings
 import numpy as np
 import pytest
 
-from labelaudit.audit import ranking, ranking_large
+from labelaudit.audit import ranking
 from labelaudit.audit.dataset import Dataset
-from labelaudit.audit.ranking import FILTER_METHODS, RANK_METHODS, rank_label_issues
-from labelaudit.audit.ranking_large import _smallest, rank_label_issues_chunked, stable_argsort
+from labelaudit.audit.ranking import (FILTER_METHODS, RANK_METHODS, pruning, rank_label_issues,
+                                      rank_label_issues_chunked, smallest_mask, stable_argsort)
 from labelaudit.store.artifacts import ArtifactStore
 from bench.common import synthetic_pred_probs, synthetic_pred_probs_file
 
@@ -110,8 +110,8 @@ def test_dense_confusion_with_and_without_candidate_rows(monkeypatch, share, sam
     logits = rng.normal(0, 1, (n, k))
     logits[np.arange(n), true] += 2
     P = (np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)).astype(np.float32)
-    monkeypatch.setattr(ranking_large, "CANDIDATE_SHARE", share)
-    monkeypatch.setattr(ranking_large, "SAMPLE_PER_PRUNED", sample)
+    monkeypatch.setattr(pruning, "CANDIDATE_SHARE", share)
+    monkeypatch.setattr(pruning, "SAMPLE_PER_PRUNED", sample)
     chunked, reference = both(y, P, chunk_cells=5_000)
     assert_identical(chunked, reference)
     assert np.count_nonzero(reference.confident_joint - np.diag(np.diag(reference.confident_joint))) > k * (k - 2)
@@ -138,8 +138,8 @@ def test_memory_map_input_is_read_not_copied(tmp_path):
 def test_large_inputs_take_the_chunked_path(monkeypatch, noisy_10):
     P, y = noisy_10
     calls = []
-    real = ranking_large.rank_label_issues_chunked
-    monkeypatch.setattr(ranking_large, "rank_label_issues_chunked",
+    real = ranking.rank_label_issues_chunked
+    monkeypatch.setattr(ranking, "rank_label_issues_chunked",
                         lambda *a, **kw: calls.append(1) or real(*a, **kw))
     small = rank_label_issues(y, P)
     assert not calls
@@ -185,7 +185,7 @@ def test_smallest_is_the_set_argsort_picks():
         for m in (0, 1, 17, 500, 999, 1_000, 1_500):
             want = np.zeros(values.size, dtype=bool)
             want[np.argsort(values)[:m]] = True
-            assert np.array_equal(_smallest(values, m), want)
+            assert np.array_equal(smallest_mask(values, m), want)
 
 
 def test_audit_of_a_stored_dataset_ranks_its_memory_map(tmp_path, monkeypatch, noisy_100):

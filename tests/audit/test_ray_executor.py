@@ -14,9 +14,9 @@ import pytest
 from labelaudit.audit.backbones.logreg import LogRegBackbone
 from labelaudit.audit.backbones.mlp import MLPBackbone
 from labelaudit.audit.crossval import cross_val_pred_probs
-from labelaudit.audit.executors import (FoldFailed, LocalExecutor, RayExecutor, executor_from_settings,
-                                 job_runtime_env)
+from labelaudit.audit.executors import FoldFailed, LocalExecutor, RayExecutor, job_runtime_env
 from labelaudit.errors import AuditCancelled, OptionError
+from labelaudit.services.executors import executor_from_settings
 
 ray = pytest.importorskip("ray")
 

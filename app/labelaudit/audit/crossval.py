@@ -4,8 +4,9 @@ Every example is predicted by a model that never saw it: the data are split into
 ``folds`` stratified parts, and for each part a fresh model is trained on the
 others. Fold assignment, weight init and data order all derive from ``seed``.
 
-One fold's training is the pure function :func:`train_fold` (a :class:`FoldSpec`
-and the arrays in, a :class:`FoldResult` out); an executor from
+One fold's training is the pure function :func:`~labelaudit.audit.folds.train_fold`
+(a :class:`~labelaudit.audit.folds.FoldSpec` and the arrays in, a
+:class:`~labelaudit.audit.folds.FoldResult` out); an executor from
 :mod:`labelaudit.audit.executors` runs the folds: one after another in this process
 (the default), or as Ray tasks on a cluster. A fold's result depends only on its
 spec and the arrays, so every executor gives the same ``pred_probs``.
@@ -13,19 +14,16 @@ spec and the arrays, so every executor gives the same ``pred_probs``.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from typing import TYPE_CHECKING, Callable
-
-from labelaudit.audit.backbones import Backbone, FitContext, choose_backbone
+from labelaudit.audit.backbones import Backbone
+from labelaudit.audit.executors import Executor, LocalExecutor
+from labelaudit.audit.folds import FoldSpec
+from labelaudit.audit.options import check_cross_val_options
 from labelaudit.audit.progress import Progress, ProgressCallback, StopCheck, report
 from labelaudit.errors import OptionError
-
-if TYPE_CHECKING:
-    from labelaudit.audit.executors import Executor
 
 
 @dataclass(frozen=True)
@@ -55,81 +53,6 @@ def stratified_folds(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
     for f, (_, held_out) in enumerate(splitter.split(np.zeros(labels.shape[0]), labels)):
         fold_ids[held_out] = f
     return fold_ids
-
-
-@dataclass(frozen=True)
-class FoldSpec:
-    """Everything that decides one fold's held-out probabilities, besides the arrays.
-
-    ``seed`` is the fold's own seed (``seed * 1000 + fold`` of the audit) and
-    ``threads`` the torch intra-op thread count (CPU results depend on it; 0 leaves
-    the process's setting alone). Small enough to ship to another process.
-    """
-
-    fold: int  # 0-based
-    folds: int
-    model: Backbone
-    num_classes: int
-    seed: int
-    device: str
-    epochs: int
-    options: dict = field(default_factory=dict)
-    threads: int = 0
-
-
-@dataclass(frozen=True)
-class FoldResult:
-    """One fold's held-out probabilities (rows of the fold, in index order) and figures."""
-
-    fold: int
-    held_out_probs: np.ndarray
-    seconds: float
-    accuracy: float
-
-
-EpochCallback = Callable[[int, int], None]
-
-
-def train_fold(
-    spec: FoldSpec,
-    features: np.ndarray,
-    labels: np.ndarray,
-    fold_ids: np.ndarray,
-    keep: np.ndarray | None = None,
-    *,
-    on_epoch: EpochCallback | None = None,
-    should_stop: StopCheck | None = None,
-) -> FoldResult:
-    """Train a fresh model on every fold but ``spec.fold`` and predict ``spec.fold``.
-
-    Parameters
-    ----------
-    spec : FoldSpec
-    features, labels : np.ndarray
-        The whole dataset (validated by :func:`cross_val_pred_probs`).
-    fold_ids : np.ndarray
-        Fold id of every example.
-    keep : np.ndarray, optional
-        Boolean mask of examples that may be trained on (all when omitted).
-    on_epoch : callable, optional
-        ``on_epoch(epoch, epochs)`` after every training epoch.
-    should_stop : callable, optional
-        Polled between epochs; True raises :class:`~labelaudit.errors.AuditCancelled`.
-    """
-    held_out = fold_ids == spec.fold
-    train = ~held_out if keep is None else ~held_out & keep
-    if spec.model.uses_torch and spec.threads:
-        import torch
-
-        if torch.get_num_threads() != spec.threads:
-            torch.set_num_threads(spec.threads)
-    ctx = FitContext(num_classes=spec.num_classes, seed=spec.seed, device=spec.device, epochs=spec.epochs,
-                     on_epoch=on_epoch, should_stop=should_stop, options=dict(spec.options))
-    start = time.perf_counter()
-    probs = spec.model.fit_predict(features[train], labels[train], features[held_out], ctx)
-    seconds = time.perf_counter() - start
-    accuracy = float((probs.argmax(axis=1) == labels[held_out]).mean())
-    return FoldResult(fold=spec.fold, held_out_probs=probs, seconds=seconds, accuracy=accuracy)
 
 
 def cross_val_pred_probs(
@@ -168,7 +91,7 @@ def cross_val_pred_probs(
     epochs : int, optional
         Training epochs; the backbone's size-dependent default when omitted.
     seed : int
-    device : {"auto", "cpu", "cuda"}
+    device : {"auto", "cpu", "cuda", "cuda:N"}
     options : dict, optional
         Backbone hyper-parameters (``lr``, ``width``, ``label_smoothing``, ...).
     exclude_from_training : np.ndarray, optional
@@ -184,23 +107,36 @@ def cross_val_pred_probs(
         Runs the folds (:mod:`labelaudit.audit.executors`); the in-process
         :class:`~labelaudit.audit.executors.LocalExecutor` when omitted.
     """
-    from labelaudit.audit.executors import LocalExecutor
+    labels = np.asarray(labels, dtype=np.int64)
+    model = check_cross_val_options(features, labels, num_classes=num_classes, modality=modality, backbone=backbone,
+                                    folds=folds, epochs=epochs, device=device, options=options)
+    return cross_validate(features, labels, model=model, num_classes=num_classes, folds=folds, epochs=epochs,
+                          seed=seed, device=device, options=options, exclude_from_training=exclude_from_training,
+                          fold_ids=fold_ids, progress=progress, should_stop=should_stop, executor=executor)
 
+
+def cross_validate(
+    features: np.ndarray,
+    labels: np.ndarray,
+    *,
+    model: Backbone,
+    num_classes: int,
+    folds: int,
+    epochs: int | None,
+    seed: int,
+    device: str,
+    options: dict | None = None,
+    exclude_from_training: np.ndarray | None = None,
+    fold_ids: np.ndarray | None = None,
+    progress: ProgressCallback | None = None,
+    should_stop: StopCheck | None = None,
+    executor: Executor | None = None,
+) -> CrossValResult:
+    """:func:`cross_val_pred_probs` on checked options (by it, or by
+    :func:`~labelaudit.audit.options.check_options`) and a resolved backbone ``model``."""
     executor = executor or LocalExecutor()
     labels = np.asarray(labels, dtype=np.int64)
     n = labels.shape[0]
-    if features.shape[0] != n:
-        raise OptionError("features and labels differ in length", field="features")
-    min_count = int(np.bincount(labels, minlength=num_classes).min())
-    if not 2 <= folds <= max(2, min_count):
-        raise OptionError(f"folds must be between 2 and the smallest class size ({min_count}), got {folds}",
-                          field="folds")
-    if epochs is not None and epochs < 1:
-        raise OptionError("epochs must be at least 1", field="epochs")
-    if isinstance(backbone, str):
-        model = choose_backbone(backbone, modality, tuple(features.shape[1:]), options)
-    else:
-        model = backbone
     dev = executor.device_for(device, model)
     if fold_ids is None:
         fold_ids = stratified_folds(labels, folds, seed)
@@ -238,9 +174,3 @@ def cross_val_pred_probs(
         fold_accuracy=[r.accuracy for r in results],
     )
 
-
-def local_threads() -> int:
-    """Torch threads the in-process executor trains with: every core this process may use."""
-    import os
-
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

@@ -1,18 +1,21 @@
 """Who runs the folds of a cross-validation: this process, or a Ray cluster.
 
-An executor takes the :class:`~labelaudit.audit.crossval.FoldSpec` of every fold and the
-arrays, runs :func:`~labelaudit.audit.crossval.train_fold` for each, and returns the
-:class:`~labelaudit.audit.crossval.FoldResult` list in fold order. It reports epochs
+An executor takes the :class:`~labelaudit.audit.folds.FoldSpec` of every fold and the
+arrays, runs :func:`~labelaudit.audit.folds.train_fold` for each, and returns the
+:class:`~labelaudit.audit.folds.FoldResult` list in fold order. It reports epochs
 through ``on_epoch(fold, epoch, epochs)`` (called in the caller's thread) and
 polls ``should_stop`` so a cancelled audit stops promptly.
 
 * :class:`LocalExecutor` (the default): the folds one after another, in process.
-* :class:`RayExecutor` (``LABELAUDIT_EXECUTOR=ray``): one Ray task per fold, all
-  submitted at once. The arrays go into Ray's object store once; each task asks
-  for ``ray_cpus_per_fold`` CPUs and ``ray_gpus_per_fold`` GPUs (fractions share a
-  GPU); a task that raises or whose worker dies is retried up to
-  ``ray_max_retries`` times (option errors and cancellation are not); progress
-  comes back through a small actor; on cancel the driver force-cancels the tasks.
+* :class:`RayExecutor`: one Ray task per fold, all submitted at once. The arrays
+  go into Ray's object store once; each task asks for ``cpus_per_fold`` CPUs and
+  ``gpus_per_fold`` GPUs (fractions share a GPU); a task that raises or whose
+  worker dies is retried up to ``max_retries`` times (option errors and
+  cancellation are not); progress comes back through a small actor; on cancel the
+  driver force-cancels the tasks.
+
+Which one an audit uses is the caller's choice: the service layer picks it from the
+settings (:mod:`labelaudit.services.executors`); the domain reads no settings.
 
 A fold's result depends only on its spec and the arrays, and the spec carries the
 fold's seed and torch thread count, so both executors give identical
@@ -30,13 +33,13 @@ from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 
 import numpy as np
 
-from labelaudit.audit.crossval import FoldResult, FoldSpec, local_threads, train_fold
+from labelaudit.audit.backbones.device import resolve_device
+from labelaudit.audit.folds import FoldResult, FoldSpec, local_threads, train_fold
 from labelaudit.audit.progress import StopCheck, check_stop
-from labelaudit.errors import AuditFailed, LabelAuditError, MissingExtra, OptionError
+from labelaudit.errors import AuditFailed, LabelAuditError, OptionError
 
 if TYPE_CHECKING:
     from labelaudit.audit.backbones import Backbone
-    from labelaudit.config import Settings
 
 FoldEpochCallback = Callable[[int, int, int], None]
 
@@ -58,7 +61,7 @@ class Executor(Protocol):
     name: str
 
     def device_for(self, requested: str, model: Backbone) -> str:
-        """The device the folds train on (``cpu``, ``cuda``...) for the requested one."""
+        """The device the folds train on (``cpu``, ``cuda``...) for the requested one (a checked name)."""
         ...
 
     def threads(self) -> int:
@@ -78,8 +81,6 @@ class LocalExecutor:
     name = "local"
 
     def device_for(self, requested: str, model: Backbone) -> str:
-        from labelaudit.audit.backbones.device import resolve_device
-
         return resolve_device(requested) if model.uses_torch else "cpu"
 
     def threads(self) -> int:
@@ -137,12 +138,6 @@ class RayExecutor:
         #: ObjectRefs of the last run's fold tasks (for inspection: cancelled ones raise TaskCancelledError).
         self.last_refs: list = []
 
-    @classmethod
-    def from_settings(cls, settings: Settings) -> RayExecutor:
-        return cls(cpus_per_fold=settings.ray_cpus_per_fold, gpus_per_fold=settings.ray_gpus_per_fold,
-                   max_retries=settings.ray_max_retries, torch_threads=settings.ray_torch_threads,
-                   address=settings.ray_address, num_cpus=settings.ray_num_cpus)
-
     def _gpus(self) -> float:
         if self.gpus_per_fold is not None:
             return float(self.gpus_per_fold)
@@ -152,8 +147,6 @@ class RayExecutor:
         return 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
 
     def device_for(self, requested: str, model: Backbone) -> str:
-        if requested not in ("auto", "cpu", "cuda") and not str(requested).startswith("cuda:"):
-            raise OptionError(f"unknown device {requested!r}; expected auto, cpu or cuda", field="device")
         if not model.uses_torch or requested == "cpu":
             return "cpu"
         gpus = self._gpus()
@@ -333,21 +326,6 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
         else:
             ray.init(num_cpus=num_cpus, include_dashboard=False, runtime_env=job_runtime_env(),
                      ignore_reinit_error=True, log_to_driver=False)
-
-
-def executor_from_settings(settings: Settings | None = None) -> Executor:
-    """The executor ``settings.executor`` names (``local`` or ``ray``)."""
-    if settings is None:
-        from labelaudit.config import get_settings
-
-        settings = get_settings()
-    if settings.executor == "ray":
-        import importlib.util
-
-        if importlib.util.find_spec("ray") is None:
-            raise MissingExtra("LABELAUDIT_EXECUTOR=ray needs Ray: pip install 'labelaudit[ray]'", field="executor")
-        return RayExecutor.from_settings(settings)
-    return LocalExecutor()
 
 
 def _cause(exc: BaseException) -> BaseException:

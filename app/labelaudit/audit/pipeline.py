@@ -10,40 +10,23 @@ job on a GPU server run the same code.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Iterator
+from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 
-from labelaudit.audit.crossval import CrossValResult, cross_val_pred_probs
+from labelaudit.audit.crossval import CrossValResult, cross_validate
 from labelaudit.audit.dataset import Dataset
 from labelaudit.audit.evaluate import evaluate_audit
+from labelaudit.audit.executors import Executor, LocalExecutor
+from labelaudit.audit.options import AuditOptions, check_options, check_options_for
 from labelaudit.audit.progress import Progress, ProgressCallback, StopCheck, check_stop, report
-from labelaudit.errors import OptionError
-from labelaudit.audit.ranking import DEFAULT_FILTER_BY, DEFAULT_RANK_METHOD, Ranking, rank_label_issues
+from labelaudit.audit.ranking import Ranking, compute_ranking
 
-if TYPE_CHECKING:
-    from labelaudit.audit.executors import Executor
+__all__ = ["AuditOptions", "AuditResult", "check_options", "check_options_for", "run_audit"]
 
 #: Share of the progress bar given to training when a model is trained.
 _TRAIN_SHARE = 0.95
-
-
-@dataclass(frozen=True)
-class AuditOptions:
-    """How to audit: the backbone, cross-validation, seed, device and ranking choices."""
-
-    backbone: str = "auto"
-    folds: int = 5
-    epochs: int | None = None
-    seed: int = 0
-    device: str = "auto"
-    rank_method: str = DEFAULT_RANK_METHOD
-    filter_by: str = DEFAULT_FILTER_BY
-    backbone_options: dict = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -126,36 +109,6 @@ class AuditResult:
         }
 
 
-def check_options(dataset: Dataset, options: AuditOptions) -> None:
-    """Reject options that cannot work for this dataset, before any training starts."""
-    shape = tuple(dataset.features.shape[1:]) if dataset.features is not None else ()
-    check_options_for(dataset.modality, dataset.class_counts(), shape, options)
-
-
-def check_options_for(modality: str, class_counts: np.ndarray, feature_shape: tuple, options: AuditOptions) -> None:
-    """:func:`check_options` from what a stored dataset's record and labels tell, without loading its features."""
-    from labelaudit.audit.backbones import choose_backbone
-    from labelaudit.audit.ranking import FILTER_METHODS, RANK_METHODS
-
-    if options.rank_method not in RANK_METHODS:
-        raise OptionError(f"unknown rank_method {options.rank_method!r}; expected one of: {', '.join(RANK_METHODS)}",
-                          field="rank_method")
-    if options.filter_by not in FILTER_METHODS:
-        raise OptionError(f"unknown filter_by {options.filter_by!r}; expected one of: {', '.join(FILTER_METHODS)}",
-                          field="filter_by")
-    if options.device not in ("auto", "cpu", "cuda") and not str(options.device).startswith("cuda:"):
-        raise OptionError(f"unknown device {options.device!r}; expected auto, cpu or cuda", field="device")
-    if modality == "pred_probs":
-        return
-    smallest = int(np.asarray(class_counts).min())
-    if not 2 <= options.folds <= smallest:
-        raise OptionError(f"folds must be between 2 and the smallest class size ({smallest}), got {options.folds}",
-                          field="folds")
-    if options.epochs is not None and options.epochs < 1:
-        raise OptionError("epochs must be at least 1", field="epochs")
-    choose_backbone(options.backbone, modality, tuple(feature_shape), options.backbone_options)
-
-
 def run_audit(
     dataset: Dataset,
     options: AuditOptions | None = None,
@@ -176,15 +129,16 @@ def run_audit(
     should_stop : callable, optional
         Polled between epochs and steps; True cancels with ``AuditCancelled``.
     executor : Executor, optional
-        Runs the cross-validation folds (:mod:`labelaudit.audit.executors`); when omitted,
-        the one ``LABELAUDIT_EXECUTOR`` names (``local`` by default).
+        Runs the cross-validation folds (:mod:`labelaudit.audit.executors`); the in-process
+        :class:`~labelaudit.audit.executors.LocalExecutor` when omitted (the service layer's
+        ``labelaudit.services.executors.executor_from_settings`` picks one from the settings).
 
     Returns
     -------
     AuditResult
     """
     options = options or AuditOptions()
-    check_options(dataset, options)
+    model = check_options(dataset, options)  # the one check; what follows trusts the options
     started = time.perf_counter()
     timings: dict[str, float] = {}
     crossval = None
@@ -195,17 +149,12 @@ def run_audit(
         def scaled(p: Progress) -> None:
             report(progress, Progress(**{**p.to_dict(), "fraction": p.fraction * _TRAIN_SHARE}))
 
-        if executor is None:
-            from labelaudit.audit.executors import executor_from_settings
-
-            executor = executor_from_settings()
         report(progress, Progress(stage="training", fraction=0.0, folds=options.folds, message="starting"))
         t = time.perf_counter()
-        crossval = cross_val_pred_probs(
-            dataset.features, dataset.labels, num_classes=dataset.num_classes, modality=dataset.modality,
-            backbone=options.backbone, folds=options.folds, epochs=options.epochs, seed=options.seed,
-            device=options.device, options=options.backbone_options, progress=scaled, should_stop=should_stop,
-            executor=executor,
+        crossval = cross_validate(
+            dataset.features, dataset.labels, model=model, num_classes=dataset.num_classes, folds=options.folds,
+            epochs=options.epochs, seed=options.seed, device=options.device, options=options.backbone_options,
+            progress=scaled, should_stop=should_stop, executor=executor or LocalExecutor(),
         )
         timings["crossval_seconds"] = time.perf_counter() - t
         timings["fold_seconds"] = crossval.fold_seconds
@@ -215,8 +164,8 @@ def run_audit(
     check_stop(should_stop)
     report(progress, Progress(stage="ranking", fraction=ranking_start, message="ranking label issues"))
     t = time.perf_counter()
-    ranking = rank_label_issues(dataset.labels, pred_probs, rank_method=options.rank_method,
-                                filter_by=options.filter_by)
+    ranking = compute_ranking(dataset.labels, pred_probs, rank_method=options.rank_method,
+                              filter_by=options.filter_by)
     timings["ranking_seconds"] = time.perf_counter() - t
 
     evaluation = None

@@ -61,12 +61,15 @@ def local_audit(dataset, options, *, pred_probs_path: Path | None, progress) -> 
     from labelaudit.audit.ingest import from_pred_probs, read_npy
     from labelaudit.audit.keys import example_keys
     from labelaudit.audit.pipeline import run_audit
+    from labelaudit.services.executors import executor_from_settings
 
     if pred_probs_path is not None:
         checked = from_pred_probs(read_npy(pred_probs_path, field="pred_probs"), dataset.labels,
                                   class_names=dataset.class_names if dataset.modality != "pred_probs" else None)
         dataset = replace(dataset, modality="pred_probs", pred_probs=checked.pred_probs)
-    result = run_audit(dataset, options, progress=progress)
+    # a pred_probs audit trains nothing, so it needs no executor (nor Ray)
+    executor = executor_from_settings() if dataset.modality != "pred_probs" else None
+    result = run_audit(dataset, options, progress=progress, executor=executor)
     keys = example_keys(dataset)
     rows = []
     for row in result.rows():

@@ -47,6 +47,7 @@ def audit(
     """Audit a dataset's labels and print the suspected label issues."""
     from labelaudit.audit.pipeline import AuditOptions, run_audit
     from labelaudit.console import ProgressDisplay, print_summary
+    from labelaudit.services.executors import executor_from_settings
 
     dataset = load_input(path, format, label_column, labels, id_column, folds, image_size, skip_corrupt)
     if inject_noise is not None:
@@ -62,7 +63,9 @@ def audit(
                            backbone_options=_backbone_options(image_size, weights, weights_mode.value, hflip)
                            if dataset.modality == "image" else {})
     with ProgressDisplay(err, enabled=not quiet) as progress:
-        result = run_audit(dataset, options, progress=progress)
+        # a pred_probs audit trains nothing, so it needs no executor (nor Ray)
+        executor = executor_from_settings() if dataset.modality != "pred_probs" else None
+        result = run_audit(dataset, options, progress=progress, executor=executor)
     if json_out:
         write_json(json_out, result.to_dict(top))
     if csv_out:

@@ -24,7 +24,6 @@ import traceback
 import numpy as np
 
 from labelaudit.audit.aggregates import audit_aggregates, headline
-from labelaudit.audit.executors import executor_from_settings
 from labelaudit.audit.pipeline import AuditOptions, AuditResult, run_audit
 from labelaudit.audit.progress import Progress
 from labelaudit import logs
@@ -32,6 +31,7 @@ from labelaudit.config import Settings, get_settings
 from labelaudit.errors import AuditCancelled, AuditFailed, LabelAuditError, is_storage_full
 from labelaudit.jobs import queue
 from labelaudit.services.artifacts import remove_unused
+from labelaudit.services.executors import executor_from_settings
 from labelaudit.store import queries
 from labelaudit.store.artifacts import ArtifactStore, artifact_store, dataset_arrays
 from labelaudit.store.db import Database, open_database

@@ -6,11 +6,12 @@ from labelaudit.errors import OptionError
 
 
 def resolve_device(device: str = "auto") -> str:
-    """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``; ``cuda`` without one is an error."""
+    """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``; ``cuda`` without one is an error.
+
+    ``device`` is a checked name (:func:`labelaudit.audit.options.check_device`).
+    """
     import torch
 
-    if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
-        raise OptionError(f"unknown device {device!r}; expected auto, cpu or cuda", field="device")
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():

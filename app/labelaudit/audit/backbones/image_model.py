@@ -11,11 +11,12 @@ from torch import nn
 from labelaudit.audit.backbones.base import FitContext
 from labelaudit.audit.backbones.training import TrainConfig, epochs_for, train_and_predict
 from labelaudit.errors import OptionError
+from labelaudit.vocab import WeightsMode, values
 
 TRAIN_OPTIONS = frozenset({"batch_size", "lr", "weight_decay", "label_smoothing", "augment_shift", "hflip", "tta",
                            "loss", "gce_q", "early_stopping", "image_size", "weights", "weights_mode", "stem_stride",
                            "width", "compile"})
-WEIGHTS_MODES = ("finetune", "linear_probe")
+WEIGHTS_MODES: tuple[str, ...] = values(WeightsMode)
 
 
 class ImageBackbone(ABC):

@@ -12,6 +12,7 @@ from typing import Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from labelaudit.errors import OptionError
+from labelaudit.vocab import WeightsMode
 
 
 class BackboneOptionValues(BaseModel):
@@ -34,7 +35,7 @@ class BackboneOptionValues(BaseModel):
     compile: Optional[bool] = None
     image_size: Optional[int] = Field(None, ge=4, le=512)
     weights: Optional[str] = None
-    weights_mode: Optional[Literal["finetune", "linear_probe"]] = None
+    weights_mode: Optional[WeightsMode] = None
     stem_stride: Optional[int] = Field(None, ge=1, le=4)
     width: Optional[int] = Field(None, ge=1, le=1_024)
     se_reduction: Optional[int] = Field(None, ge=1, le=1_024)
