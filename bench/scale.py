@@ -128,7 +128,7 @@ def _store_setup(args, P, labels):
     from labelaudit.audit.pipeline import AuditOptions, AuditResult
     from labelaudit.audit.ranking import rank_label_issues
     from labelaudit.config import Settings
-    from labelaudit.jobs import queue
+    from labelaudit.store import queue
     from labelaudit.store.artifacts import ArtifactStore
     from labelaudit.store.db import open_database
     from labelaudit.store.ids import new_id
@@ -185,7 +185,7 @@ def _old_store(db, artifacts, result, job) -> float:
     import numpy as np
     from sqlalchemy import insert, update
 
-    from labelaudit.jobs.queue import _owned
+    from labelaudit.store.queue import _owned
     from labelaudit.store.models import DONE, AuditRow
 
     t = time.perf_counter()

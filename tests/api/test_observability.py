@@ -20,7 +20,7 @@ from sqlalchemy import update
 
 from labelaudit import logs
 from labelaudit.api.request_log import HEADER
-from labelaudit.jobs import queue
+from labelaudit.store import queue
 from labelaudit.store.models import AuditRecord, utcnow
 from tests.service_fixtures import csv_bytes, run_jobs, synthetic_pred_probs, wait_for
 

@@ -10,7 +10,6 @@ import sys
 import zipfile
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from PIL import Image

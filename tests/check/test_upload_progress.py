@@ -15,7 +15,6 @@ from rich.console import Console
 
 from labelaudit.check.remote import MultipartBody, _upload
 from labelaudit.console import ProgressDisplay
-from tests.service_fixtures import app, backend, client, database_url, service_settings  # noqa: F401
 
 
 def parse(body: bytes, content_type: str) -> dict[str, tuple[dict, bytes]]:

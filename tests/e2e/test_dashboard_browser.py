@@ -9,39 +9,18 @@ page forward, open one example, and compare the two audits. Screenshots go to
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.e2e.conftest import SHOTS
 from tests.service_fixtures import wait_for
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path("/usr/bin/chromium")
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "datasets"
-SHOTS = Path(os.environ.get("LABELAUDIT_SCREENSHOTS", Path(__file__).resolve().parents[1] / "artifacts" / "dashboard"))
 N_IMAGES = 800
-
-
-@pytest.fixture(params=["sqlite"])
-def backend(request) -> str:
-    """One backend is enough here: the API tests cover both; this one is about the browser."""
-    return request.param
-
-
-@pytest.fixture
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def upload_mnist(c: httpx.Client, tmp_path: Path) -> dict:

@@ -10,7 +10,7 @@ import pytest
 from labelaudit.services.keys import create_api_key
 from labelaudit.store.db import open_database
 from tests.service_fixtures import npy_bytes, synthetic_pred_probs, wait_for
-from tests.e2e.test_dashboard_browser import SHOTS, backend, browser  # noqa: F401  (fixtures)
+from tests.e2e.conftest import SHOTS
 
 pytestmark = pytest.mark.slow
 

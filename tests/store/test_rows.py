@@ -23,3 +23,25 @@ def test_row_columns_are_the_tables_and_every_producer_writes_them(digits):
     assert [f.name for f in _schema(None)] == list(ROW_COLUMNS)
     assert [f.name for f in _schema(["a", "b"])][-2:] == ["given_class", "suggested_class"]
     assert np.array_equal(np.asarray(block["rank"]), np.arange(300))
+
+
+def test_documents_are_checked_where_they_enter_the_store(digits):
+    import pytest
+
+    from labelaudit.audit.aggregates import headline
+    from labelaudit.errors import AuditFailed
+    from labelaudit.jobs.worker import jsonable, result_aggregates
+    from labelaudit.store.documents import check_documents
+
+    X, y = digits
+    result = run_audit(from_arrays(X[:300], y[:300]), AuditOptions(backbone="logreg", folds=3))
+    summary = jsonable(result.summary())
+    docs = {"summary": summary, "headline": jsonable(headline(summary, result.timings, None)),
+            "aggregates": jsonable(result_aggregates(result))}
+    check_documents(**docs)  # what the worker stores has the stored shape
+    for name, broken in (("summary", {**summary, "num_issues": "many"}),
+                         ("summary", {k: v for k, v in summary.items() if k != "classes"}),
+                         ("aggregates", {**docs["aggregates"], "extra": 1})):
+        with pytest.raises(AuditFailed) as info:
+            check_documents(**{**docs, name: broken})
+        assert info.value.field == name and info.value.code == "invalid_document"

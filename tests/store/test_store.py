@@ -25,7 +25,7 @@ def test_artifacts_are_content_addressed(tmp_path):
 
 
 def test_migrations_are_idempotent_and_indexed(app):
-    from labelaudit.migrations import upgrade
+    from labelaudit.store.migrations import upgrade
 
     db = app.state.db
     upgrade(db.engine)  # a second start-up is a no-op
@@ -51,7 +51,7 @@ def test_migrations_upgrade_step_by_step_and_downgrade(tmp_path):
     from alembic import command
     from sqlalchemy import inspect as sa_inspect
 
-    from labelaudit.migrations import alembic_config, upgrade
+    from labelaudit.store.migrations import alembic_config, upgrade
     from labelaudit.store.db import make_engine
 
     engine = make_engine(f"sqlite:///{tmp_path / 'm.sqlite'}")

@@ -13,11 +13,17 @@ import numpy as np
 from fastapi import APIRouter, Depends, Path, Query, Response
 
 from labelaudit.api.audits import done_audit, json_response
-from labelaudit.api.dashboard_schemas import (ClassTable, CompareOut, ExampleOut, HistogramOut, NoiseMatrixOut,
-                                       ProbabilityOut)
+from labelaudit.api.dashboard_schemas import (
+    ClassTable,
+    CompareOut,
+    ExampleOut,
+    HistogramOut,
+    NoiseMatrixOut,
+    ProbabilityOut,
+)
 from labelaudit.api.deps import ArtifactsDep, SessionDep, TenantDep
-from labelaudit.api.guards import reject_nul
 from labelaudit.api.errors import responses
+from labelaudit.api.guards import reject_nul
 from labelaudit.api.schemas import MAX_INDEX
 from labelaudit.audit.aggregates import HISTOGRAM_BINS, rebin
 from labelaudit.errors import LabelAuditError, NotFound, OptionError

@@ -9,19 +9,19 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import FileResponse, StreamingResponse
 
+from labelaudit.api.dashboard_schemas import IssuePage
 from labelaudit.api.deps import ArtifactsDep, DatabaseDep, SessionDep, SettingsDep, TenantDep
-from labelaudit.api.guards import reject_nul
 from labelaudit.api.errors import responses
 from labelaudit.api.exports import MEDIA_TYPES, export_stream
-from labelaudit.api.dashboard_schemas import IssuePage
+from labelaudit.api.guards import reject_nul
 from labelaudit.api.schemas import AuditIn, AuditOut, Page, ProgressOut
-from labelaudit.vocab import AuditStatus
 from labelaudit.audit.aggregates import headline
 from labelaudit.errors import NotFound, OptionError
 from labelaudit.services import audits as service
 from labelaudit.services.results import DoneAudit, done_audit_view
 from labelaudit.store import queries
 from labelaudit.store.models import DONE, AuditRecord, as_utc
+from labelaudit.vocab import AuditStatus
 
 router = APIRouter(prefix="/v1/audits", tags=["audits"], dependencies=[Depends(reject_nul)])
 

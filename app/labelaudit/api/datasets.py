@@ -7,17 +7,18 @@ import tempfile
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path as PathParam, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Path as PathParam
 from starlette.concurrency import run_in_threadpool
 
 from labelaudit.api.deps import ArtifactsDep, DatabaseDep, SessionDep, SettingsDep, TenantDep
-from labelaudit.api.guards import reject_nul
 from labelaudit.api.errors import ProblemError, responses
+from labelaudit.api.guards import reject_nul
+from labelaudit.api.images import image_png
 from labelaudit.api.schemas import MAX_INDEX, DatasetOut, NoiseIn, Page
 from labelaudit.api.uploads import receive_multipart
 from labelaudit.audit.ingest import FORMATS
 from labelaudit.errors import NotFound, OptionError, UnsupportedFormat
-from labelaudit.api.images import image_png
 from labelaudit.services import datasets as service
 from labelaudit.store import queries
 from labelaudit.store.examples import dataset_member

@@ -6,11 +6,10 @@ from dataclasses import dataclass
 from typing import Annotated, AsyncIterator
 
 from fastapi import Depends, Request
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from labelaudit.api.errors import ProblemError
-from sqlalchemy.orm import Session
-
 from labelaudit.config import Settings
 from labelaudit.store.artifacts import ArtifactStore
 from labelaudit.store.db import Database

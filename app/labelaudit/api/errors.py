@@ -18,9 +18,21 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from labelaudit.api.request_log import HEADER as REQUEST_ID_HEADER, request_id_of
-from labelaudit.errors import (AuditCancelled, AuditFailed, Conflict, IngestError, LabelAuditError, NotFound,
-                               OptionError, StorageQuotaExceeded, TooManyJobs, UnsupportedFormat, is_storage_full)
+from labelaudit.api.request_log import HEADER as REQUEST_ID_HEADER
+from labelaudit.api.request_log import request_id_of
+from labelaudit.errors import (
+    AuditCancelled,
+    AuditFailed,
+    Conflict,
+    IngestError,
+    LabelAuditError,
+    NotFound,
+    OptionError,
+    StorageQuotaExceeded,
+    TooManyJobs,
+    UnsupportedFormat,
+    is_storage_full,
+)
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://labelaudit.dev/problems/"

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-#: Bins of the stored histogram over [0, 1]; a request may ask for any divisor of it.
-HISTOGRAM_BINS = 100
+from labelaudit.audit.constants import HISTOGRAM_BINS
 
 
 def audit_aggregates(
@@ -69,31 +68,66 @@ def audit_aggregates(
     given_ids, sugg_ids = np.nonzero(cell_all)
     confusion = [[int(g), int(s), int(cell_all[g, s]), int(cell_issues[g, s])] for g, s in zip(given_ids, sugg_ids)]
 
-    sizes = cell_all.sum(axis=1)
-    issues = cell_issues.sum(axis=1)
-    suggested_counts = cell_all.sum(axis=0)
-    classes = []
-    for c in range(k):
-        if joint is not None:
-            off = np.asarray(joint[c], dtype=np.float64).copy()
-        else:
-            off = cell_issues[c].astype(np.float64)
-        off[c] = -1.0
-        top = int(np.argmax(off)) if k > 1 and off.max() > 0 else None
-        size = int(sizes[c])
-        classes.append({
-            "class_id": c,
-            "class_name": class_names[c],
-            "size": size,
-            "num_issues": int(issues[c]),
-            "issue_rate": float(issues[c] / size) if size else 0.0,
-            "num_suggested": int(suggested_counts[c]),
-            "estimated_noise_rate": None if estimated_noise_rates is None else float(estimated_noise_rates[c]),
-            "top_confused_with_id": top,
-            "top_confused_with": None if top is None else class_names[top],
-        })
+    classes = class_table(class_names, cell_all.sum(axis=1), cell_issues.sum(axis=1), joint=joint,
+                          issue_cells=cell_issues, suggested_counts=cell_all.sum(axis=0),
+                          estimated_noise_rates=estimated_noise_rates)
     return {"classes": classes, "histogram": histogram, "confusion": confusion,
             "confident_joint": None if confident_joint is None else np.asarray(confident_joint).astype(int).tolist()}
+
+
+def class_table(class_names: list[str], sizes: np.ndarray, issues: np.ndarray, *, joint: np.ndarray | None = None,
+                issue_cells: np.ndarray | None = None, suggested_counts: np.ndarray | None = None,
+                estimated_noise_rates: list[float] | None = None) -> list[dict]:
+    """The per-class table of an audit: one row per class, the one definition the summary and the dashboard share.
+
+    Parameters
+    ----------
+    class_names : list[str]
+    sizes, issues : np.ndarray
+        Examples given each class, and how many of them are flagged.
+    joint : np.ndarray, optional
+        cleanlab's estimated joint P(given = i, true = j). When given, it decides each
+        class's estimated noise rate (the off-diagonal mass of its row, as a share of the
+        class) and its top confused-with class (what the class's bad labels really are).
+    issue_cells : np.ndarray, optional
+        Flagged counts per (given, suggested) cell: the top confused-with class when no
+        ``joint`` is known (the most frequent other suggestion among the class's issues).
+    suggested_counts : np.ndarray, optional
+        How often each class is suggested; adds ``num_suggested`` and ``top_confused_with_id``.
+    estimated_noise_rates : list[float], optional
+        The noise rates to report when no ``joint`` is known.
+
+    Returns
+    -------
+    list[dict]
+        ``class_id``, ``class_name``, ``size``, ``num_issues``, ``issue_rate``,
+        ``estimated_noise_rate``, ``top_confused_with`` (and, with ``suggested_counts``,
+        ``num_suggested`` and ``top_confused_with_id``).
+    """
+    k = len(class_names)
+    total = float(np.sum(sizes))
+    rows = []
+    for c in range(k):
+        size = int(sizes[c])
+        if joint is not None:
+            off = np.asarray(joint[c], dtype=np.float64).copy()
+            noise = float(off.sum() - off[c]) * total / size if size else 0.0
+            noise = min(max(noise, 0.0), 1.0)
+        else:
+            off = np.asarray(issue_cells[c], dtype=np.float64).copy() if issue_cells is not None else np.zeros(k)
+            noise = None if estimated_noise_rates is None else float(estimated_noise_rates[c])
+        off[c] = -1.0
+        top = int(np.argmax(off)) if k > 1 and off.max() > 0 else None
+        row = {"class_id": c, "class_name": class_names[c], "size": size, "num_issues": int(issues[c]),
+               "issue_rate": float(issues[c] / size) if size else 0.0}
+        if suggested_counts is not None:
+            row["num_suggested"] = int(suggested_counts[c])
+        row["estimated_noise_rate"] = noise
+        if suggested_counts is not None:
+            row["top_confused_with_id"] = top
+        row["top_confused_with"] = None if top is None else class_names[top]
+        rows.append(row)
+    return rows
 
 
 def rebin(histogram: dict, bins: int) -> dict:

@@ -15,6 +15,7 @@ from typing import Iterator
 
 import numpy as np
 
+from labelaudit.audit.constants import TRAIN_PROGRESS_SHARE
 from labelaudit.audit.crossval import CrossValResult, cross_validate
 from labelaudit.audit.dataset import Dataset
 from labelaudit.audit.evaluate import evaluate_audit
@@ -25,8 +26,6 @@ from labelaudit.audit.ranking import Ranking, compute_ranking
 
 __all__ = ["AuditOptions", "AuditResult", "check_options", "check_options_for", "run_audit"]
 
-#: Share of the progress bar given to training when a model is trained.
-_TRAIN_SHARE = 0.95
 
 
 @dataclass(frozen=True)
@@ -147,7 +146,7 @@ def run_audit(
         ranking_start = 0.0
     else:
         def scaled(p: Progress) -> None:
-            report(progress, Progress(**{**p.to_dict(), "fraction": p.fraction * _TRAIN_SHARE}))
+            report(progress, Progress(**{**p.to_dict(), "fraction": p.fraction * TRAIN_PROGRESS_SHARE}))
 
         report(progress, Progress(stage="training", fraction=0.0, folds=options.folds, message="starting"))
         t = time.perf_counter()
@@ -159,7 +158,7 @@ def run_audit(
         timings["crossval_seconds"] = time.perf_counter() - t
         timings["fold_seconds"] = crossval.fold_seconds
         pred_probs = crossval.pred_probs
-        ranking_start = _TRAIN_SHARE
+        ranking_start = TRAIN_PROGRESS_SHARE
 
     check_stop(should_stop)
     report(progress, Progress(stage="ranking", fraction=ranking_start, message="ranking label issues"))

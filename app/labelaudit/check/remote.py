@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 
 from labelaudit.audit.pipeline import AuditOptions
 from labelaudit.audit.progress import Progress
-from labelaudit.errors import AuditFailed, LabelAuditError, OptionError
+from labelaudit.errors import AuditFailed, OptionError
 
 POLL_SECONDS = 0.5
 PAGE_SIZE = 1000

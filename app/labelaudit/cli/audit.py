@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from labelaudit.cli.common import err, fail, guard, load_input, out, read_noise_matrix, write_json, write_rows_csv
+from labelaudit.cli.common import err, guard, load_input, out, read_noise_matrix, write_json, write_rows_csv
 from labelaudit.vocab import BackboneName, Device, FilterBy, InputFormat, NoiseKind, RankMethod, WeightsMode
 
 

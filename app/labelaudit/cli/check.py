@@ -10,7 +10,6 @@ import typer
 from labelaudit.cli.common import err, fail, guard, load_input, out
 from labelaudit.vocab import BackboneName, Device, FilterBy, InputFormat, RankMethod
 
-
 CHECK_HELP = """Fail a CI build when a dataset's labels look worse than the policy allows.
 
 Exit codes: 0 pass, 1 policy violated, 2 usage or input error (bad file, bad flag), 3 the audit failed.

@@ -9,7 +9,6 @@ import typer
 from labelaudit.cli.common import err, fail
 from labelaudit.errors import LabelAuditError
 
-
 keys_app = typer.Typer(help="Manage API keys (needed when LABELAUDIT_AUTH is on, the default).",
                        no_args_is_help=True)
 

@@ -6,6 +6,7 @@ from typing import Optional
 
 import typer
 
+
 def serve(
     host: Optional[str] = typer.Option(None, "--host", help="Bind address (LABELAUDIT_HOST)."),
     port: Optional[int] = typer.Option(None, "--port", help="Port (LABELAUDIT_PORT)."),
@@ -23,7 +24,6 @@ def serve(
 def worker() -> None:
     """Run an audit worker that claims jobs from the service's database."""
     from labelaudit.config import get_settings
-
     from labelaudit.jobs.worker import run_worker, warm_imports
     from labelaudit.logs import configure_logging
 

@@ -4,7 +4,7 @@ One job at a time per worker. While a job runs, a heartbeat thread stamps the
 audit row every ``settings.heartbeat_seconds``, writes
 the latest progress and reads the cancel flag; ``should_stop`` is just a check
 of an in-memory event, so training is never slowed by the database. Results
-commit in one transaction (:func:`labelaudit.jobs.queue.finish`). On start-up and while
+commit in one transaction (:func:`labelaudit.store.queue.finish`). On start-up and while
 idle the worker returns audits of dead workers (stale heartbeat) to the queue.
 
 Run one with ``python -m labelaudit.jobs.worker`` or :func:`run_worker`.
@@ -23,16 +23,15 @@ import traceback
 
 import numpy as np
 
+from labelaudit import logs
 from labelaudit.audit.aggregates import audit_aggregates, headline
 from labelaudit.audit.pipeline import AuditOptions, AuditResult, run_audit
 from labelaudit.audit.progress import Progress
-from labelaudit import logs
 from labelaudit.config import Settings, get_settings
 from labelaudit.errors import AuditCancelled, AuditFailed, LabelAuditError, is_storage_full
-from labelaudit.jobs import queue
 from labelaudit.services.artifacts import remove_unused
 from labelaudit.services.executors import executor_from_settings
-from labelaudit.store import queries
+from labelaudit.store import queries, queue
 from labelaudit.store.artifacts import ArtifactStore, artifact_store, dataset_arrays
 from labelaudit.store.db import Database, open_database
 from labelaudit.store.models import CANCELLED, AuditRecord
@@ -256,8 +255,7 @@ def result_aggregates(result: AuditResult) -> dict:
     """The dashboard aggregates of ``result`` (class table, score histogram, confusion counts)."""
     r, ds = result.ranking, result.dataset
     return audit_aggregates(ds.labels, r.suggested_labels, r.quality_scores, r.is_issue, list(ds.class_names),
-                            joint=r.joint, confident_joint=r.confident_joint,
-                            estimated_noise_rates=[c["estimated_noise_rate"] for c in r.class_table(ds.class_names)])
+                            joint=r.joint, confident_joint=r.confident_joint)
 
 
 def result_row_blocks(result: AuditResult, block: int = 50_000):

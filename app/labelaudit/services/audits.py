@@ -10,10 +10,9 @@ from sqlalchemy.orm import Session
 from labelaudit.audit.pipeline import AuditOptions, check_options_for
 from labelaudit.config import Settings
 from labelaudit.errors import Conflict, NotReady, OptionError
-from labelaudit.jobs import queue
 from labelaudit.services.artifacts import remove_unused
 from labelaudit.services.datasets import check_storage
-from labelaudit.store import queries
+from labelaudit.store import queries, queue
 from labelaudit.store.artifacts import ArtifactStore
 from labelaudit.store.db import Database
 from labelaudit.store.examples import dataset_member

@@ -26,6 +26,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from labelaudit.audit.aggregates import audit_aggregates, headline
 from labelaudit.audit.compare import class_changes, diff_issues, page_after, row_key, shared_share
+from labelaudit.audit.constants import MIN_SHARED
 from labelaudit.audit.keys import example_keys
 from labelaudit.errors import NotFound, NotReady, OptionError
 from labelaudit.store import queries
@@ -33,8 +34,6 @@ from labelaudit.store.artifacts import ArtifactStore, dataset_arrays
 from labelaudit.store.examples import dataset_member
 from labelaudit.store.models import DONE, AuditRecord, DatasetRecord
 
-#: Of the smaller dataset, the share of examples two audits must share to be compared.
-MIN_SHARED = 0.5
 #: Finished audits kept per process (each holds k x k confusion counts and a class table).
 CACHE_SIZE = 512
 

@@ -58,7 +58,7 @@ def open_database(settings: Settings, *, migrate: bool = True) -> Database:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url)
     if migrate:
-        from labelaudit.migrations import upgrade
+        from labelaudit.store.migrations import upgrade
 
         upgrade(engine)
     return Database(engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))

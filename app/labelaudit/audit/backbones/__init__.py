@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from labelaudit.audit.backbones.base import Backbone, FitContext
 from labelaudit.audit.backbones.options import check_option_values
+from labelaudit.audit.constants import AUTO_CNN_MAX_SIDE
 from labelaudit.errors import OptionError
 from labelaudit.vocab import BackboneName, values
 
 BACKBONE_NAMES: tuple[str, ...] = values(BackboneName)
 
-#: ``auto`` trains the small CNN on images up to this side; larger images get the residual net.
-AUTO_CNN_MAX_SIDE = 32
 
 
 def get_backbone(name: str) -> Backbone:

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from labelaudit.audit.backbones.base import FitContext
+from labelaudit.audit.constants import GPU_RESIDENT_SHARE, MIN_ONE_CYCLE_STEPS
 from labelaudit.audit.progress import check_stop
 
 
@@ -184,11 +185,6 @@ def _predict(model: nn.Module, xe: torch.Tensor, config: TrainConfig, amp_dtype,
     return torch.cat(out).numpy()
 
 
-#: Fewer optimiser steps than this train at a constant learning rate instead of one-cycle.
-MIN_ONE_CYCLE_STEPS = 8
-
-#: Share of free GPU memory the training data may take; above it, batches stream from host memory.
-GPU_RESIDENT_SHARE = 0.5
 
 
 def storage_device(X_train: np.ndarray, X_eval: np.ndarray, device: torch.device) -> torch.device:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from labelaudit.audit.constants import PRED_PROBS_CHUNK_BYTES, PRED_PROBS_TOLERANCE
 from labelaudit.audit.dataset import Dataset
 from labelaudit.audit.ingest.labels import class_name_list, label_values
 from labelaudit.audit.ingest.limits import IngestLimits
@@ -16,13 +17,6 @@ from labelaudit.audit.ingest.npy import read_npy
 from labelaudit.audit.ingest.sources import Source, sibling_labels
 from labelaudit.audit.mapped import is_mapped, map_array, release_pages
 from labelaudit.errors import IngestError
-
-#: Largest gap between a pred_probs row sum (or value) and its valid range that is
-#: repaired by clipping and renormalising; published files carry float noise this size.
-PRED_PROBS_TOLERANCE = 1e-4
-#: Bytes of pred_probs (in their working dtype) checked, converted or repaired at a time: temporaries
-#: are this size, never n x k.
-PRED_PROBS_CHUNK_BYTES = 4 * 1024 * 1024
 
 
 def read_pred_probs(source: Source, labels: Source | np.ndarray | None, *, temp_dir: str | Path | None = None,

@@ -16,16 +16,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from labelaudit.audit.options import (DEFAULT_FILTER_BY, DEFAULT_RANK_METHOD, FILTER_METHODS, RANK_METHODS,
-                                      check_label_range, check_ranking_arrays, check_ranking_options)
+from labelaudit.audit.constants import CHUNKED_RANKING_CELLS
+from labelaudit.audit.options import (
+    DEFAULT_FILTER_BY,
+    DEFAULT_RANK_METHOD,
+    FILTER_METHODS,
+    RANK_METHODS,
+    check_label_range,
+    check_ranking_arrays,
+    check_ranking_options,
+)
 from labelaudit.audit.ranking.chunked import rank_label_issues_chunked
 from labelaudit.audit.ranking.sorting import smallest_mask, stable_argsort
 from labelaudit.audit.ranking.types import Ranking, build_ranking
 from labelaudit.audit.ranking.whole import rank_whole
-
-#: From this many pred_probs values (n x k) on, ranking runs in chunks (:mod:`labelaudit.audit.ranking.chunked`):
-#: the same results as cleanlab's whole-array calls, without their copies of pred_probs.
-CHUNKED_RANKING_CELLS = 10_000_000
 
 
 def rank_label_issues(

@@ -40,15 +40,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from labelaudit.audit.constants import CHUNK_CELLS, MAX_THREADS
 from labelaudit.audit.ranking.pruning import prune_by_class, prune_by_noise_rate
 from labelaudit.audit.ranking.sorting import smallest_mask
 from labelaudit.audit.ranking.types import Ranking, build_ranking
-
-#: Values of ``pred_probs`` read per chunk (rows = CHUNK_CELLS // k): 4 MB of float32, few enough chunks that
-#: numpy's per-call overhead stays small (measured with bench/scale.py: 1 << 18 was 10-20% slower).
-CHUNK_CELLS = 1 << 20
-#: Most threads the passes over the chunks use.
-MAX_THREADS = 8
 
 _EPS = 1e-6  # cleanlab.internal.constants.FLOATING_POINT_COMPARISON
 _THRESHOLD_FLOOR = 2 * _EPS  # CONFIDENT_THRESHOLDS_LOWER_BOUND

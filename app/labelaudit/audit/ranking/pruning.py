@@ -7,12 +7,8 @@ import warnings
 
 import numpy as np
 
+from labelaudit.audit.constants import CANDIDATE_SHARE, SAMPLE_PER_PRUNED
 from labelaudit.audit.ranking.sorting import smallest_mask
-
-#: Above this share of a class's rows as candidates, all of the class's margins are computed instead.
-CANDIDATE_SHARE = 0.5
-#: Rows with the largest gaps whose margins are computed exactly, per row to prune (plus 64); 0: none.
-SAMPLE_PER_PRUNED = 4
 
 
 def prune_by_class(self_conf, perm, bounds, prune) -> np.ndarray:

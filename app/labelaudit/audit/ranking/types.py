@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from labelaudit.audit.aggregates import class_table
 from labelaudit.audit.ranking.sorting import stable_argsort
 
 
@@ -47,27 +48,9 @@ class Ranking:
         return float(self.is_issue.mean()) if self.is_issue.size else 0.0
 
     def class_table(self, class_names: list[str]) -> list[dict]:
-        """One row per class: size, flagged issues, issue rate, estimated noise rate, top confusion."""
-        k = len(class_names)
-        n = float(self.class_sizes.sum())
-        rows = []
-        for c in range(k):
-            size = int(self.class_sizes[c])
-            # joint[c, j]: given c, truly j; the largest off-diagonal j is what class c's bad labels really are
-            off = self.joint[c].copy()
-            off[c] = -1.0
-            confused = int(np.argmax(off)) if k > 1 else c
-            est_noise = float(self.joint[c].sum() - self.joint[c, c]) * n / size if size else 0.0
-            rows.append({
-                "class_id": c,
-                "class_name": class_names[c],
-                "size": size,
-                "num_issues": int(self.class_issues[c]),
-                "issue_rate": float(self.class_issues[c] / size) if size else 0.0,
-                "estimated_noise_rate": min(max(est_noise, 0.0), 1.0),
-                "top_confused_with": class_names[confused] if off[confused] > 0 else None,
-            })
-        return rows
+        """One row per class: size, flagged issues, issue rate, estimated noise rate, top confusion
+        (:func:`labelaudit.audit.aggregates.class_table` from the estimated joint)."""
+        return class_table(list(class_names), self.class_sizes, self.class_issues, joint=self.joint)
 
 
 def build_ranking(

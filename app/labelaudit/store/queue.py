@@ -27,9 +27,20 @@ from sqlalchemy import insert, select, text, update
 from labelaudit.errors import TooManyJobs
 from labelaudit.store import queries
 from labelaudit.store.db import Database
+from labelaudit.store.documents import check_documents
 from labelaudit.store.ids import new_id
-from labelaudit.store.models import (CANCELLED, DONE, FAILED, LOCAL_TENANT, QUEUED, ROW_COLUMNS, RUNNING, AuditRecord,
-                                     AuditRow, utcnow)
+from labelaudit.store.models import (
+    CANCELLED,
+    DONE,
+    FAILED,
+    LOCAL_TENANT,
+    QUEUED,
+    ROW_COLUMNS,
+    RUNNING,
+    AuditRecord,
+    AuditRow,
+    utcnow,
+)
 
 log = logging.getLogger("labelaudit.queue")
 
@@ -110,8 +121,10 @@ def finish(db: Database, audit_id: str, worker_id: str, *, rows: Iterable[dict] 
 
     The rows come as dicts (``rows``) or, cheaper for millions, as column blocks
     (``row_blocks``: mappings of :data:`ROW_COLUMNS` to equal-length sequences).
-    Returns ``False`` (and writes nothing) when the worker no longer owns the audit.
+    Returns ``False`` (and writes nothing) when the worker no longer owns the audit. The
+    documents are checked against their models first (:mod:`labelaudit.store.documents`).
     """
+    check_documents(summary=summary, headline=headline, aggregates=aggregates)
     with db.sessions.begin() as s:
         owned = s.execute(update(AuditRecord).where(*_owned(audit_id, worker_id)).values(
             status=DONE, summary=summary, evaluation=evaluation, timings=timings,

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
-from labelaudit.jobs import queue
+from labelaudit.store import queue
 from labelaudit.store.models import AuditRecord, AuditRow, utcnow
 from labelaudit.services.datasets import save_dataset
 from labelaudit.audit.ingest import from_pred_probs
@@ -77,6 +77,16 @@ def test_job_quota_counts_a_concurrent_enqueue_that_held_the_lock(app):
         assert s.scalar(select(func.count()).select_from(AuditRecord).where(AuditRecord.tenant == "team")) == 1
 
 
+def _summary() -> dict:
+    """A one-example summary of the stored shape (labelaudit.store.documents.AuditSummary)."""
+    return {"num_examples": 1, "num_classes": 1, "class_names": ["a"], "modality": "pred_probs", "num_issues": 0,
+            "issue_rate": 0.0, "estimated_num_issues": 0, "health_score": 1.0, "cv_accuracy": 1.0,
+            "backbone": None, "device": None, "epochs": None, "folds": None, "rank_method": "normalized_margin",
+            "filter_by": "prune_by_noise_rate", "noise_matrix": [[1.0]], "joint": [[1.0]],
+            "classes": [{"class_id": 0, "class_name": "a", "size": 1, "num_issues": 0, "issue_rate": 0.0,
+                         "estimated_noise_rate": 0.0, "top_confused_with": None}]}
+
+
 def test_finish_by_a_worker_that_lost_the_job_writes_nothing(app):
     db = app.state.db
     job = queue.enqueue(db, dataset_id=_dataset(app), options={})
@@ -87,14 +97,15 @@ def test_finish_by_a_worker_that_lost_the_job_writes_nothing(app):
     assert queue.claim(db, "w2").id == job.id
     rows = [{"rank": 0, "index": 0, "given_label": 0, "suggested_label": 0, "quality_score": 0.5,
              "is_issue": False, "true_label": None, "example_id": None}]
-    assert not queue.finish(db, job.id, "w1", rows=rows, summary={}, evaluation=None, timings={},
+    summary = _summary()
+    assert not queue.finish(db, job.id, "w1", rows=rows, summary=summary, evaluation=None, timings={},
                             pred_probs_artifact=None)
     assert queue.heartbeat(db, job.id, "w1") == (False, False)
     with db.sessions() as s:
         assert s.scalar(select(func.count()).select_from(AuditRow)) == 0
         rec = s.get(AuditRecord, job.id)
         assert rec.status == "running" and rec.worker_id == "w2" and rec.attempts == 2
-    assert queue.finish(db, job.id, "w2", rows=rows, summary={"ok": 1}, evaluation=None, timings={},
+    assert queue.finish(db, job.id, "w2", rows=rows, summary=summary, evaluation=None, timings={},
                         pred_probs_artifact=None)
 
 

@@ -1,4 +1,4 @@
-"""Alembic environment: uses the connection handed over by :func:`labelaudit.migrations.upgrade`,
+"""Alembic environment: uses the connection handed over by :func:`labelaudit.store.migrations.upgrade`,
 else the URL from the config or ``LABELAUDIT_DATABASE_URL``."""
 
 from alembic import context
