@@ -7,6 +7,15 @@ from typing import Annotated, Any, Generic, Optional, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from labelaudit.audit.constants import (
+    DEFAULT_BACKBONE,
+    DEFAULT_DEVICE,
+    DEFAULT_FILTER_BY,
+    DEFAULT_FOLDS,
+    DEFAULT_NOISE_RATE,
+    DEFAULT_RANK_METHOD,
+    DEFAULT_SEED,
+)
 from labelaudit.vocab import AuditStatus, BackboneName, Device, FilterBy, Modality, NoiseKind, RankMethod
 
 T = TypeVar("T")
@@ -67,8 +76,8 @@ class NoiseIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     kind: NoiseKind = NoiseKind.PAIRWISE
-    rate: float = Field(0.2, ge=0.0, le=1.0)
-    seed: int = Field(0, ge=0, le=MAX_SEED)
+    rate: float = Field(DEFAULT_NOISE_RATE, ge=0.0, le=1.0)
+    seed: int = Field(DEFAULT_SEED, ge=0, le=MAX_SEED)
     noise_matrix: Optional[list[list[float]]] = Field(
         None, description="For kind=matrix: k x k, column-stochastic P(given=i | true=j).")
     name: Optional[str] = Field(None, max_length=255, pattern=NO_NUL)
@@ -86,13 +95,13 @@ class AuditIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     dataset_id: str = Field(pattern=NO_NUL)
-    backbone: BackboneName = BackboneName.AUTO
-    folds: int = Field(5, ge=2, le=20)
+    backbone: BackboneName = BackboneName(DEFAULT_BACKBONE)
+    folds: int = Field(DEFAULT_FOLDS, ge=2, le=20)
     epochs: Optional[int] = Field(None, ge=1, le=1000)
-    seed: int = Field(0, ge=0, le=MAX_SEED)
-    device: Device | CudaDevice = Device.AUTO
-    rank_method: RankMethod = RankMethod.NORMALIZED_MARGIN
-    filter_by: FilterBy = FilterBy.PRUNE_BY_NOISE_RATE
+    seed: int = Field(DEFAULT_SEED, ge=0, le=MAX_SEED)
+    device: Device | CudaDevice = Device(DEFAULT_DEVICE)
+    rank_method: RankMethod = RankMethod(DEFAULT_RANK_METHOD)
+    filter_by: FilterBy = FilterBy(DEFAULT_FILTER_BY)
     backbone_options: dict[str, Any] = {}
 
 

@@ -19,6 +19,14 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from labelaudit.audit.backbones import Backbone, choose_backbone
+from labelaudit.audit.constants import (
+    DEFAULT_BACKBONE,
+    DEFAULT_DEVICE,
+    DEFAULT_FILTER_BY,
+    DEFAULT_FOLDS,
+    DEFAULT_RANK_METHOD,
+    DEFAULT_SEED,
+)
 from labelaudit.audit.dataset import Dataset
 from labelaudit.errors import OptionError
 from labelaudit.vocab import Device, FilterBy, RankMethod, values
@@ -26,21 +34,17 @@ from labelaudit.vocab import Device, FilterBy, RankMethod, values
 RANK_METHODS: tuple[str, ...] = values(RankMethod)
 FILTER_METHODS: tuple[str, ...] = values(FilterBy)
 DEVICES: tuple[str, ...] = values(Device)
-#: Measured choice: on published pred_probs with human-verified errors (MNIST,
-#: CIFAR-10, IMDB, 20news), normalized_margin ranked them best or tied on every set.
-DEFAULT_RANK_METHOD: str = RankMethod.NORMALIZED_MARGIN.value
-DEFAULT_FILTER_BY: str = FilterBy.PRUNE_BY_NOISE_RATE.value
 
 
 @dataclass(frozen=True)
 class AuditOptions:
     """How to audit: the backbone, cross-validation, seed, device and ranking choices."""
 
-    backbone: str = "auto"
-    folds: int = 5
+    backbone: str = DEFAULT_BACKBONE
+    folds: int = DEFAULT_FOLDS
     epochs: int | None = None
-    seed: int = 0
-    device: str = "auto"
+    seed: int = DEFAULT_SEED
+    device: str = DEFAULT_DEVICE
     rank_method: str = DEFAULT_RANK_METHOD
     filter_by: str = DEFAULT_FILTER_BY
     backbone_options: dict = field(default_factory=dict)

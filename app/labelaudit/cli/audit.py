@@ -7,6 +7,16 @@ from typing import Optional
 
 import typer
 
+from labelaudit.audit.constants import (
+    DEFAULT_BACKBONE,
+    DEFAULT_DEVICE,
+    DEFAULT_FILTER_BY,
+    DEFAULT_FOLDS,
+    DEFAULT_NOISE_RATE,
+    DEFAULT_RANK_METHOD,
+    DEFAULT_SEED,
+    DEFAULT_WEIGHTS_MODE,
+)
 from labelaudit.cli.common import err, guard, load_input, out, read_noise_matrix, write_json, write_rows_csv
 from labelaudit.vocab import BackboneName, Device, FilterBy, InputFormat, NoiseKind, RankMethod, WeightsMode
 
@@ -19,17 +29,17 @@ def audit(
     label_column: str = typer.Option("label", "--label-column", help="Label column of a table."),
     id_column: Optional[str] = typer.Option(None, "--id-column", help="Column with a stable key per example."),
     format: Optional[InputFormat] = typer.Option(None, "--format", help="Input format (detected when omitted)."),
-    backbone: BackboneName = typer.Option(BackboneName.AUTO, "--backbone", help="Model trained in each fold."),
-    folds: int = typer.Option(5, "--folds", min=2, max=50, help="Cross-validation folds."),
+    backbone: BackboneName = typer.Option(DEFAULT_BACKBONE, "--backbone", help="Model trained in each fold."),
+    folds: int = typer.Option(DEFAULT_FOLDS, "--folds", min=2, max=50, help="Cross-validation folds."),
     epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Training epochs (a size-based default)."),
-    seed: int = typer.Option(0, "--seed", help="Seeds folds, noise, weights and data order."),
-    device: Device = typer.Option(Device.AUTO, "--device", help="Where to train."),
-    rank_method: RankMethod = typer.Option(RankMethod.NORMALIZED_MARGIN, "--rank-method",
+    seed: int = typer.Option(DEFAULT_SEED, "--seed", help="Seeds folds, noise, weights and data order."),
+    device: Device = typer.Option(DEFAULT_DEVICE, "--device", help="Where to train."),
+    rank_method: RankMethod = typer.Option(DEFAULT_RANK_METHOD, "--rank-method",
                                            help="cleanlab's label-quality score."),
-    filter_by: FilterBy = typer.Option(FilterBy.PRUNE_BY_NOISE_RATE, "--filter-by", help="cleanlab's issue filter."),
+    filter_by: FilterBy = typer.Option(DEFAULT_FILTER_BY, "--filter-by", help="cleanlab's issue filter."),
     inject_noise: Optional[NoiseKind] = typer.Option(None, "--inject-noise",
                                                      help="Flip labels first (a controlled experiment)."),
-    noise_rate: float = typer.Option(0.2, "--noise-rate", min=0.0, max=1.0, help="Share of each class flipped."),
+    noise_rate: float = typer.Option(DEFAULT_NOISE_RATE, "--noise-rate", min=0.0, max=1.0, help="Share of each class flipped."),
     noise_matrix: Optional[Path] = typer.Option(None, "--noise-matrix", help="k x k P(given|true), .npy or .json."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the whole result as JSON."),
     csv_out: Optional[Path] = typer.Option(None, "--csv", help="Write the ranked per-example rows as CSV."),
@@ -39,7 +49,7 @@ def audit(
                                              help="Resize images to this square size."),
     skip_corrupt: bool = typer.Option(False, "--skip-corrupt", help="Skip unreadable images in a zip (listed)."),
     weights: Optional[Path] = typer.Option(None, "--weights", help="Local pretrained state dict for the backbone."),
-    weights_mode: WeightsMode = typer.Option(WeightsMode.FINETUNE, "--weights-mode",
+    weights_mode: WeightsMode = typer.Option(DEFAULT_WEIGHTS_MODE, "--weights-mode",
                                              help="Train everything, or only the head on a frozen body."),
     hflip: bool = typer.Option(False, "--hflip", help="Horizontal flips preserve labels: use them to augment."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),

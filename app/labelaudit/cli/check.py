@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from labelaudit.audit.constants import DEFAULT_DEVICE, DEFAULT_FILTER_BY, DEFAULT_RANK_METHOD, DEFAULT_SEED
 from labelaudit.cli.common import err, fail, guard, load_input, out
 from labelaudit.vocab import BackboneName, Device, FilterBy, InputFormat, RankMethod
 
@@ -29,10 +30,10 @@ def check(
     backbone: Optional[BackboneName] = typer.Option(None, "--backbone"),
     folds: Optional[int] = typer.Option(None, "--folds", min=2, max=50),
     epochs: Optional[int] = typer.Option(None, "--epochs", min=1),
-    seed: int = typer.Option(0, "--seed"),
-    device: Device = typer.Option(Device.AUTO, "--device"),
-    rank_method: RankMethod = typer.Option(RankMethod.NORMALIZED_MARGIN, "--rank-method"),
-    filter_by: FilterBy = typer.Option(FilterBy.PRUNE_BY_NOISE_RATE, "--filter-by"),
+    seed: int = typer.Option(DEFAULT_SEED, "--seed"),
+    device: Device = typer.Option(DEFAULT_DEVICE, "--device"),
+    rank_method: RankMethod = typer.Option(DEFAULT_RANK_METHOD, "--rank-method"),
+    filter_by: FilterBy = typer.Option(DEFAULT_FILTER_BY, "--filter-by"),
     fast: bool = typer.Option(False, "--fast", help="Cheapest sound settings: logistic regression, 3 folds."),
     pred_probs: Optional[Path] = typer.Option(None, "--pred-probs", help="Your out-of-sample pred_probs (.npy): "
                                               "skip training."),

@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from labelaudit.audit.constants import DEFAULT_NOISE_RATE, DEFAULT_SEED
 from labelaudit.cli.common import guard, load_input, out, read_noise_matrix
 from labelaudit.vocab import InputFormat, NoiseKind
 
@@ -16,8 +17,8 @@ def inject_noise_cmd(
     source: Path = typer.Argument(..., help="Input dataset."),
     output: Path = typer.Argument(..., help="Output .csv, .parquet or .npz (gets a true_label column / array)."),
     kind: NoiseKind = typer.Option(NoiseKind.PAIRWISE, "--kind"),
-    rate: float = typer.Option(0.2, "--rate", min=0.0, max=1.0),
-    seed: int = typer.Option(0, "--seed"),
+    rate: float = typer.Option(DEFAULT_NOISE_RATE, "--rate", min=0.0, max=1.0),
+    seed: int = typer.Option(DEFAULT_SEED, "--seed"),
     noise_matrix: Optional[Path] = typer.Option(None, "--noise-matrix", help="k x k P(given|true), .npy or .json."),
     labels: Optional[Path] = typer.Option(None, "--labels", help="Labels file for IDX or pred_probs input."),
     label_column: str = typer.Option("label", "--label-column"),

@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from labelaudit.audit.constants import CHUNKED_RANKING_CELLS
+from labelaudit.audit.constants import CHUNKED_RANKING_CELLS, DEFAULT_FILTER_BY, DEFAULT_RANK_METHOD
 from labelaudit.audit.options import (
-    DEFAULT_FILTER_BY,
-    DEFAULT_RANK_METHOD,
     FILTER_METHODS,
     RANK_METHODS,
     check_label_range,
