@@ -7,9 +7,13 @@ import sys
 import time
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from labelaudit.audit.progress import Progress
+
+#: Details of a failed rule (classes over the limit, new issues) printed on screen; the reports hold them all.
+SHOWN_DETAILS = 10
 
 
 def interactive(stream=None) -> bool:
@@ -148,5 +152,10 @@ def print_rules(console: Console, outcome) -> None:
     for r in outcome.results:
         mark = "[green]PASS[/]" if r.passed else "[red]FAIL[/]"
         console.print(f"  {mark} {r.message}", highlight=False, soft_wrap=True)
+        if not r.passed:
+            for detail in r.details[:SHOWN_DETAILS]:
+                console.print(f"      {escape(detail)}", highlight=False, soft_wrap=True)
+            if len(r.details) > SHOWN_DETAILS:
+                console.print(f"      ... and {len(r.details) - SHOWN_DETAILS} more (all in --json)", highlight=False)
     colour = "green" if outcome.verdict == "pass" else "red"
     console.print(f"[bold {colour}]verdict: {outcome.verdict}[/]")

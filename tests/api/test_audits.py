@@ -270,3 +270,25 @@ def test_exports_stream_every_row_in_blocks(client, app, monkeypatch):
     assert table.num_rows == 500 and papq.ParquetFile(io.BytesIO(got.content)).num_row_groups == 8
     for k in keys + ("given_class", "suggested_class"):
         assert table.column(k).to_pylist() == [r[k] for r in rows], k
+
+
+def test_the_same_rows_uploaded_in_another_order_get_the_same_audit(client, app):
+    """Through the API too, folds and training order follow the examples' content, not their rows: every example
+    gets the same score and flag whatever the order of the uploaded file."""
+    header, *rows = csv_bytes(400).decode().splitlines()
+    order = np.random.default_rng(7).permutation(len(rows))
+    files = {"a.csv": "\n".join([header, *rows]), "b.csv": "\n".join([header, *(rows[i] for i in order)])}
+    audits = {}
+    for name, text in files.items():
+        ds = client.post("/v1/datasets", files={"file": (name, text.encode())}).json()
+        audits[name] = client.post("/v1/audits", json={"dataset_id": ds["id"], "backbone": "logreg", "folds": 3,
+                                                        "seed": 2}).json()["id"]
+    run_jobs(app)
+
+    def by_row(name):
+        lines = files[name].splitlines()[1:]
+        items = client.get(f"/v1/audits/{audits[name]}/issues", params={"limit": 1000}).json()["items"]
+        return {lines[r["index"]]: (r["is_issue"], r["quality_score"], r["suggested_label"]) for r in items}
+
+    a, b = by_row("a.csv"), by_row("b.csv")
+    assert len(a) == 400 and a == b

@@ -5,17 +5,53 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from labelaudit.audit.crossval import cross_val_pred_probs, stratified_folds
+from labelaudit.audit.crossval import cross_val_pred_probs, fold_plan
+from labelaudit.audit.order import key_folds, key_hashes
 from labelaudit.errors import AuditCancelled, OptionError
 
+KEYS = np.array([f"id:{i}" for i in range(3000)], dtype=object)
 
-def test_folds_are_stratified_and_seeded():
-    y = np.repeat(np.arange(3), [30, 60, 90])
-    a = stratified_folds(y, 5, seed=1)
-    assert np.array_equal(a, stratified_folds(y, 5, seed=1))
-    assert not np.array_equal(a, stratified_folds(y, 5, seed=2))
-    for f in range(5):
-        assert np.bincount(y[a == f], minlength=3).tolist() == [6, 12, 18]
+
+def _folds(keys, labels, seed, folds=5):
+    return key_folds(key_hashes(keys, seed), labels, folds)
+
+
+def test_folds_come_from_keys_and_seed_stratified_in_expectation():
+    y = np.repeat(np.arange(3), [500, 1000, 1500])
+    a = _folds(KEYS, y, seed=1)
+    assert np.array_equal(a, _folds(KEYS, y, seed=1))
+    assert (a != _folds(KEYS, y, seed=2)).mean() > 0.7
+    for c, size in enumerate([500, 1000, 1500]):
+        counts = np.bincount(a[y == c], minlength=5)
+        assert np.all(np.abs(counts - size / 5) < 4 * np.sqrt(size / 5)), counts  # binomial spread, no fold empty
+
+
+def test_a_row_keeps_its_fold_whatever_the_order_and_when_rows_are_appended():
+    y = np.arange(3000) % 3
+    a = _folds(KEYS, y, seed=0)
+    shuffled = np.random.default_rng(1).permutation(3000)
+    assert np.array_equal(_folds(KEYS[shuffled], y[shuffled], seed=0), a[shuffled])
+    more = np.concatenate([KEYS, np.array([f"id:new{i}" for i in range(500)], dtype=object)])
+    grown = _folds(more, np.concatenate([y, np.arange(500) % 3]), seed=0)
+    assert np.array_equal(grown[:3000], a)
+
+
+def test_a_tiny_class_is_dealt_so_every_fold_trains_on_it():
+    y = np.zeros(200, dtype=np.int64)
+    y[:3] = 1  # three examples of class 1
+    for seed in range(40):
+        folds = _folds(KEYS[:200], y, seed=seed, folds=3)
+        assert np.unique(folds[:3]).size >= 2, seed
+
+
+def test_the_canonical_order_does_not_follow_positions():
+    y = np.arange(300) % 3
+    plan = fold_plan(y, KEYS[:300], folds=3, seed=4)
+    shuffled = np.random.default_rng(2).permutation(300)
+    other = fold_plan(y[shuffled], KEYS[:300][shuffled], folds=3, seed=4)
+    for f in range(3):
+        for mine, theirs in zip(plan.rows(f), other.rows(f)):
+            assert np.array_equal(KEYS[mine], KEYS[:300][shuffled][theirs])
 
 
 def test_each_example_is_predicted_by_a_model_that_never_saw_it(digits):

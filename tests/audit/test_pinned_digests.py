@@ -1,7 +1,9 @@
 """A small audit's output, pinned bit for bit: refactors of the domain must not change a single bit.
 
-The digests were computed on the code before the domain was restructured (folds, executors, the ranking
-package, one option check) and must hold after it. The logistic-regression digests depend on numpy and
+The digests were first computed before the domain was restructured (folds, executors, the ranking package,
+one option check) and held through it; they were recomputed once, deliberately, when fold assignment and
+training order moved from row positions to example keys (audits that do not depend on row order), and
+pin the output from then on. The logistic-regression digests depend on numpy and
 scikit-learn only; the MLP digest also on torch's kernels, so it holds on the CPU build of torch 2.13.0
 used here (one torch thread per fold) and is skipped under another torch version.
 """
@@ -21,11 +23,11 @@ from labelaudit.audit.ranking import rank_label_issues
 RANKING_ARRAYS = ("is_issue", "quality_scores", "suggested_labels", "ranks", "order", "class_sizes", "class_issues",
                   "noise_matrix", "inverse_noise_matrix", "joint", "confident_joint")
 
-LOGREG_PRED_PROBS = "eab401f798980bb8dd5b5394fa441d74d037a4dbc3ae1d33a98f3f87efa809c3"
-LOGREG_RANKING = "255ae029dcf6ae782cea0817eb20468aef2266c8549acd287d3f6ffeae753692"
+LOGREG_PRED_PROBS = "3063b7cc7e6ac366451505e2d734b990c77fcd5a453abaa941aba95eadb8e033"
+LOGREG_RANKING = "79b4b5f76b653beab0a5735f94a8a03076822eb777ddbc534dbc1c6e2ac26853"
 MLP_TORCH_VERSION = "2.13.0+cpu"
-MLP_PRED_PROBS = "9b3e145978ff0903d7654f9926280aa379af5982ab88bb1ef529d49e68eed2bb"
-MLP_RANKING = "56802a2cdbae2c616a38e23452a15e8a2151a8fdbeb458c40e29d10da3769ace"
+MLP_PRED_PROBS = "fdf5ae8e1baaabfa6a36f939d70411c9987b3c7290ee539a7faeee5f9d714580"
+MLP_RANKING = "a0b4cfe765a5077f0d905a0f260b8c202f63437f9e1b29e13357448a9bfa28c8"
 
 
 class OneThreadExecutor(LocalExecutor):

@@ -61,3 +61,25 @@ def test_result_dict_is_json_ready(digits):
     assert len(data["issues"]) == 5
     assert set(data["summary"]) >= {"issue_rate", "num_issues", "noise_matrix", "classes", "health_score"}
     assert np.array(data["summary"]["noise_matrix"]).shape == (10, 10)
+
+
+@pytest.mark.parametrize("backbone, epochs", [("logreg", None), ("mlp", 2)])
+def test_the_same_rows_in_any_order_give_the_same_audit(digits, backbone, epochs):
+    """Folds, training order and the ranking follow example keys (content hashes here), not row positions:
+    every example gets the same scores and flag, bit for bit, whatever the order of the rows."""
+    from labelaudit.audit.ingest import from_arrays
+    from labelaudit.audit.keys import example_keys
+
+    X, y = digits
+    X, y = X[:600].reshape(600, -1), y[:600]
+    opts = AuditOptions(backbone=backbone, folds=3, epochs=epochs, seed=3)
+    first = run_audit(from_arrays(X, y), opts)
+    perm = np.random.default_rng(0).permutation(600)
+    second = run_audit(from_arrays(X[perm], y[perm]), opts)
+    keys = example_keys(first.dataset)
+    assert np.array_equal(example_keys(second.dataset), keys[perm])
+    assert np.array_equal(second.pred_probs, first.pred_probs[perm])
+    assert np.array_equal(second.ranking.quality_scores, first.ranking.quality_scores[perm])
+    assert np.array_equal(second.ranking.is_issue, first.ranking.is_issue[perm])
+    # the same examples in the same rank order
+    assert np.array_equal(keys[perm][second.ranking.order], keys[first.ranking.order])

@@ -139,3 +139,85 @@ def test_pred_probs_flag_skips_training(digits_csv, tmp_path):
 def test_usage_errors(args, tmp_path):
     proc = run("check", *args, cwd=tmp_path)
     assert proc.returncode == 2
+
+
+def _shuffled(src, dst, seed=0):
+    """The same CSV rows in another order (the header first)."""
+    header, *rows = src.read_text().splitlines()
+    order = np.random.default_rng(seed).permutation(len(rows))
+    dst.write_text("\n".join([header, *(rows[i] for i in order)]) + "\n")
+    return dst
+
+
+def test_the_same_rows_in_another_order_give_the_same_verdict(digits_csv, tmp_path):
+    first, second = tmp_path / "first.json", tmp_path / "second.json"
+    assert run("check", digits_csv, "--fast", "--json", first, "-q", cwd=tmp_path).returncode == 0
+    shuffled = _shuffled(digits_csv, tmp_path / "shuffled.csv")
+    proc = run("check", shuffled, "--fast", "--baseline", first, "--max-new-issues", "0", "--json", second, "-q",
+               cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "0 issues not in the baseline" in proc.stdout
+
+    def scores(report):
+        return {r["example_key"]: (r["is_issue"], r["quality_score"]) for r in json.loads(report.read_text())["issues"]}
+
+    a, b = scores(first), scores(second)
+    assert a == b and sum(flag for flag, _ in a.values()) > 0  # the same flagged set, the same scores, bit for bit
+
+
+def test_an_input_error_still_writes_every_report(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("x,y\n1,2\n3,4\n")
+    junit, report, md = tmp_path / "r.xml", tmp_path / "r.json", tmp_path / "r.md"
+    proc = run("check", bad, "--label-column", "label", "--junit", junit, "--json", report, "--markdown", md,
+               cwd=tmp_path)
+    assert proc.returncode == 2 and "label_column" in proc.stderr
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite.get("errors") == "1"
+    assert "label_column" in suite.find("testcase[@name='audit']/error").get("message")
+    data = json.loads(report.read_text())
+    assert data["verdict"] == "error" and data["exit_code"] == 2 and data["error"]["field"] == "label_column"
+    assert data["dataset"]["name"] == "bad.csv" and len(data["dataset"]["sha256"]) == 64
+    assert "exit 2" in md.read_text()
+
+
+def test_reports_name_the_dataset_and_list_the_new_issues(digits_csv, tmp_path):
+    report, md = tmp_path / "r.json", tmp_path / "r.md"
+    proc = run("check", digits_csv, "--fast", "--max-new-issues", "0", "--max-class-issue-rate", "0.0001",
+               "--json", report, "--markdown", md, cwd=tmp_path)
+    assert proc.returncode == 1
+    data = json.loads(report.read_text())
+    assert data["dataset"]["name"] == "digits.csv" and data["dataset"]["rows"] == 1797
+    flagged = [r for r in data["issues"] if r["is_issue"]]
+    assert data["new_issues"] == [r["example_key"] for r in flagged]
+    text = md.read_text()
+    first = flagged[0]
+    assert f"{first['example_key']} (row {first['index']}): {first['given_class']} -> {first['suggested_class']}" in text
+    rule = next(r for r in data["rules"] if r["rule"] == "max_class_issue_rate")
+    failing = {c["class_name"] for c in data["summary"]["classes"] if c["issue_rate"] > 0.0001}
+    assert len(rule["details"]) == len(failing) > 1 and all(f"'{c}'" in text for c in failing)
+    assert "labelaudit check" in proc.stdout and first["example_key"] in proc.stdout
+
+
+def test_data_options_from_the_config_file(digits_csv, tmp_path):
+    table = tmp_path / "species.csv"
+    header, rest = digits_csv.read_text().split("\n", 1)
+    table.write_text(header.replace("label", "species") + "\n" + rest)
+    (tmp_path / "labelaudit.toml").write_text("max_issue_rate = 0.5\n[data]\nlabel_column = 'species'\n")
+    proc = run("check", table, "--fast", "-q", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    (tmp_path / "labelaudit.toml").write_text("[data]\nlabel_colum = 'species'\n")
+    proc = run("check", table, "--fast", "-q", cwd=tmp_path)
+    assert proc.returncode == 2 and "label_colum" in proc.stderr
+
+
+def test_a_closed_pipe_is_not_an_error(digits_csv, tmp_path):
+    import subprocess
+
+    from tests.cli.test_audit import CLI
+
+    cmd = " ".join([*CLI, "audit", str(digits_csv), "--backbone", "logreg", "--folds", "3", "-q"])
+    proc = subprocess.run(["bash", "-c", f"set -o pipefail; {cmd} | head -n 1"], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr

@@ -17,6 +17,7 @@ from labelaudit.api.guards import reject_nul
 from labelaudit.api.images import image_png
 from labelaudit.api.schemas import MAX_INDEX, DatasetOut, NoiseIn, Page
 from labelaudit.api.uploads import receive_multipart
+from labelaudit.audit.constants import DEFAULT_LABEL_COLUMN
 from labelaudit.audit.ingest import FORMATS
 from labelaudit.errors import NotFound, OptionError, UnsupportedFormat
 from labelaudit.services import datasets as service
@@ -38,7 +39,7 @@ _UPLOAD_BODY = {
                                 "description": "Second file: IDX labels, or labels .npy for pred_probs."},
                 "name": {"type": "string"},
                 "format": {"type": "string", "enum": ["auto", *FORMATS]},
-                "label_column": {"type": "string", "default": "label"},
+                "label_column": {"type": "string", "default": DEFAULT_LABEL_COLUMN},
             }}}},
     }
 }
@@ -80,7 +81,7 @@ async def upload_dataset(request: Request, settings: SettingsDep, db: DatabaseDe
         rec = await run_in_threadpool(
             service.ingest_file, db, artifacts, settings, main.path, sha256=main.sha256, name=name,
             filename=main.filename, format=None if fmt == "auto" else fmt,
-            label_column=form.fields.get("label_column") or "label", labels_path=labels.path if labels else None,
+            label_column=form.fields.get("label_column") or DEFAULT_LABEL_COLUMN, labels_path=labels.path if labels else None,
             tenant=tenant)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

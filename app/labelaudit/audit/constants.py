@@ -11,6 +11,7 @@ from labelaudit.vocab import BackboneName, Device, FilterBy, RankMethod, Weights
 
 # -- an audit's defaults (AuditOptions, the CLI and the API take them from here) ----------------------
 
+DEFAULT_LABEL_COLUMN = "label"
 DEFAULT_BACKBONE: str = BackboneName.AUTO.value
 DEFAULT_FOLDS = 5
 DEFAULT_SEED = 0

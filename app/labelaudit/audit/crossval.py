@@ -2,7 +2,9 @@
 
 Every example is predicted by a model that never saw it: the data are split into
 ``folds`` stratified parts, and for each part a fresh model is trained on the
-others. Fold assignment, weight init and data order all derive from ``seed``.
+others. Fold assignment and data order derive from each example's stable key and
+``seed`` (never from row positions: :mod:`labelaudit.audit.order`), weight init
+from ``seed``.
 
 One fold's training is the pure function :func:`~labelaudit.audit.folds.train_fold`
 (a :class:`~labelaudit.audit.folds.FoldSpec` and the arrays in, a
@@ -20,8 +22,10 @@ import numpy as np
 
 from labelaudit.audit.backbones import Backbone
 from labelaudit.audit.executors import Executor, LocalExecutor
-from labelaudit.audit.folds import FoldSpec
+from labelaudit.audit.folds import FoldPlan, FoldSpec
+from labelaudit.audit.keys import content_keys
 from labelaudit.audit.options import check_cross_val_options
+from labelaudit.audit.order import canonical_order, key_folds, key_hashes
 from labelaudit.audit.progress import Progress, ProgressCallback, StopCheck, report
 from labelaudit.errors import OptionError
 
@@ -43,16 +47,15 @@ class CrossValResult:
         return float(sum(self.fold_seconds))
 
 
-def stratified_folds(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
-    """Fold id (``0..folds-1``) of every example, stratified by label and seeded."""
-    from sklearn.model_selection import StratifiedKFold
-
-    labels = np.asarray(labels)
-    fold_ids = np.empty(labels.shape[0], dtype=np.int64)
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    for f, (_, held_out) in enumerate(splitter.split(np.zeros(labels.shape[0]), labels)):
-        fold_ids[held_out] = f
-    return fold_ids
+def fold_plan(labels: np.ndarray, keys: np.ndarray, *, folds: int, seed: int, fold_ids: np.ndarray | None = None,
+              exclude_from_training: np.ndarray | None = None) -> FoldPlan:
+    """Folds and training order from the examples' keys and the seed (:mod:`labelaudit.audit.order`)."""
+    hashes = key_hashes(keys, seed)
+    if fold_ids is None:
+        fold_ids = key_folds(hashes, labels, folds)
+    keep = None if exclude_from_training is None else ~np.asarray(exclude_from_training, bool)
+    return FoldPlan(fold_ids=np.asarray(fold_ids, dtype=np.int64), order=canonical_order(keys, labels, hashes),
+                    keep=keep)
 
 
 def cross_val_pred_probs(
@@ -69,6 +72,7 @@ def cross_val_pred_probs(
     options: dict | None = None,
     exclude_from_training: np.ndarray | None = None,
     fold_ids: np.ndarray | None = None,
+    keys: np.ndarray | None = None,
     progress: ProgressCallback | None = None,
     should_stop: StopCheck | None = None,
     executor: Executor | None = None,
@@ -99,6 +103,10 @@ def cross_val_pred_probs(
         predicted in their own fold); used by the second, pruned pass.
     fold_ids : np.ndarray, optional
         A fixed fold assignment (reuse the first pass's).
+    keys : np.ndarray, optional
+        A stable key per example (an id, or a hash of its content: :mod:`labelaudit.audit.keys`);
+        folds and training order derive from them and ``seed``, so the same rows in any order
+        give the same probabilities. Content hashes of ``features`` when omitted.
     progress : callable, optional
         Receives a :class:`Progress` after every epoch (``fraction`` 0..1 over all folds).
     should_stop : callable, optional
@@ -112,7 +120,8 @@ def cross_val_pred_probs(
                                     folds=folds, epochs=epochs, device=device, options=options)
     return cross_validate(features, labels, model=model, num_classes=num_classes, folds=folds, epochs=epochs,
                           seed=seed, device=device, options=options, exclude_from_training=exclude_from_training,
-                          fold_ids=fold_ids, progress=progress, should_stop=should_stop, executor=executor)
+                          fold_ids=fold_ids, keys=keys, progress=progress, should_stop=should_stop,
+                          executor=executor)
 
 
 def cross_validate(
@@ -128,6 +137,7 @@ def cross_validate(
     options: dict | None = None,
     exclude_from_training: np.ndarray | None = None,
     fold_ids: np.ndarray | None = None,
+    keys: np.ndarray | None = None,
     progress: ProgressCallback | None = None,
     should_stop: StopCheck | None = None,
     executor: Executor | None = None,
@@ -138,9 +148,9 @@ def cross_validate(
     labels = np.asarray(labels, dtype=np.int64)
     n = labels.shape[0]
     dev = executor.device_for(device, model)
-    if fold_ids is None:
-        fold_ids = stratified_folds(labels, folds, seed)
-    keep = None if exclude_from_training is None else ~np.asarray(exclude_from_training, bool)
+    plan = fold_plan(labels, content_keys(features) if keys is None else keys, folds=folds, seed=seed,
+                     fold_ids=fold_ids, exclude_from_training=exclude_from_training)
+    fold_ids, keep = plan.fold_ids, plan.keep
     for f in range(folds):
         train = fold_ids != f if keep is None else (fold_ids != f) & keep
         if np.unique(labels[train]).size < 2:
@@ -158,11 +168,10 @@ def cross_validate(
         report(progress, Progress(stage="training", fraction=sum(done) / folds, fold=fold + 1, folds=folds,
                                   epoch=epoch, epochs=total, message=f"fold {fold + 1}/{folds}, epoch {epoch}/{total}"))
 
-    results = executor.run_folds(specs, features, labels, fold_ids, keep, on_epoch=on_epoch,
-                                 should_stop=should_stop)
+    results = executor.run_folds(specs, features, labels, plan, on_epoch=on_epoch, should_stop=should_stop)
     pred_probs = np.zeros((n, num_classes), dtype=np.float64)
     for spec, result in zip(specs, results):
-        pred_probs[fold_ids == spec.fold] = result.held_out_probs
+        pred_probs[plan.rows(spec.fold)[1]] = result.held_out_probs
 
     return CrossValResult(
         pred_probs=pred_probs,

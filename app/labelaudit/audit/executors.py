@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 import numpy as np
 
 from labelaudit.audit.backbones.device import resolve_device
-from labelaudit.audit.folds import FoldResult, FoldSpec, local_threads, train_fold
+from labelaudit.audit.folds import FoldPlan, FoldResult, FoldSpec, local_threads, train_fold
 from labelaudit.audit.progress import StopCheck, check_stop
 from labelaudit.errors import AuditFailed, LabelAuditError, OptionError
 
@@ -68,8 +68,8 @@ class Executor(Protocol):
         """Torch intra-op threads each fold trains with."""
         ...
 
-    def run_folds(self, specs: Sequence[FoldSpec], features: np.ndarray, labels: np.ndarray, fold_ids: np.ndarray,
-                  keep: np.ndarray | None, *, on_epoch: FoldEpochCallback | None = None,
+    def run_folds(self, specs: Sequence[FoldSpec], features: np.ndarray, labels: np.ndarray, plan: FoldPlan, *,
+                  on_epoch: FoldEpochCallback | None = None,
                   should_stop: StopCheck | None = None) -> list[FoldResult]:
         """Every fold's result, in the order of ``specs``."""
         ...
@@ -86,13 +86,12 @@ class LocalExecutor:
     def threads(self) -> int:
         return local_threads()
 
-    def run_folds(self, specs, features, labels, fold_ids, keep, *, on_epoch=None, should_stop=None):
+    def run_folds(self, specs, features, labels, plan, *, on_epoch=None, should_stop=None):
         results = []
         for spec in specs:
             check_stop(should_stop)
             fold_epoch = None if on_epoch is None else (lambda e, t, _f=spec.fold: on_epoch(_f, e, t))
-            results.append(train_fold(spec, features, labels, fold_ids, keep, on_epoch=fold_epoch,
-                                      should_stop=should_stop))
+            results.append(train_fold(spec, features, labels, plan, on_epoch=fold_epoch, should_stop=should_stop))
         return results
 
 
@@ -160,7 +159,7 @@ class RayExecutor:
     def threads(self) -> int:
         return self.torch_threads or local_threads()
 
-    def run_folds(self, specs, features, labels, fold_ids, keep, *, on_epoch=None, should_stop=None):
+    def run_folds(self, specs, features, labels, plan, *, on_epoch=None, should_stop=None):
         import ray
         from ray.exceptions import RayError, RayTaskError
 
@@ -171,8 +170,7 @@ class RayExecutor:
         gpus = self._gpus()
         remote = _remote_train_fold()
         # Shipped once: every task gets the same object-store copies (zero-copy reads on one node).
-        features_ref, labels_ref, fold_ids_ref = ray.put(features), ray.put(labels), ray.put(fold_ids)
-        keep_ref = None if keep is None else ray.put(keep)
+        features_ref, labels_ref, plan_ref = ray.put(features), ray.put(labels), ray.put(plan)
         channel = _progress_channel().remote()
         # More torch threads than a task's CPUs (kept so pred_probs equal a local run) need OpenMP threads that
         # sleep while they wait: set for the whole job by ensure_ray, else per task (a separate worker pool).
@@ -186,7 +184,7 @@ class RayExecutor:
             refs.append(remote.options(
                 num_cpus=self.cpus_per_fold, num_gpus=num_gpus, max_retries=self.max_retries,
                 retry_exceptions=True, name=f"labelaudit-fold-{spec.fold + 1}-of-{spec.folds}", **extra,
-            ).remote(spec, features_ref, labels_ref, fold_ids_ref, keep_ref, channel))
+            ).remote(spec, features_ref, labels_ref, plan_ref, channel))
         self.last_refs = list(refs)
         fold_of = {ref: spec for ref, spec in zip(refs, specs)}
         results: dict[int, FoldResult] = {}
@@ -245,7 +243,7 @@ class _NotRetried:
         self.error = error
 
 
-def _run_fold_task(spec: FoldSpec, features, labels, fold_ids, keep, channel):
+def _run_fold_task(spec: FoldSpec, features, labels, plan: FoldPlan, channel):
     """The body of a fold's Ray task."""
     import ray
 
@@ -254,7 +252,7 @@ def _run_fold_task(spec: FoldSpec, features, labels, fold_ids, keep, channel):
         ray.get(channel.report.remote(spec.fold, epoch, total))
 
     try:
-        return train_fold(spec, features, labels, fold_ids, keep, on_epoch=on_epoch)
+        return train_fold(spec, features, labels, plan, on_epoch=on_epoch)
     except LabelAuditError as exc:
         return _NotRetried(exc)
 

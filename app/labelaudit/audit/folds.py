@@ -40,8 +40,29 @@ class FoldSpec:
 
 
 @dataclass(frozen=True)
+class FoldPlan:
+    """Which examples each fold holds out and trains on, and in what order.
+
+    ``fold_ids``: every example's fold; ``order``: the examples in their canonical
+    order (:func:`labelaudit.audit.order.canonical_order`), in which every fold's
+    training and held-out rows are taken, so a fold's model does not depend on the
+    rows' positions; ``keep``: examples that may be trained on (all when ``None``).
+    """
+
+    fold_ids: np.ndarray
+    order: np.ndarray
+    keep: np.ndarray | None = None
+
+    def rows(self, fold: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(train, held_out)``: row indices of fold ``fold``'s training and held-out parts, canonical order."""
+        in_fold = self.fold_ids[self.order] == fold
+        trainable = ~in_fold if self.keep is None else ~in_fold & self.keep[self.order]
+        return self.order[trainable], self.order[in_fold]
+
+
+@dataclass(frozen=True)
 class FoldResult:
-    """One fold's held-out probabilities (rows of the fold, in index order) and figures."""
+    """One fold's held-out probabilities (rows of :meth:`FoldPlan.rows`' ``held_out``, in that order)."""
 
     fold: int
     held_out_probs: np.ndarray
@@ -56,8 +77,7 @@ def train_fold(
     spec: FoldSpec,
     features: np.ndarray,
     labels: np.ndarray,
-    fold_ids: np.ndarray,
-    keep: np.ndarray | None = None,
+    plan: FoldPlan,
     *,
     on_epoch: EpochCallback | None = None,
     should_stop: StopCheck | None = None,
@@ -69,17 +89,14 @@ def train_fold(
     spec : FoldSpec
     features, labels : np.ndarray
         The whole dataset (validated by the caller's entry point).
-    fold_ids : np.ndarray
-        Fold id of every example.
-    keep : np.ndarray, optional
-        Boolean mask of examples that may be trained on (all when omitted).
+    plan : FoldPlan
+        Every example's fold, the canonical order and the trainable examples.
     on_epoch : callable, optional
         ``on_epoch(epoch, epochs)`` after every training epoch.
     should_stop : callable, optional
         Polled between epochs; True raises :class:`~labelaudit.errors.AuditCancelled`.
     """
-    held_out = fold_ids == spec.fold
-    train = ~held_out if keep is None else ~held_out & keep
+    train, held_out = plan.rows(spec.fold)
     if spec.model.uses_torch and spec.threads:
         import torch
 

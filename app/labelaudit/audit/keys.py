@@ -3,10 +3,28 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import numpy as np
 
 from labelaudit.audit.dataset import Dataset
+from labelaudit.audit.order import positional_keys
+
+
+def file_sha256(path: Path, *, chunk: int = 1 << 20) -> str:
+    """sha256 of a file's bytes, read ``chunk`` bytes at a time: the identity of a dataset file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def content_keys(features: np.ndarray) -> np.ndarray:
+    """``sha:<16 hex>``: a hash of each example's feature row or image bytes (see :func:`example_keys`)."""
+    n = len(features)
+    rows = np.ascontiguousarray(np.asarray(features).reshape(n, -1))
+    return np.array([f"sha:{hashlib.blake2b(r.tobytes(), digest_size=8).hexdigest()}" for r in rows], dtype=object)
 
 
 def example_keys(ds: Dataset) -> np.ndarray:
@@ -21,6 +39,10 @@ def example_keys(ds: Dataset) -> np.ndarray:
     if ds.example_ids is not None:
         return np.array([f"id:{v}" for v in ds.example_ids.tolist()], dtype=object)
     if ds.features is None:
-        return np.array([f"row:{i}" for i in range(ds.num_examples)], dtype=object)
-    rows = np.ascontiguousarray(ds.features.reshape(ds.num_examples, -1))
-    return np.array([f"sha:{hashlib.blake2b(r.tobytes(), digest_size=8).hexdigest()}" for r in rows], dtype=object)
+        return positional_keys(ds.num_examples)
+    return content_keys(ds.features)
+
+
+def has_stable_keys(ds: Dataset) -> bool:
+    """Whether ``ds``'s keys name its examples rather than their positions (an id column, or content)."""
+    return ds.example_ids is not None or ds.features is not None

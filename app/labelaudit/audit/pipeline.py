@@ -20,9 +20,12 @@ from labelaudit.audit.crossval import CrossValResult, cross_validate
 from labelaudit.audit.dataset import Dataset
 from labelaudit.audit.evaluate import evaluate_audit
 from labelaudit.audit.executors import Executor, LocalExecutor
+from labelaudit.audit.keys import example_keys, has_stable_keys
+from labelaudit.audit.mapped import is_mapped
 from labelaudit.audit.options import AuditOptions, check_options, check_options_for
+from labelaudit.audit.order import canonical_order, key_hashes
 from labelaudit.audit.progress import Progress, ProgressCallback, StopCheck, check_stop, report
-from labelaudit.audit.ranking import Ranking, compute_ranking
+from labelaudit.audit.ranking import CHUNKED_RANKING_CELLS, Ranking, compute_ranking
 
 __all__ = ["AuditOptions", "AuditResult", "check_options", "check_options_for", "run_audit"]
 
@@ -141,6 +144,9 @@ def run_audit(
     started = time.perf_counter()
     timings: dict[str, float] = {}
     crossval = None
+    # folds, training order and the ranking's ties follow the examples' keys, not their positions
+    keys = example_keys(dataset) if has_stable_keys(dataset) else None
+    perm = None if keys is None else canonical_order(keys, dataset.labels, key_hashes(keys, options.seed))
     if dataset.modality == "pred_probs":
         pred_probs = dataset.pred_probs
         ranking_start = 0.0
@@ -153,7 +159,7 @@ def run_audit(
         crossval = cross_validate(
             dataset.features, dataset.labels, model=model, num_classes=dataset.num_classes, folds=options.folds,
             epochs=options.epochs, seed=options.seed, device=options.device, options=options.backbone_options,
-            progress=scaled, should_stop=should_stop, executor=executor or LocalExecutor(),
+            keys=keys, progress=scaled, should_stop=should_stop, executor=executor or LocalExecutor(),
         )
         timings["crossval_seconds"] = time.perf_counter() - t
         timings["fold_seconds"] = crossval.fold_seconds
@@ -163,8 +169,7 @@ def run_audit(
     check_stop(should_stop)
     report(progress, Progress(stage="ranking", fraction=ranking_start, message="ranking label issues"))
     t = time.perf_counter()
-    ranking = compute_ranking(dataset.labels, pred_probs, rank_method=options.rank_method,
-                              filter_by=options.filter_by)
+    ranking = _rank(dataset.labels, pred_probs, perm, options)
     timings["ranking_seconds"] = time.perf_counter() - t
 
     evaluation = None
@@ -175,3 +180,17 @@ def run_audit(
     report(progress, Progress(stage="done", fraction=1.0, message="done"))
     return AuditResult(dataset=dataset, options=options, pred_probs=pred_probs, ranking=ranking,
                        evaluation=evaluation, crossval=crossval, timings=timings)
+
+
+def _rank(labels: np.ndarray, pred_probs: np.ndarray, perm: np.ndarray | None, options: AuditOptions) -> Ranking:
+    """The ranking, computed on the rows in their canonical order ``perm`` (so that cleanlab's sums and ties do not
+    follow row positions) and put back at the rows' positions.
+
+    Your own memory-mapped pred_probs of :data:`CHUNKED_RANKING_CELLS` values or more are ranked where they lie:
+    reordering them would copy them into memory.
+    """
+    if perm is None or (is_mapped(pred_probs) and pred_probs.size >= CHUNKED_RANKING_CELLS):
+        return compute_ranking(labels, pred_probs, rank_method=options.rank_method, filter_by=options.filter_by)
+    return compute_ranking(labels[perm], np.asarray(pred_probs)[perm], rank_method=options.rank_method,
+                           filter_by=options.filter_by).in_positions(perm)
+

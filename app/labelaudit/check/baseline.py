@@ -29,6 +29,6 @@ def load_baseline_keys(path: Path) -> set[str]:
     return keys
 
 
-def new_issue_keys(current: list[dict], baseline_keys: set[str]) -> list[str]:
-    """Keys flagged now that the baseline did not flag."""
-    return [row["example_key"] for row in current if row["is_issue"] and row["example_key"] not in baseline_keys]
+def new_issue_rows(current: list[dict], baseline_keys: set[str]) -> list[dict]:
+    """The rows flagged now whose example the baseline did not flag, in rank order."""
+    return [row for row in current if row["is_issue"] and row["example_key"] not in baseline_keys]

@@ -1,12 +1,12 @@
 """Policy rules for the label-quality gate, and their verdict on an audit result.
 
-Rules come from flags, a ``labelaudit.toml`` file, or the ``[tool.labelaudit]``
-section of ``pyproject.toml``; flags win.
+Rules (and how to read the dataset) come from flags, a ``labelaudit.toml`` file, or
+the ``[tool.labelaudit]`` section of ``pyproject.toml``; flags win.
 """
 
 from __future__ import annotations
 
-import sys
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -14,11 +14,7 @@ from typing import Optional
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from labelaudit.errors import OptionError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from labelaudit.vocab import InputFormat
 
 RULE_FIELDS = ("max_issue_rate", "max_class_issue_rate", "min_health_score", "max_issues", "max_new_issues")
 
@@ -48,21 +44,71 @@ class RuleResult:
     measured: float
     limit: float
     message: str
+    #: what a reviewer acts on when the rule fails: every class over its limit, each new issue
+    details: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         return {"rule": self.rule, "passed": self.passed, "measured": self.measured, "limit": self.limit,
-                "message": self.message}
+                "message": self.message, "details": list(self.details)}
+
+
+class DataOptions(BaseModel):
+    """How to read the dataset: the ``[data]`` table of the config file, beside the policy. Unset: the defaults."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    label_column: Optional[str] = Field(None, description="Label column of a table (default `label`).")
+    id_column: Optional[str] = Field(None, description="Column with a stable key per example.")
+    format: Optional[InputFormat] = Field(None, description="Input format (detected when unset).")
+    labels: Optional[Path] = Field(None, description="Labels file for IDX images or a pred_probs .npy.")
+
+
+#: Keys a config file may hold: the rules (at the top level or under ``[policy]``), ``baseline``, ``[data]``.
+_TOP_LEVEL = frozenset(RULE_FIELDS) | {"baseline", "policy", "data"}
+
+
+def load_config(flags: dict, data_flags: dict, *, config: Path | None = None,
+                cwd: Path | None = None) -> tuple[Policy, DataOptions, str | None]:
+    """The policy and the data options: the config file's merged with flags (flags win), and where the file was.
+
+    Looks for ``config``, else ``labelaudit.toml``, else ``pyproject.toml`` with a
+    ``[tool.labelaudit]`` table, in ``cwd``. Rules sit at the top level or in a
+    ``[policy]`` table; data options in a ``[data]`` table. An unknown key anywhere is
+    an error naming it. Relative paths (``baseline``, ``labels``) are relative to the file.
+    """
+    cwd = cwd or Path.cwd()
+    section, source = _config_section(config, cwd)
+    unknown = sorted(set(section) - _TOP_LEVEL)
+    if unknown:
+        raise OptionError(f"unknown key {unknown[0]!r} in {source}; expected the rules "
+                          f"({', '.join(RULE_FIELDS)}), baseline, a [policy] or a [data] table", field="config")
+    policy_data = {k: v for k, v in section.items() if k not in ("policy", "data")}
+    nested = section.get("policy") or {}
+    if not isinstance(nested, dict):
+        raise OptionError(f"'policy' in {source} must be a table", field="config")
+    policy_data.update({k.replace("-", "_"): v for k, v in nested.items()})
+    data = section.get("data") or {}
+    if not isinstance(data, dict):
+        raise OptionError(f"'data' in {source} must be a table", field="config")
+    data = {k.replace("-", "_"): v for k, v in data.items()}
+    base = Path(source).parent if source else cwd
+    for values, key in ((policy_data, "baseline"), (data, "labels")):
+        if values.get(key) is not None and isinstance(values[key], str):
+            values[key] = (base / values[key]).resolve()
+    policy_data.update({k: v for k, v in flags.items() if v is not None})
+    data.update({k: v for k, v in data_flags.items() if v is not None})
+    return (_validated(Policy, policy_data, source, "policy"), _validated(DataOptions, data, source, "data"),
+            source)
 
 
 def load_policy(flags: dict, *, config: Path | None = None, cwd: Path | None = None) -> tuple[Policy, str | None]:
-    """Merge the config file's policy with flags (flags win); return it and where the file was.
+    """The policy alone (see :func:`load_config`)."""
+    policy, _, source = load_config(flags, {}, config=config, cwd=cwd)
+    return policy, source
 
-    Looks for ``config``, else ``labelaudit.toml``, else ``pyproject.toml`` with a
-    ``[tool.labelaudit]`` table, in ``cwd``.
-    """
-    cwd = cwd or Path.cwd()
-    data: dict = {}
-    source = None
+
+def _config_section(config: Path | None, cwd: Path) -> tuple[dict, str | None]:
+    """The labelaudit table of the first config file found, with its keys' dashes as underscores."""
     candidates = [config] if config else [cwd / "labelaudit.toml", cwd / "pyproject.toml"]
     for path in candidates:
         if path is None or not path.is_file():
@@ -76,35 +122,39 @@ def load_policy(flags: dict, *, config: Path | None = None, cwd: Path | None = N
         section = parsed.get("tool", {}).get("labelaudit") if path.name == "pyproject.toml" else parsed
         if section is None:
             continue
-        data = dict(section.get("policy", section))
-        data = {k.replace("-", "_"): v for k, v in data.items() if not isinstance(v, dict)}
-        if "baseline" in data:
-            data["baseline"] = (path.parent / data["baseline"]).resolve()
-        source = str(path)
-        break
-    data.update({k: v for k, v in flags.items() if v is not None})
+        return {k.replace("-", "_"): v for k, v in section.items()}, str(path)
+    return {}, None
+
+
+def _validated(model, data: dict, source: str | None, prefix: str):
     try:
-        return Policy(**data), source
+        return model(**data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or "policy"
+        field = ".".join(str(p) for p in err["loc"]) or prefix
         raise OptionError(f"{err['msg']} (in {source or 'flags'})", field=field) from exc
 
 
-def evaluate_policy(policy: Policy, summary: dict, *, new_issues: int | None = None) -> list[RuleResult]:
-    """Check each set rule against an audit summary (and the count of new issues)."""
+def evaluate_policy(policy: Policy, summary: dict, *, new_issues: list[dict] | None = None) -> list[RuleResult]:
+    """Check each set rule against an audit summary (and the rows of the issues new since the baseline)."""
     out: list[RuleResult] = []
     if policy.max_issue_rate is not None:
         v = summary["issue_rate"]
         out.append(_rule("max_issue_rate", v <= policy.max_issue_rate, v, policy.max_issue_rate,
                          f"issue rate {v:.4f} ({summary['num_issues']} of {summary['num_examples']})",
-                         "exceeds", "within", pct=True))
+                         "exceeds", "within"))
     if policy.max_class_issue_rate is not None:
-        worst = max(summary["classes"], key=lambda c: c["issue_rate"])
+        limit = policy.max_class_issue_rate
+        ranked = sorted(summary["classes"], key=lambda c: (-c["issue_rate"], c["class_id"]))
+        over = [c for c in ranked if c["issue_rate"] > limit]
+        worst = ranked[0]
         v = worst["issue_rate"]
-        out.append(_rule("max_class_issue_rate", v <= policy.max_class_issue_rate, v, policy.max_class_issue_rate,
-                         f"class {worst['class_name']!r} issue rate {v:.4f} ({worst['num_issues']} of {worst['size']})",
-                         "exceeds", "within", pct=True))
+        what = (f"class {worst['class_name']!r} issue rate {v:.4f} ({worst['num_issues']} of {worst['size']})"
+                if len(over) <= 1 else
+                f"{len(over)} classes' issue rates (worst: {worst['class_name']!r} {v:.4f})")
+        out.append(_rule("max_class_issue_rate", not over, v, limit, what, "exceed" if len(over) > 1 else "exceeds",
+                         "within", details=[f"class {c['class_name']!r}: issue rate {c['issue_rate']:.4f} "
+                                            f"({c['num_issues']} of {c['size']})" for c in over]))
     if policy.min_health_score is not None:
         v = summary["health_score"]
         out.append(_rule("min_health_score", v >= policy.min_health_score, v, policy.min_health_score,
@@ -115,14 +165,23 @@ def evaluate_policy(policy: Policy, summary: dict, *, new_issues: int | None = N
                          "exceed", "within"))
     if policy.baseline is not None or policy.max_new_issues is not None:
         limit = policy.max_new_issues if policy.max_new_issues is not None else 0
-        v = new_issues if new_issues is not None else 0
-        out.append(_rule("max_new_issues", v <= limit, v, limit, f"{v} issues not in the baseline", "exceed",
-                         "within"))
+        rows = new_issues or []
+        out.append(_rule("max_new_issues", len(rows) <= limit, len(rows), limit,
+                         f"{len(rows)} issues not in the baseline", "exceed", "within",
+                         details=[describe_issue(r) for r in rows]))
     return out
 
 
-def _rule(name: str, passed: bool, measured, limit, what: str, bad: str, good: str, pct: bool = False) -> RuleResult:
+def describe_issue(row: dict) -> str:
+    """One issue row for a person: its key, given -> suggested label and quality score."""
+    given = row.get("given_class", row.get("given_label"))
+    suggested = row.get("suggested_class", row.get("suggested_label"))
+    return f"{row['example_key']} (row {row['index']}): {given} -> {suggested}, score {row['quality_score']:.4f}"
+
+
+def _rule(name: str, passed: bool, measured, limit, what: str, bad: str, good: str,
+          details: list[str] | None = None) -> RuleResult:
     shown = f"{limit:.4f}" if isinstance(limit, float) else str(limit)
     verb = good if passed else bad
     return RuleResult(rule=name, passed=bool(passed), measured=float(measured), limit=float(limit),
-                      message=f"{what} {verb} the limit {shown} ({name})")
+                      message=f"{what} {verb} the limit {shown} ({name})", details=tuple(details or ()))

@@ -16,6 +16,7 @@ from typing import Callable, Iterator
 
 from labelaudit.audit.pipeline import AuditOptions
 from labelaudit.audit.progress import Progress
+from labelaudit.check.gate import AuditOutput
 from labelaudit.errors import AuditFailed, OptionError
 
 POLL_SECONDS = 0.5
@@ -30,7 +31,7 @@ UploadProgress = Callable[[int, int], None]
 def remote_audit(server: str, *, api_key: str | None, path: Path | None, dataset_id: str | None,
                  labels: Path | None, label_column: str, id_column: str | None, format: str | None,
                  options: AuditOptions, progress, timeout: float = 3600.0,
-                 upload_progress: UploadProgress | None = None) -> tuple[dict, list[dict], dict | None, dict]:
+                 upload_progress: UploadProgress | None = None) -> AuditOutput:
     """Audit on ``server`` and return what :func:`labelaudit.check.gate.local_audit` returns.
 
     Example keys for baseline matching are computed from the local file when a
@@ -61,12 +62,16 @@ def remote_audit(server: str, *, api_key: str | None, path: Path | None, dataset
             state = _wait(client, audit_id, progress, timeout)
             summary = _ok(client.get(f"/v1/audits/{audit_id}/summary"))
             rows = _all_rows(client, audit_id)
+            record = _ok(client.get(f"/v1/datasets/{dataset_id}"))
     except httpx.HTTPError as exc:
         raise AuditFailed(f"cannot reach the labelaudit service at {server}: {exc}", field="server") from exc
     for row in rows:
         row["example_key"] = str(keys[row["index"]]) if keys is not None else f"row:{row['index']}"
-    return summary, rows, state.get("evaluation"), {**options.to_dict(), "server": server, "audit_id": audit_id,
-                                                     "dataset_id": dataset_id}
+    dataset = {"name": record.get("name"), "path": str(path) if path else None, "id": dataset_id,
+               "sha256": record.get("sha256"), "rows": record.get("rows"), "classes": record.get("classes")}
+    return AuditOutput(summary=summary, rows=rows, evaluation=state.get("evaluation"),
+                       options={**options.to_dict(), "server": server, "audit_id": audit_id,
+                                "dataset_id": dataset_id}, dataset=dataset)
 
 
 def _is_pred_probs_npy(path: Path, format: str | None) -> bool:

@@ -12,6 +12,7 @@ from labelaudit.audit.constants import (
     DEFAULT_DEVICE,
     DEFAULT_FILTER_BY,
     DEFAULT_FOLDS,
+    DEFAULT_LABEL_COLUMN,
     DEFAULT_NOISE_RATE,
     DEFAULT_RANK_METHOD,
     DEFAULT_SEED,
@@ -26,7 +27,7 @@ def audit(
     path: Path = typer.Argument(..., help="Dataset file: CSV, Parquet, NPZ, IDX images, or a pred_probs .npy."),
     labels: Optional[Path] = typer.Option(None, "--labels", help="Labels file for IDX images or pred_probs .npy "
                                           "(found next to the data when it follows the usual naming)."),
-    label_column: str = typer.Option("label", "--label-column", help="Label column of a table."),
+    label_column: str = typer.Option(DEFAULT_LABEL_COLUMN, "--label-column", help="Label column of a table."),
     id_column: Optional[str] = typer.Option(None, "--id-column", help="Column with a stable key per example."),
     format: Optional[InputFormat] = typer.Option(None, "--format", help="Input format (detected when omitted)."),
     backbone: BackboneName = typer.Option(DEFAULT_BACKBONE, "--backbone", help="Model trained in each fold."),

@@ -7,14 +7,23 @@ from typing import Optional
 
 import typer
 
-from labelaudit.audit.constants import DEFAULT_DEVICE, DEFAULT_FILTER_BY, DEFAULT_RANK_METHOD, DEFAULT_SEED
-from labelaudit.cli.common import err, fail, guard, load_input, out
+from labelaudit.audit.constants import (
+    DEFAULT_DEVICE,
+    DEFAULT_FILTER_BY,
+    DEFAULT_FOLDS,
+    DEFAULT_LABEL_COLUMN,
+    DEFAULT_RANK_METHOD,
+    DEFAULT_SEED,
+)
+from labelaudit.cli.common import closed_pipe, err, fail, guard, load_input, out
+from labelaudit.errors import EXIT_FAILED, OptionError
 from labelaudit.vocab import BackboneName, Device, FilterBy, InputFormat, RankMethod
 
 CHECK_HELP = """Fail a CI build when a dataset's labels look worse than the policy allows.
 
 Exit codes: 0 pass, 1 policy violated, 2 usage or input error (bad file, bad flag), 3 the audit failed.
-Policy rules come from flags, labelaudit.toml, or \\[tool.labelaudit] in pyproject.toml; flags win.
+Policy rules and data options come from flags, labelaudit.toml, or \\[tool.labelaudit] in pyproject.toml;
+flags win. The --junit, --json and --markdown reports are written whatever the exit code.
 """
 
 
@@ -23,7 +32,8 @@ def check(
     path: Optional[Path] = typer.Argument(None, help="Dataset file (any `audit` input), or omit with --dataset-id."),
     dataset_id: Optional[str] = typer.Option(None, "--dataset-id", help="A dataset already on --server."),
     labels: Optional[Path] = typer.Option(None, "--labels", help="Labels file for IDX images or pred_probs .npy."),
-    label_column: str = typer.Option("label", "--label-column"),
+    label_column: Optional[str] = typer.Option(None, "--label-column", help="Label column of a table "
+                                               "(default: label)."),
     id_column: Optional[str] = typer.Option(None, "--id-column", help="Stable example key for --baseline matching "
                                             "(else a hash of each example's content)."),
     format: Optional[InputFormat] = typer.Option(None, "--format"),
@@ -54,45 +64,102 @@ def check(
     api_key: Optional[str] = typer.Option(None, "--api-key", envvar="LABELAUDIT_API_KEY"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
 ) -> None:
-    from labelaudit.audit.pipeline import AuditOptions
-    from labelaudit.check.gate import FAST_SETTINGS, local_audit, run_gate, write_reports
-    from labelaudit.check.policy import load_policy
-    from labelaudit.console import ProgressDisplay, print_rules
+    args = dict(locals())  # every option, by name, for the helpers below
+    from labelaudit.check.gate import ReportPaths
 
-    flags = {"max_issue_rate": max_issue_rate, "max_class_issue_rate": max_class_issue_rate,
-             "min_health_score": min_health_score, "max_issues": max_issues, "max_new_issues": max_new_issues,
-             "baseline": baseline}
-    policy, policy_source = load_policy(flags, config=config)
+    reports = ReportPaths(junit=junit, json=json_out, markdown=markdown_out)
+    notes: list[str] = []
+    source: dict | None = None
+    try:
+        policy, data, source, notes = _settle(args)
+        outcome = _run(policy, data, source, notes, args)
+    except BaseException as exc:
+        _report_error(reports, exc, dataset=source, notes=notes)
+        raise
+    try:
+        from labelaudit.check.gate import write_reports
+
+        write_reports(outcome, reports)
+    except OSError as exc:
+        fail(f"cannot write a report: {exc}")
+    from labelaudit.console import print_rules
+
+    try:
+        print_rules(out, outcome)
+    except BrokenPipeError:  # piped into `head`: the verdict still decides the exit code
+        closed_pipe()
+    raise typer.Exit(outcome.exit_code)
+
+
+def _settle(args: dict):
+    """The policy, the data options, what the reports say of the dataset, and the first notes."""
+    from labelaudit.check.gate import dataset_info
+    from labelaudit.check.policy import load_config
+
+    flags = {k: args[k] for k in ("max_issue_rate", "max_class_issue_rate", "min_health_score", "max_issues",
+                                  "max_new_issues", "baseline")}
+    data_flags = {"label_column": args["label_column"], "id_column": args["id_column"],
+                  "format": args["format"], "labels": args["labels"]}
+    policy, data, policy_source = load_config(flags, data_flags, config=args["config"])
     notes = [f"policy from {policy_source} (flags win)"] if policy_source else []
+    path, dataset_id, server = args["path"], args["dataset_id"], args["server"]
     if path is None and dataset_id is None:
-        fail("give a dataset PATH, or --dataset-id with --server")
+        raise OptionError("give a dataset PATH, or --dataset-id with --server", field="path")
     if dataset_id is not None and server is None:
-        fail("--dataset-id needs --server")
-    chosen = {"backbone": backbone.value if backbone else None, "folds": folds}
-    if fast:
+        raise OptionError("--dataset-id needs --server", field="dataset_id")
+    source = dataset_info(path, id=dataset_id) if path is not None else {"id": dataset_id}
+    return policy, data, source, notes
+
+
+def _run(policy, data, source: dict, notes: list[str], args: dict):
+    """Audit (here or on the server) and judge."""
+    from labelaudit.audit.pipeline import AuditOptions
+    from labelaudit.check.gate import FAST_SETTINGS, local_audit, run_gate
+    from labelaudit.console import ProgressDisplay
+
+    chosen = {"backbone": args["backbone"].value if args["backbone"] else None, "folds": args["folds"]}
+    if args["fast"]:
         chosen = {k: v if v is not None else FAST_SETTINGS[k] for k, v in chosen.items()}
         notes.append(f"--fast: backbone {chosen['backbone']}, {chosen['folds']} folds")
-    options = AuditOptions(backbone=chosen["backbone"] or "auto", folds=chosen["folds"] or 5, epochs=epochs,
-                           seed=seed, device=device.value, rank_method=rank_method.value, filter_by=filter_by.value)
-    with ProgressDisplay(err, enabled=not quiet) as progress:
-        if server:
+    options = AuditOptions(backbone=chosen["backbone"] or "auto", folds=chosen["folds"] or DEFAULT_FOLDS,
+                           epochs=args["epochs"], seed=args["seed"], device=args["device"].value,
+                           rank_method=args["rank_method"].value, filter_by=args["filter_by"].value)
+    label_column = data.label_column or DEFAULT_LABEL_COLUMN
+    fmt = data.format.value if data.format else None
+    path = args["path"]
+    with ProgressDisplay(err, enabled=not args["quiet"]) as progress:
+        if args["server"]:
             from labelaudit.check.remote import remote_audit
 
             def audit_fn():
-                return remote_audit(server, api_key=api_key, path=path, dataset_id=dataset_id, labels=labels,
-                                    label_column=label_column, id_column=id_column,
-                                    format=format.value if format else None, options=options, progress=progress,
+                return remote_audit(args["server"], api_key=args["api_key"], path=path,
+                                    dataset_id=args["dataset_id"], labels=data.labels, label_column=label_column,
+                                    id_column=data.id_column, format=fmt, options=options, progress=progress,
                                     upload_progress=progress.upload)
         else:
-            dataset = load_input(path, format, label_column, labels, id_column, options.folds)
+            dataset = load_input(path, data.format, label_column, data.labels, data.id_column, options.folds)
+            source.update(rows=dataset.num_examples, classes=dataset.num_classes)
 
             def audit_fn():
-                return local_audit(dataset, options, pred_probs_path=pred_probs, progress=progress)
+                return local_audit(dataset, options, pred_probs_path=args["pred_probs"], progress=progress,
+                                   source=source)
 
-        outcome = run_gate(policy, audit_fn, notes=notes)
+        return run_gate(policy, audit_fn, notes=notes)
+
+
+def _report_error(reports, exc: BaseException, *, dataset: dict | None, notes: list[str]) -> None:
+    """Write the reports of a run that could not judge; a report that cannot be written is left out."""
+    from labelaudit.check.gate import write_error_reports
+    from labelaudit.errors import LabelAuditError, exit_code
+
+    if isinstance(exc, LabelAuditError):
+        error, code = exc.to_dict(), exit_code(exc)
+    elif isinstance(exc, KeyboardInterrupt):
+        error, code = {"code": "interrupted", "field": None, "message": "interrupted"}, EXIT_FAILED
+    else:
+        error = {"code": "internal_error", "field": None, "message": f"{type(exc).__name__}: {exc}"}
+        code = EXIT_FAILED
     try:
-        write_reports(outcome, junit=junit, json_path=json_out, markdown_path=markdown_out)
-    except OSError as exc:
-        fail(f"cannot write a report: {exc}")
-    print_rules(out, outcome)
-    raise typer.Exit(outcome.exit_code)
+        write_error_reports(reports, error, exit_code=code, dataset=dataset, notes=notes)
+    except OSError:
+        pass

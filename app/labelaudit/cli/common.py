@@ -14,15 +14,31 @@ from rich.console import Console
 from labelaudit.errors import EXIT_FAILED, EXIT_INPUT, LabelAuditError, exit_code
 from labelaudit.vocab import InputFormat
 
+
+
+class _Console(Console):
+    """rich's console, but a reader that went away (``| head``) is not an error: rich's own answer is exit 1."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
+
+
 # Rich wraps at 80 columns when not on a terminal; CI logs read better wider.
-out = Console(width=None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", 120)))
-err = Console(stderr=True, width=None if sys.stderr.isatty() else int(os.environ.get("COLUMNS", 120)))
+out = _Console(width=None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", 120)))
+err = _Console(stderr=True, width=None if sys.stderr.isatty() else int(os.environ.get("COLUMNS", 120)))
 
 
 def fail(message: str, code: int = EXIT_INPUT) -> None:
     """Print ``error: message`` as one line on stderr and exit with ``code``."""
     err.print(f"error: {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def closed_pipe() -> None:
+    """stdout's reader went away (``| head``): send what is left to /dev/null instead of failing at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def guard(fn):
@@ -32,6 +48,9 @@ def guard(fn):
             return fn(*args, **kwargs)
         except typer.Exit:
             raise
+        except BrokenPipeError:  # `labelaudit audit ... | head`: the reader had all it wanted
+            closed_pipe()
+            raise typer.Exit(0)
         except LabelAuditError as exc:
             if os.environ.get("LABELAUDIT_DEBUG"):
                 raise

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from labelaudit.audit.constants import DEFAULT_NOISE_RATE, DEFAULT_SEED
+from labelaudit.audit.constants import DEFAULT_LABEL_COLUMN, DEFAULT_NOISE_RATE, DEFAULT_SEED
 from labelaudit.cli.common import guard, load_input, out, read_noise_matrix
 from labelaudit.vocab import InputFormat, NoiseKind
 
@@ -21,7 +21,7 @@ def inject_noise_cmd(
     seed: int = typer.Option(DEFAULT_SEED, "--seed"),
     noise_matrix: Optional[Path] = typer.Option(None, "--noise-matrix", help="k x k P(given|true), .npy or .json."),
     labels: Optional[Path] = typer.Option(None, "--labels", help="Labels file for IDX or pred_probs input."),
-    label_column: str = typer.Option("label", "--label-column"),
+    label_column: str = typer.Option(DEFAULT_LABEL_COLUMN, "--label-column"),
     format: Optional[InputFormat] = typer.Option(None, "--format"),
 ) -> None:
     """Write a copy of a dataset with controlled label noise and the true labels kept."""

@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from labelaudit.config import Settings
     from labelaudit.store.models import DatasetRecord
 
-CHUNK = 1024 * 1024
 #: Bytes of an array converted and written at a time.
 WRITE_CHUNK = 16 * 1024 * 1024
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed member timestamps: the same arrays, the same bytes, the same digest
@@ -210,12 +209,3 @@ def map_npz_member(path: Path, member: str) -> np.ndarray | None:
     if int(np.prod(shape)) == 0:
         return np.zeros(shape, dtype=dtype)
     return np.memmap(path, dtype=dtype, mode="r", shape=shape, offset=offset, order="F" if fortran else "C")
-
-
-def sha256_file(path: Path) -> str:
-    """sha256 of a file, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(CHUNK), b""):
-            h.update(block)
-    return h.hexdigest()

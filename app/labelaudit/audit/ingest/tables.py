@@ -10,6 +10,7 @@ from typing import Literal
 
 import numpy as np
 
+from labelaudit.audit.constants import DEFAULT_LABEL_COLUMN
 from labelaudit.audit.dataset import Dataset
 from labelaudit.audit.ingest.labels import encode_labels
 from labelaudit.audit.ingest.limits import IngestLimits
@@ -18,7 +19,6 @@ from labelaudit.audit.ingest.sources import Source, as_arrow_input, binary_strea
 from labelaudit.audit.ingest.validation import check_finite
 from labelaudit.errors import IngestError
 
-DEFAULT_LABEL_COLUMN = "label"
 TRUE_LABEL_COLUMN = "true_label"
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -46,6 +46,18 @@ class Ranking:
     @property
     def issue_rate(self) -> float:
         return float(self.is_issue.mean()) if self.is_issue.size else 0.0
+
+    def in_positions(self, perm: np.ndarray) -> Ranking:
+        """This ranking, computed on rows taken in the order ``perm``, with its per-example arrays put back at the
+        rows' own positions (``perm[j]`` is the position of row ``j``)."""
+        def back(values: np.ndarray) -> np.ndarray:
+            out = np.empty_like(values)
+            out[perm] = values
+            return out
+
+        return replace(self, is_issue=back(self.is_issue), quality_scores=back(self.quality_scores),
+                       suggested_labels=back(self.suggested_labels), ranks=back(self.ranks),
+                       order=np.asarray(perm)[self.order])
 
     def class_table(self, class_names: list[str]) -> list[dict]:
         """One row per class: size, flagged issues, issue rate, estimated noise rate, top confusion
