@@ -7,13 +7,13 @@ import threading
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
+from fastapi_offline import FastAPIOffline
 
-from labelaudit.api import audit_views, audits, datasets, errors, health, usage
+from labelaudit.api import audit_views, audits, datasets, errors, health, openapi, usage
 from labelaudit.api.deps import authenticate
 from labelaudit.api.metrics import Metrics, MetricsMiddleware
 from labelaudit.api.request_log import RequestLogMiddleware
 from labelaudit.api.timeouts import TimeoutMiddleware
-from labelaudit.api.schemas import Problem
 from labelaudit import __version__, dashboard
 from labelaudit.config import Settings, get_settings
 from labelaudit.store.artifacts import artifact_store
@@ -55,9 +55,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 t.join(timeout=30)
             db.dispose()
 
-    app = FastAPI(title="labelaudit", version=__version__, lifespan=lifespan,
-                  description="Label-noise auditing: upload a dataset, queue an audit, page through ranked label "
-                              "issues. Errors are RFC 9457 application/problem+json.")
+    # Swagger UI and ReDoc served from the package's own copies of their assets (no CDN: /docs works offline)
+    app = FastAPIOffline(title="labelaudit", version=__version__, lifespan=lifespan,
+                         generate_unique_id_function=openapi.operation_id,
+                         description="Label-noise auditing: upload a dataset, queue an audit, page through ranked "
+                                     "label issues. Errors are RFC 9457 application/problem+json.")
     app.state.settings = settings
     app.state.db = db
     app.state.artifacts = artifact_store(settings)
@@ -74,7 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(audit_views.router, dependencies=secured, responses=errors.responses(401))
     app.include_router(usage.router, dependencies=secured, responses=errors.responses(401))
     dashboard.install(app)
-    _add_problem_schema(app)
+    openapi.install(app)
     return app
 
 
@@ -93,26 +95,6 @@ def _clean_stale_uploads(settings: Settings) -> None:
                 shutil.rmtree(entry, ignore_errors=True)
         except OSError:
             pass
-
-
-def _add_problem_schema(app: FastAPI) -> None:
-    """Put the Problem model into the OpenAPI components that error responses refer to."""
-    original = app.openapi
-
-    def openapi():
-        if app.openapi_schema:
-            return app.openapi_schema
-        schema = original()
-        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = Problem.model_json_schema(
-            ref_template="#/components/schemas/{model}")
-        for name, sub in Problem.model_json_schema(ref_template="#/components/schemas/{model}").get(
-                "$defs", {}).items():
-            schema["components"]["schemas"].setdefault(name, sub)
-        schema["components"]["schemas"]["Problem"].pop("$defs", None)
-        app.openapi_schema = schema
-        return schema
-
-    app.openapi = openapi
 
 
 def warn_if_open(settings: Settings) -> None:

@@ -38,9 +38,11 @@ def audit_out(rec: AuditRecord, *, brief: bool = False) -> AuditOut:
                     started_at=as_utc(rec.started_at), finished_at=as_utc(rec.finished_at))
 
 
-@router.post("", status_code=202, response_model=AuditOut, responses=responses(404, 422, 429, 507),
-             summary="Queue an audit")
-def create_audit(body: AuditIn, db: DatabaseDep, artifacts: ArtifactsDep, settings: SettingsDep,
+@router.post("", status_code=202, response_model=AuditOut, summary="Queue an audit", responses={
+    202: {"description": "Accepted: queued", "headers": {"Location": {
+        "description": "The audit's URL: poll it", "schema": {"type": "string", "example": "/v1/audits/au_..."}}}},
+    **responses(404, 422, 429, 507)})
+def create_audit(body: AuditIn, response: Response, db: DatabaseDep, artifacts: ArtifactsDep, settings: SettingsDep,
                  tenant: TenantDep) -> AuditOut:
     """Validate the options against the dataset, then queue the audit (poll ``GET /v1/audits/{id}``).
 
@@ -48,8 +50,9 @@ def create_audit(body: AuditIn, db: DatabaseDep, artifacts: ArtifactsDep, settin
     audits; 507 ``storage_quota_exceeded`` when its results (pred_probs) would not fit.
     """
     options = {k: v for k, v in body.model_dump(mode="json").items() if k != "dataset_id"}
-    return audit_out(service.create_audit(db, artifacts, settings, dataset_id=body.dataset_id, tenant=tenant,
-                                          options=options))
+    rec = service.create_audit(db, artifacts, settings, dataset_id=body.dataset_id, tenant=tenant, options=options)
+    response.headers["Location"] = f"{router.prefix}/{rec.id}"
+    return audit_out(rec)
 
 
 @router.get("", response_model=Page[AuditOut], responses=responses(422), summary="List audits")
@@ -117,8 +120,8 @@ def get_issues(audit_id: str, session: SessionDep, tenant: TenantDep,
                limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                cursor: Annotated[str | None, Query(pattern=r"^\d{0,9}$", description="next_cursor of the last page")]
                = None,
-               given_label: Annotated[int | None, Query(ge=0)] = None,
-               suggested_label: Annotated[int | None, Query(ge=0)] = None,
+               given_label: Annotated[str | None, Query(max_length=255, description=CLASS_FILTER)] = None,
+               suggested_label: Annotated[str | None, Query(max_length=255, description=CLASS_FILTER)] = None,
                only_issues: bool = False,
                is_issue: Annotated[bool | None, Query(description="true: flagged only; false: unflagged only")] = None,
                min_score: Annotated[float | None, Query(ge=0.0, le=1.0)] = None,
@@ -134,10 +137,8 @@ def get_issues(audit_id: str, session: SessionDep, tenant: TenantDep,
     """
     view = done_audit_view(session, audit_id, tenant=tenant)
     names = view.class_names
-    for field, value in (("given_label", given_label), ("suggested_label", suggested_label)):
-        if value is not None and value >= len(names):
-            raise OptionError(f"{field} {value} is not a class of this audit (0..{len(names) - 1})",
-                              code="unknown_class", field=field)
+    given_label = class_id(names, given_label, field="given_label")
+    suggested_label = class_id(names, suggested_label, field="suggested_label")
     if min_score is not None and max_score is not None and min_score > max_score:
         raise OptionError(f"min_score {min_score} is above max_score {max_score}", code="invalid_range",
                           field="min_score")
@@ -156,6 +157,26 @@ def get_issues(audit_id: str, session: SessionDep, tenant: TenantDep,
     # Serialised here rather than through the response model: the page is the dashboard's hottest request
     # and its shape is fixed (IssuePage documents it), so re-validating every row only costs CPU.
     return json_response({"items": items, "next_cursor": nxt, "total": total})
+
+
+CLASS_FILTER = "a class id (0..k-1) or a class name"
+
+
+def class_id(names: tuple[str, ...], value: str | None, *, field: str) -> int | None:
+    """The class ``value`` names: a number is a class id, anything else a class name; 422 ``unknown_class`` when
+    the audit has no such class."""
+    if value is None:
+        return None
+    if value.isdecimal():
+        if int(value) < len(names):
+            return int(value)
+        raise OptionError(f"{field} {value} is not a class of this audit (0..{len(names) - 1})",
+                          code="unknown_class", field=field)
+    if value in names:
+        return names.index(value)
+    shown = ", ".join(repr(n) for n in names[:20]) + (" ..." if len(names) > 20 else "")
+    raise OptionError(f"{field} {value!r} is not a class of this audit; its classes are {shown}", code="unknown_class",
+                      field=field)
 
 
 def _total(view: DoneAudit, given: int | None, suggested: int | None, flag: bool | None,

@@ -45,6 +45,17 @@ _UPLOAD_BODY = {
 }
 
 
+#: The ``Location`` header of a created dataset, in the OpenAPI document.
+CREATED = {201: {"description": "Created", "headers": {"Location": {
+    "description": "The new dataset's URL", "schema": {"type": "string", "example": "/v1/datasets/ds_..."}}}}}
+
+
+def created(response: Response, rec: DatasetRecord) -> DatasetOut:
+    """The created dataset, with its URL in ``Location``."""
+    response.headers["Location"] = f"{router.prefix}/{rec.id}"
+    return dataset_out(rec)
+
+
 def dataset_out(rec: DatasetRecord) -> DatasetOut:
     """The response model of a dataset record."""
     return DatasetOut(id=rec.id, name=rec.name, parent_id=rec.parent_id, rows=rec.rows, classes=rec.classes,
@@ -54,8 +65,8 @@ def dataset_out(rec: DatasetRecord) -> DatasetOut:
 
 
 @router.post("", status_code=201, response_model=DatasetOut, openapi_extra=_UPLOAD_BODY,
-             responses=responses(413, 415, 422, 507), summary="Upload a dataset")
-async def upload_dataset(request: Request, settings: SettingsDep, db: DatabaseDep,
+             responses={**CREATED, **responses(413, 415, 422, 507)}, summary="Upload a dataset")
+async def upload_dataset(request: Request, response: Response, settings: SettingsDep, db: DatabaseDep,
                          artifacts: ArtifactsDep, tenant: TenantDep) -> DatasetOut:
     """Stream a dataset file (and optional labels file) to disk, parse it and store it.
 
@@ -85,7 +96,7 @@ async def upload_dataset(request: Request, settings: SettingsDep, db: DatabaseDe
             tenant=tenant)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return dataset_out(rec)
+    return created(response, rec)
 
 
 @router.get("", response_model=Page[DatasetOut], responses=responses(422), summary="List datasets")
@@ -112,14 +123,14 @@ def delete_dataset(dataset_id: str, db: DatabaseDep, artifacts: ArtifactsDep, te
     return Response(status_code=204)
 
 
-@router.post("/{dataset_id}/noise", status_code=201, response_model=DatasetOut, responses=responses(404, 422, 507),
-             summary="Derive a copy with injected label noise")
-def add_noise(dataset_id: str, body: NoiseIn, db: DatabaseDep, artifacts: ArtifactsDep, settings: SettingsDep,
-              tenant: TenantDep) -> DatasetOut:
+@router.post("/{dataset_id}/noise", status_code=201, response_model=DatasetOut,
+             responses={**CREATED, **responses(404, 422, 507)}, summary="Derive a copy with injected label noise")
+def add_noise(dataset_id: str, body: NoiseIn, response: Response, db: DatabaseDep, artifacts: ArtifactsDep,
+              settings: SettingsDep, tenant: TenantDep) -> DatasetOut:
     """A new dataset whose labels carry controlled noise; its original labels become known true labels."""
-    return dataset_out(service.derive_noisy(db, artifacts, settings, dataset_id=dataset_id, tenant=tenant,
-                                            kind=body.kind, rate=body.rate, seed=body.seed,
-                                            noise_matrix=body.noise_matrix, name=body.name))
+    return created(response, service.derive_noisy(db, artifacts, settings, dataset_id=dataset_id, tenant=tenant,
+                                                  kind=body.kind, rate=body.rate, seed=body.seed,
+                                                  noise_matrix=body.noise_matrix, name=body.name))
 
 
 @router.get("/{dataset_id}/examples/{index}/image", response_class=Response, responses={

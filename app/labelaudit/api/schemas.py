@@ -15,12 +15,13 @@ from labelaudit.audit.constants import (
     DEFAULT_NOISE_RATE,
     DEFAULT_RANK_METHOD,
     DEFAULT_SEED,
+    MAX_EPOCHS,
+    MAX_FOLDS,
+    MAX_SEED,
 )
 from labelaudit.vocab import AuditStatus, BackboneName, Device, FilterBy, Modality, NoiseKind, RankMethod
 
 T = TypeVar("T")
-#: seeds feed numpy and scikit-learn generators, which take 0 .. 2**32 - 1
-MAX_SEED = 2**32 - 1
 #: text that reaches the database as a parameter: PostgreSQL refuses NUL characters
 NO_NUL = r"^[^\x00]*$"
 #: example indexes are stored in 32-bit integer columns; a larger one would overflow the database driver
@@ -74,7 +75,9 @@ class DatasetOut(BaseModel):
 class NoiseIn(BaseModel):
     """Label noise to inject into a copy of a dataset (see ``labelaudit.audit.noise``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"kind": "pairwise", "rate": 0.2, "seed": 1},
+        {"kind": "matrix", "rate": 0.1, "seed": 0, "noise_matrix": [[0.9, 0.2], [0.1, 0.8]]}]})
     kind: NoiseKind = NoiseKind.PAIRWISE
     rate: float = Field(DEFAULT_NOISE_RATE, ge=0.0, le=1.0)
     seed: int = Field(DEFAULT_SEED, ge=0, le=MAX_SEED)
@@ -93,11 +96,14 @@ class NoiseIn(BaseModel):
 class AuditIn(BaseModel):
     """An audit request; validated against the dataset before it is queued."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"dataset_id": "ds_0123456789abcdef", "backbone": "auto", "seed": 0},
+        {"dataset_id": "ds_0123456789abcdef", "backbone": "logreg", "folds": 3, "seed": 7,
+         "rank_method": "self_confidence"}]})
     dataset_id: str = Field(pattern=NO_NUL)
     backbone: BackboneName = BackboneName(DEFAULT_BACKBONE)
-    folds: int = Field(DEFAULT_FOLDS, ge=2, le=20)
-    epochs: Optional[int] = Field(None, ge=1, le=1000)
+    folds: int = Field(DEFAULT_FOLDS, ge=2, le=MAX_FOLDS)
+    epochs: Optional[int] = Field(None, ge=1, le=MAX_EPOCHS)
     seed: int = Field(DEFAULT_SEED, ge=0, le=MAX_SEED)
     device: Device | CudaDevice = Device(DEFAULT_DEVICE)
     rank_method: RankMethod = RankMethod(DEFAULT_RANK_METHOD)

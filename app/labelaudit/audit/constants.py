@@ -25,6 +25,13 @@ DEFAULT_WEIGHTS_MODE: str = WeightsMode.FINETUNE.value
 #: Share of each class's labels a noise injection flips unless told otherwise.
 DEFAULT_NOISE_RATE = 0.2
 
+# -- an audit's ranges (the CLI and the API accept the same) -----------------------------------------
+
+MAX_FOLDS = 50
+MAX_EPOCHS = 1000
+#: seeds feed numpy and scikit-learn generators, which take 0 .. 2**32 - 1
+MAX_SEED = 2**32 - 1
+
 # -- ranking ----------------------------------------------------------------------------------------
 
 #: From this many pred_probs values (n x k) on, ranking runs in chunks (:mod:`labelaudit.audit.ranking.chunked`):

@@ -17,6 +17,9 @@ from labelaudit.audit.constants import (
     DEFAULT_RANK_METHOD,
     DEFAULT_SEED,
     DEFAULT_WEIGHTS_MODE,
+    MAX_EPOCHS,
+    MAX_FOLDS,
+    MAX_SEED,
 )
 from labelaudit.cli.common import err, guard, load_input, out, read_noise_matrix, write_json, write_rows_csv
 from labelaudit.vocab import BackboneName, Device, FilterBy, InputFormat, NoiseKind, RankMethod, WeightsMode
@@ -31,9 +34,11 @@ def audit(
     id_column: Optional[str] = typer.Option(None, "--id-column", help="Column with a stable key per example."),
     format: Optional[InputFormat] = typer.Option(None, "--format", help="Input format (detected when omitted)."),
     backbone: BackboneName = typer.Option(DEFAULT_BACKBONE, "--backbone", help="Model trained in each fold."),
-    folds: int = typer.Option(DEFAULT_FOLDS, "--folds", min=2, max=50, help="Cross-validation folds."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Training epochs (a size-based default)."),
-    seed: int = typer.Option(DEFAULT_SEED, "--seed", help="Seeds folds, noise, weights and data order."),
+    folds: int = typer.Option(DEFAULT_FOLDS, "--folds", min=2, max=MAX_FOLDS, help="Cross-validation folds."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", min=1, max=MAX_EPOCHS,
+                                         help="Training epochs (a size-based default)."),
+    seed: int = typer.Option(DEFAULT_SEED, "--seed", min=0, max=MAX_SEED,
+                             help="Seeds folds, noise, weights and data order."),
     device: Device = typer.Option(DEFAULT_DEVICE, "--device", help="Where to train."),
     rank_method: RankMethod = typer.Option(DEFAULT_RANK_METHOD, "--rank-method",
                                            help="cleanlab's label-quality score."),

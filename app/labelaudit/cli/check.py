@@ -14,6 +14,9 @@ from labelaudit.audit.constants import (
     DEFAULT_LABEL_COLUMN,
     DEFAULT_RANK_METHOD,
     DEFAULT_SEED,
+    MAX_EPOCHS,
+    MAX_FOLDS,
+    MAX_SEED,
 )
 from labelaudit.cli.common import closed_pipe, err, fail, guard, load_input, out
 from labelaudit.errors import EXIT_FAILED, OptionError
@@ -38,9 +41,9 @@ def check(
                                             "(else a hash of each example's content)."),
     format: Optional[InputFormat] = typer.Option(None, "--format"),
     backbone: Optional[BackboneName] = typer.Option(None, "--backbone"),
-    folds: Optional[int] = typer.Option(None, "--folds", min=2, max=50),
-    epochs: Optional[int] = typer.Option(None, "--epochs", min=1),
-    seed: int = typer.Option(DEFAULT_SEED, "--seed"),
+    folds: Optional[int] = typer.Option(None, "--folds", min=2, max=MAX_FOLDS),
+    epochs: Optional[int] = typer.Option(None, "--epochs", min=1, max=MAX_EPOCHS),
+    seed: int = typer.Option(DEFAULT_SEED, "--seed", min=0, max=MAX_SEED),
     device: Device = typer.Option(DEFAULT_DEVICE, "--device"),
     rank_method: RankMethod = typer.Option(DEFAULT_RANK_METHOD, "--rank-method"),
     filter_by: FilterBy = typer.Option(DEFAULT_FILTER_BY, "--filter-by"),

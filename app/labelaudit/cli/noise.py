@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from labelaudit.audit.constants import DEFAULT_LABEL_COLUMN, DEFAULT_NOISE_RATE, DEFAULT_SEED
+from labelaudit.audit.constants import DEFAULT_LABEL_COLUMN, DEFAULT_NOISE_RATE, DEFAULT_SEED, MAX_SEED
 from labelaudit.cli.common import guard, load_input, out, read_noise_matrix
 from labelaudit.vocab import InputFormat, NoiseKind
 
@@ -18,7 +18,7 @@ def inject_noise_cmd(
     output: Path = typer.Argument(..., help="Output .csv, .parquet or .npz (gets a true_label column / array)."),
     kind: NoiseKind = typer.Option(NoiseKind.PAIRWISE, "--kind"),
     rate: float = typer.Option(DEFAULT_NOISE_RATE, "--rate", min=0.0, max=1.0),
-    seed: int = typer.Option(DEFAULT_SEED, "--seed"),
+    seed: int = typer.Option(DEFAULT_SEED, "--seed", min=0, max=MAX_SEED),
     noise_matrix: Optional[Path] = typer.Option(None, "--noise-matrix", help="k x k P(given|true), .npy or .json."),
     labels: Optional[Path] = typer.Option(None, "--labels", help="Labels file for IDX or pred_probs input."),
     label_column: str = typer.Option(DEFAULT_LABEL_COLUMN, "--label-column"),
