@@ -13,4 +13,13 @@ try:
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0+unknown"
 
-__all__ = ["__version__"]
+__all__ = ["Client", "__version__"]
+
+
+def __getattr__(name: str):
+    # The public names load on first use, so `import labelaudit` stays light (no httpx until a client is made).
+    if name == "Client":
+        from labelaudit.client import Client
+
+        return Client
+    raise AttributeError(f"module 'labelaudit' has no attribute {name!r}")

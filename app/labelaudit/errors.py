@@ -102,6 +102,52 @@ class AuditFailed(LabelAuditError):
     code = "audit_failed"
 
 
+class ServiceError(LabelAuditError):
+    """A labelaudit service answered a client's request with a problem document (RFC 9457).
+
+    Carries the document's fields: ``status``, ``code``, ``field``, ``errors`` (every
+    ``{field, message, code}``), ``request_id`` (to find the request in the server's
+    log) and ``retry_after`` (seconds, when the service said). The subclasses below are
+    also the matching domain errors, so ``except NotFound`` catches a local and a remote
+    "not found" alike.
+    """
+
+    code = "service_error"
+
+    def __init__(self, message: str, *, status: int, field: str | None = None, code: str | None = None,
+                 errors: list[dict] | None = None, request_id: str | None = None, retry_after: int | None = None):
+        super().__init__(message, field=field, code=code)
+        self.status, self.errors, self.request_id, self.retry_after = status, errors or [], request_id, retry_after
+
+
+class ServiceUnauthorized(ServiceError):
+    """401: the service needs a valid API key."""
+
+
+class ServiceNotFound(ServiceError, NotFound):
+    """404 from the service."""
+
+
+class ServiceConflict(ServiceError, Conflict):
+    """409 from the service (e.g. results asked for before the audit is done)."""
+
+
+class ServiceRefused(ServiceError, OptionError):
+    """A 4xx the request's content caused (400, 413, 415, 422): the message names the field."""
+
+
+class ServiceBusy(ServiceError, TooManyJobs):
+    """429: the tenant's job quota is used up; ``retry_after`` says when to try again."""
+
+
+class ServiceFull(ServiceError, StorageQuotaExceeded):
+    """507: the tenant's storage quota (or the server's disk) is full."""
+
+
+class ServiceFailed(ServiceError, AuditFailed):
+    """5xx, an unreachable service, or an audit that failed or was cancelled on it."""
+
+
 #: errnos of a write the server's storage refused: no space left, over a disk quota, over a file size limit
 STORAGE_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 

@@ -13,7 +13,8 @@ import pytest
 from python_multipart.multipart import MultipartParser, parse_options_header
 from rich.console import Console
 
-from labelaudit.check.remote import MultipartBody, _upload
+from labelaudit.client import Client
+from labelaudit.client.multipart import MultipartBody
 from labelaudit.console import ProgressDisplay
 
 
@@ -93,9 +94,8 @@ def test_large_upload_streams_in_bounded_memory_with_progress(tmp_path):
     progress = []
     tracemalloc.start()
     try:
-        with httpx.Client(base_url="http://labelaudit.test", transport=Sink()) as client:
-            dataset_id = _upload(client, path, labels=None, label_column="label", format=None,
-                                 progress=lambda sent, total: progress.append((sent, total)))
+        with Client("http://labelaudit.test", transport=Sink()) as client:
+            dataset_id = client.upload(path, progress=lambda sent, total: progress.append((sent, total)))["id"]
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -120,8 +120,8 @@ def test_upload_to_the_service_stores_the_exact_file(client, tmp_path):
     np.save(data, P)
     np.save(labels, y)
     seen = []
-    dataset_id = _upload(client, data, labels=labels, label_column="label", format=None,
-                         progress=lambda sent, total: seen.append((sent, total)))
+    dataset_id = Client("http://testserver", transport=client._transport).upload(
+        data, labels=labels, progress=lambda sent, total: seen.append((sent, total)))["id"]
     got = client.get(f"/v1/datasets/{dataset_id}").json()
     assert got["rows"] == 400 and got["modality"] == "pred_probs"
     assert got["sha256"] == hashlib.sha256(data.read_bytes()).hexdigest()
@@ -163,7 +163,7 @@ def test_progress_display_bar_on_a_terminal():
 
 
 def test_pred_probs_files_are_streamed_without_a_local_load(tmp_path):
-    from labelaudit.check.remote import _is_pred_probs_npy
+    from labelaudit.check.remote import is_pred_probs_npy as _is_pred_probs_npy
 
     npy, csv = tmp_path / "p.npy", tmp_path / "d.csv"
     np.save(npy, np.eye(3, dtype=np.float32))
