@@ -122,10 +122,12 @@ def test_cli_remote_client_against_the_live_server(live_server, tmp_path):
     path = tmp_path / "digits.csv"
     path.write_bytes(csv_bytes(300))
     seen = []
-    summary, rows, evaluation, meta = remote_audit(
+    out = remote_audit(
         live_server, api_key=None, path=path, dataset_id=None, labels=None, label_column="label", id_column=None,
         format=None, options=AuditOptions(backbone="logreg", folds=3), progress=seen.append)
+    summary, rows = out.summary, out.rows
     assert summary["num_examples"] == 300 and "issue_rate" in summary and summary["classes"]
     assert len(rows) == 300 and [r["rank"] for r in rows] == list(range(300))
-    assert all("example_key" in r for r in rows) and evaluation is None
-    assert meta["audit_id"].startswith("au_") and seen
+    assert all("example_key" in r for r in rows) and out.evaluation is None
+    assert out.options["audit_id"].startswith("au_") and seen
+    assert out.dataset["rows"] == 300 and out.dataset["id"] == out.options["dataset_id"]
