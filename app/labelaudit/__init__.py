@@ -13,13 +13,18 @@ try:
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0+unknown"
 
-__all__ = ["Client", "__version__"]
+__all__ = ["AuditResult", "Client", "__version__", "audit", "inject_noise"]
 
 
 def __getattr__(name: str):
-    # The public names load on first use, so `import labelaudit` stays light (no httpx until a client is made).
+    # The public names load on first use, so `import labelaudit` stays light (no httpx, pandas or
+    # scikit-learn until they are used).
     if name == "Client":
         from labelaudit.client import Client
 
         return Client
+    if name in ("AuditResult", "audit", "inject_noise"):
+        import labelaudit.notebook
+
+        return getattr(labelaudit.notebook, name)
     raise AttributeError(f"module 'labelaudit' has no attribute {name!r}")

@@ -25,10 +25,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from labelaudit.audit.dataset import Dataset
-from labelaudit.audit.executors import LocalExecutor
-from labelaudit.audit.pipeline import AuditOptions, run_audit
-from labelaudit.audit.ranking import rank_label_issues
+from labelaudit.core.dataset import Dataset
+from labelaudit.core.executors import LocalExecutor
+from labelaudit.core.pipeline import AuditOptions, run_audit
+from labelaudit.core.ranking import rank_label_issues
 
 GOLDEN = Path(__file__).resolve().parents[1] / "data" / "pinned"
 RANKING_ARRAYS = ("is_issue", "quality_scores", "suggested_labels", "ranks", "order", "class_sizes", "class_issues",

@@ -33,6 +33,18 @@ def test_a_dataframe_round_trip_keyed_by_its_index(live_server, frame):
     assert result.summary["num_examples"] == 300 and result.summary["num_issues"] == int(issues["is_issue"].sum())
 
 
+def test_the_service_and_the_notebook_give_the_same_rows_by_index(live_server, frame):
+    from labelaudit.notebook import audit
+
+    local = audit(frame, label="digit", backbone="logreg", folds=3, seed=2, progress=False).issues
+    with labelaudit.Client(live_server) as client:
+        remote = client.audit(frame, label="digit", backbone="logreg", folds=3, seed=2, progress=False).issues
+    assert list(remote.index) == list(local.index)
+    for column in ("rank", "given_label", "suggested_label", "is_issue"):
+        assert remote[column].tolist() == local[column].tolist(), column
+    assert np.allclose(remote["quality_score"], local["quality_score"], atol=1e-6)
+
+
 def test_lower_level_calls_and_typed_errors(live_server):
     X, y = digits_arrays(200)
     with labelaudit.Client(live_server, timeout=30) as client:

@@ -1,0 +1,103 @@
+"""``labelaudit.core``: audit a dataset's labels in this process."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from labelaudit.core.constants import (
+    DEFAULT_BACKBONE,
+    DEFAULT_DEVICE,
+    DEFAULT_FILTER_BY,
+    DEFAULT_FOLDS,
+    DEFAULT_LABEL_COLUMN,
+    DEFAULT_RANK_METHOD,
+    DEFAULT_SEED,
+)
+from labelaudit.core.pipeline import AuditOptions, run_audit
+from labelaudit.notebook.inputs import audit_input
+from labelaudit.notebook.progress import AuditProgressBar
+from labelaudit.notebook.result import AuditResult
+
+
+def audit(
+    data: Any = None,
+    label: str = DEFAULT_LABEL_COLUMN,
+    *,
+    id: str | None = None,
+    labels: Any = None,
+    pred_probs: Any = None,
+    class_names: Any = None,
+    format: str | None = None,
+    backbone: str = DEFAULT_BACKBONE,
+    folds: int = DEFAULT_FOLDS,
+    epochs: int | None = None,
+    seed: int = DEFAULT_SEED,
+    device: str = DEFAULT_DEVICE,
+    rank_method: str = DEFAULT_RANK_METHOD,
+    filter_by: str = DEFAULT_FILTER_BY,
+    backbone_options: dict | None = None,
+    progress: bool = True,
+) -> AuditResult:
+    """Find the label issues of a dataset: cross-validated probabilities, then confident learning.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame, path, or (X, y)
+        A DataFrame with a label column; a path to any supported file (CSV, Parquet, NPZ, IDX, image zip,
+        pred_probs ``.npy``); an ``(X, y)`` pair of arrays (features ``(n, d)`` or images ``(n, h, w[, c])``);
+        or ``X`` alone with ``labels=``. Omit it when passing ``pred_probs=``.
+    label : str
+        The label column of a DataFrame or table.
+    id : str, optional
+        A column holding a stable id per example: results are indexed by it, it is never a feature, and it
+        keys each example's fold so the audit does not depend on row order.
+    labels : array-like, optional
+        Given labels, with ``pred_probs=`` (or with an ``X`` array as ``data``).
+    pred_probs : array-like, optional
+        Your own out-of-sample predicted probabilities ``(n, k)``: no model is trained.
+    class_names : array-like of str, optional
+        Names of class ids ``0..k-1`` when the labels are ids.
+    format : str, optional
+        The file format of a path, when its content and name do not tell.
+    backbone : str
+        ``auto`` (chosen by the data), or a backbone name (``logreg``, ``mlp``, ``cnn``, ...).
+    folds : int
+        Cross-validation folds; each example is predicted by a model that never saw it.
+    epochs : int, optional
+        Training epochs of torch backbones (default: chosen by the data's size).
+    seed : int
+        Seeds every random step: the same data and seed give the same result, whatever the row order.
+    device : str
+        ``auto`` (CUDA when present), ``cpu`` or ``cuda``.
+    rank_method, filter_by : str
+        cleanlab's label-quality score and issue filter.
+    backbone_options : dict, optional
+        Options of the chosen backbone (for example ``{"C": 0.5}`` for ``logreg``).
+    progress : bool
+        Show a progress bar (in Jupyter or on a terminal); ``False`` prints nothing.
+
+    Returns
+    -------
+    AuditResult
+        ``.issues`` (a DataFrame, lowest quality first, indexed like the input), ``.summary``, ``.classes``,
+        ``.noise_matrix``, ``.pred_probs``, ``.evaluation``.
+
+    Raises
+    ------
+    labelaudit.errors.IngestError
+        The data cannot be audited; the error names the field (``.field``) and the reason (``.code``).
+    labelaudit.errors.OptionError
+        An option cannot work for this data.
+
+    Examples
+    --------
+    >>> result = labelaudit.audit(df, label="species", id="penguin_id")   # doctest: +SKIP
+    >>> result.issues.query("is_issue").head()                            # doctest: +SKIP
+    """
+    options = AuditOptions(backbone=backbone, folds=folds, epochs=epochs, seed=seed, device=device,
+                           rank_method=rank_method, filter_by=filter_by, backbone_options=dict(backbone_options or {}))
+    prepared = audit_input(data, label=label, id=id, labels=labels, pred_probs=pred_probs, class_names=class_names,
+                           format=format, folds=folds)
+    with AuditProgressBar(enabled=progress) as bar:
+        result = run_audit(prepared.dataset, options, progress=bar)
+    return AuditResult(result, index=prepared.index)
