@@ -38,6 +38,12 @@ def audit_page(audit_id: str) -> FileResponse:
     return _page("audit.html")
 
 
+@router.get("/new")
+def new_audit_page() -> FileResponse:
+    """Upload a dataset (or pick one), optionally derive a noisy copy, and start an audit."""
+    return _page("new.html")
+
+
 @router.get("/compare")
 def compare_page() -> FileResponse:
     """Two audits side by side (``?base=au_...&other=au_...``)."""
