@@ -1,14 +1,14 @@
 # labelaudit: API and worker image.
 #   docker build -t labelaudit .                                   # CPU torch (default)
 #   docker build --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu124 -t labelaudit:cuda .
-#   docker build --build-arg EXTRAS=ray -t labelaudit-ray .                   # with Ray (LABELAUDIT_EXECUTOR=ray)
+#   docker build --build-arg EXTRAS=server,torch,ray -t labelaudit-ray .      # with Ray (LABELAUDIT_EXECUTOR=ray)
 FROM python:3.11-slim
 
 # Empty: CPU torch pinned by constraints-cpu.txt. Set to a PyTorch wheel index (e.g. .../whl/cu124) for CUDA.
 ARG TORCH_INDEX=""
 ARG TORCH_VERSION=2.13.0
-# Optional extras of the package, e.g. "ray" for the Ray executor and the Ray head/worker nodes.
-ARG EXTRAS=""
+# Extras of the package: the server and the torch backbones; add "ray" for the Ray executor and its nodes.
+ARG EXTRAS="server,torch"
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -27,10 +27,10 @@ COPY pyproject.toml README.md constraints-cpu.txt ./
 COPY app ./app
 
 RUN if [ -n "$TORCH_INDEX" ]; then \
-        pip install --index-url "$TORCH_INDEX" "torch==${TORCH_VERSION}" && pip install ".${EXTRAS:+[$EXTRAS]}" ; \
+        pip install --index-url "$TORCH_INDEX" "torch==${TORCH_VERSION}" && pip install ".[${EXTRAS}]" ; \
     else \
         pip install --extra-index-url https://download.pytorch.org/whl/cpu -c constraints-cpu.txt \
-            ".${EXTRAS:+[$EXTRAS]}" ; \
+            ".[${EXTRAS}]" ; \
     fi
 
 USER labelaudit

@@ -14,7 +14,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml constraints-cpu.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(FIND_LINKS) \
-		-c constraints-cpu.txt -e '.[test]'
+		-c constraints-cpu.txt -e '.[all,test]'
 	touch $(STAMP)
 
 run: setup

@@ -77,7 +77,7 @@ def test_ray_profile(compose):
         assert "profiles" not in services[name]
         assert services[name].get("environment", {}).get("LABELAUDIT_EXECUTOR", "local") == "local"
     head = services["ray-head"]
-    assert head["build"]["args"]["EXTRAS"] == "ray"
+    assert head["build"]["args"]["EXTRAS"] == "server,torch,ray"
     assert head["command"][:3] == ["ray", "start", "--head"] and "--port=6379" in head["command"]
     assert "--ray-client-server-port=10001" in head["command"] and "--block" in head["command"]
     assert head["healthcheck"]["test"] and head["shm_size"]
@@ -98,11 +98,17 @@ def test_ray_profile(compose):
     assert settings.ray_cpus_per_fold == 1.0
 
 
-def test_dockerfile_ray_extra():
+def test_dockerfile_extras():
+    """The image is the server with the torch backbones; Ray by build argument; extras as pyproject names them."""
     text = (ROOT / "Dockerfile").read_text()
-    assert 'ARG EXTRAS=""' in text and '".${EXTRAS:+[$EXTRAS]}"' in text
+    assert 'ARG EXTRAS="server,torch"' in text and text.count('".[${EXTRAS}]"') == 2
     import tomllib
 
-    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
     assert any(req.startswith("ray") for req in extras["ray"])
+    assert any(req.startswith("torch") for req in extras["torch"])
+    assert any(req.startswith("fastapi") for req in extras["server"])
+    core = " ".join(project["dependencies"])
+    assert "torch" not in core and "fastapi" not in core and "sqlalchemy" not in core
     assert any(req.startswith("ray") for req in extras["test"])  # CI runs the Ray executor's tests

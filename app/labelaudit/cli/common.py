@@ -31,8 +31,19 @@ err = _Console(stderr=True, width=None if sys.stderr.isatty() else int(os.enviro
 
 def fail(message: str, code: int = EXIT_INPUT) -> None:
     """Print ``error: message`` as one line on stderr and exit with ``code``."""
-    err.print(f"error: {message}", highlight=False, soft_wrap=True)
+    err.print(f"error: {message}", highlight=False, soft_wrap=True, markup=False)
     raise typer.Exit(code)
+
+
+def need_extra(extra: str, what: str) -> None:
+    """Exit 2 with the install command when ``extra`` (see :mod:`labelaudit.extras`) is not installed."""
+    from labelaudit.errors import MissingExtra
+    from labelaudit.extras import require
+
+    try:
+        require(extra, what)
+    except MissingExtra as exc:
+        fail(exc.message)
 
 
 def closed_pipe() -> None:

@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from labelaudit.cli.common import err, fail
+from labelaudit.cli.common import err, fail, need_extra
 from labelaudit.errors import LabelAuditError
 
 keys_app = typer.Typer(help="Manage API keys (needed when LABELAUDIT_AUTH is on, the default).",
@@ -19,6 +19,7 @@ def keys_create(name: str = typer.Option(..., "--name", help="Who the key is for
                     None, "--tenant", help="Whose data the key opens (default: the name). Keys of one tenant share "
                                            "its datasets and audits; other tenants' are invisible (404).")) -> None:
     """Create a key and print it once (only its hash is stored)."""
+    need_extra("server", "labelaudit keys")
     from labelaudit.config import get_settings
     from labelaudit.services.keys import create_api_key
     from labelaudit.store.db import open_database
@@ -34,6 +35,7 @@ def keys_create(name: str = typer.Option(..., "--name", help="Who the key is for
 @keys_app.command("list")
 def keys_list(all_keys: bool = typer.Option(False, "--all", help="Include revoked keys.")) -> None:
     """List keys: id, name, prefix, created, last used, revoked."""
+    need_extra("server", "labelaudit keys")
     from labelaudit.config import get_settings
     from labelaudit.services.keys import list_api_keys
     from labelaudit.store.db import open_database
@@ -48,6 +50,7 @@ def keys_list(all_keys: bool = typer.Option(False, "--all", help="Include revoke
 @keys_app.command("revoke")
 def keys_revoke(key_id: str = typer.Argument(..., help="The key id from `labelaudit keys list`.")) -> None:
     """Revoke a key; requests with it get 401 from then on."""
+    need_extra("server", "labelaudit keys")
     from labelaudit.config import get_settings
     from labelaudit.services.keys import revoke_api_key
     from labelaudit.store.db import open_database

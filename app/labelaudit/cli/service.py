@@ -6,6 +6,8 @@ from typing import Optional
 
 import typer
 
+from labelaudit.cli.common import need_extra
+
 
 def serve(
     host: Optional[str] = typer.Option(None, "--host", help="Bind address (LABELAUDIT_HOST)."),
@@ -13,6 +15,7 @@ def serve(
     workers: Optional[int] = typer.Option(None, "--workers", help="In-process audit workers (LABELAUDIT_WORKERS)."),
 ) -> None:
     """Run the HTTP API (and, by default, an in-process audit worker)."""
+    need_extra("server", "labelaudit serve")
     from labelaudit.config import get_settings
 
     overrides = {k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v is not None}
@@ -23,6 +26,7 @@ def serve(
 
 def worker() -> None:
     """Run an audit worker that claims jobs from the service's database."""
+    need_extra("server", "labelaudit worker")
     from labelaudit.config import get_settings
     from labelaudit.jobs.worker import run_worker, warm_imports
     from labelaudit.logs import configure_logging

@@ -6,14 +6,21 @@ from labelaudit.core.backbones.base import Backbone, FitContext
 from labelaudit.core.backbones.options import check_option_values
 from labelaudit.core.constants import AUTO_CNN_MAX_SIDE
 from labelaudit.errors import OptionError
+from labelaudit.extras import has_module, require
 from labelaudit.vocab import BackboneName, values
 
 BACKBONE_NAMES: tuple[str, ...] = values(BackboneName)
-
+#: the backbones that train with torch (``labelaudit[torch]``)
+TORCH_BACKBONES = frozenset({"mlp", "cnn", "resnet", "se_resnet", "mbconv"})
 
 
 def get_backbone(name: str) -> Backbone:
-    """The backbone registered under ``name`` (not ``auto``; see :func:`choose_backbone`)."""
+    """The backbone registered under ``name`` (not ``auto``; see :func:`choose_backbone`).
+
+    Raises :class:`~labelaudit.errors.MissingExtra` for a torch backbone where torch is not installed.
+    """
+    if name in TORCH_BACKBONES:
+        require("torch", f"the {name!r} backbone", field="backbone", modules=("torch",))
     if name == "logreg":
         from labelaudit.core.backbones.logreg import LogRegBackbone
 
@@ -48,7 +55,7 @@ def choose_backbone(name: str, modality: str, feature_shape: tuple[int, ...], op
     backbone = get_backbone(name)
     if modality not in backbone.modalities:
         raise OptionError(f"backbone {name!r} does not take {modality} data; use one of: "
-                          f"{', '.join(n for n in BACKBONE_NAMES[1:] if modality in get_backbone(n).modalities)}",
+                          f"{', '.join(n for n in BACKBONE_NAMES[1:] if _installed(n) and modality in get_backbone(n).modalities)}",
                           field="backbone")
     unknown = sorted(set(options or {}) - backbone.option_names)
     if unknown:
@@ -60,13 +67,20 @@ def choose_backbone(name: str, modality: str, feature_shape: tuple[int, ...], op
     return backbone
 
 
+def _installed(name: str) -> bool:
+    return name not in TORCH_BACKBONES or has_module("torch")
+
+
 def auto_backbone(modality: str, feature_shape: tuple[int, ...]) -> str:
-    """What ``auto`` means: ``mlp`` for tables; for images the small ``cnn`` up to 32 px
-    (measured best for time and AP on MNIST and digits on CPU), ``resnet`` above."""
+    """What ``auto`` means: ``mlp`` for tables (``logreg`` where torch is not installed); for images the
+    small ``cnn`` up to 32 px (measured best for time and AP on MNIST and digits on CPU), ``resnet`` above,
+    which need torch (:class:`~labelaudit.errors.MissingExtra` without it: no other backbone takes images)."""
     if modality != "image":
-        return "mlp"
+        return "mlp" if has_module("torch") else "logreg"
+    require("torch", "auditing images", field="backbone", modules=("torch",))
     side = max(feature_shape[-2:]) if len(feature_shape) >= 2 else 0
     return "cnn" if side <= AUTO_CNN_MAX_SIDE else "resnet"
 
 
-__all__ = ["Backbone", "FitContext", "BACKBONE_NAMES", "get_backbone", "choose_backbone", "auto_backbone"]
+__all__ = ["Backbone", "FitContext", "BACKBONE_NAMES", "TORCH_BACKBONES", "get_backbone", "choose_backbone",
+           "auto_backbone"]

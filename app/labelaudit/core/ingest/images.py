@@ -14,6 +14,7 @@ from labelaudit.core.ingest.limits import IngestLimits
 from labelaudit.core.ingest.messages import first_line, preview
 from labelaudit.core.ingest.sources import Source
 from labelaudit.errors import IngestError
+from labelaudit.extras import require
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 
@@ -56,6 +57,7 @@ def read_image_zip(source: Source, *, image_size: int | None = None, skip_corrup
         An unsafe or too large archive, no images in class folders, or
         unreadable images (without ``skip_corrupt``).
     """
+    require("torch", "reading image archives", field="file", modules=("PIL",))
     from PIL import Image
 
     with open_zip(source, what="zip", limits=limits) as archive:
