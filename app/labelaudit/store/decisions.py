@@ -1,0 +1,50 @@
+"""Review decisions and their history: read the current ones by key, write changes in bulk, read the history.
+
+Functions take a :class:`~sqlalchemy.orm.Session` first and leave committing to the caller.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from labelaudit.store.models import ReviewDecisionRecord, ReviewEvent
+
+#: Keys per ``IN (...)`` list: well under SQLite's and PostgreSQL's parameter limits.
+KEY_CHUNK = 5000
+#: The columns of a current decision as :func:`current` returns them, in this order.
+DECISION_COLUMNS = ("example_key", "decision", "label", "note", "decided_by", "decided_at", "version", "audit_id")
+_COLS = tuple(getattr(ReviewDecisionRecord, c) for c in DECISION_COLUMNS)
+
+
+def current(session: Session, *, tenant: str, keys: Iterable[str], lock: bool = False) -> dict[str, tuple]:
+    """The current decisions (undone ones included, with ``decision`` null) of ``tenant`` on ``keys``: key -> row
+    of :data:`DECISION_COLUMNS`. ``lock`` holds the rows until the transaction ends (``FOR UPDATE`` on PostgreSQL)."""
+    keys = list(dict.fromkeys(keys))
+    out: dict[str, tuple] = {}
+    for start in range(0, len(keys), KEY_CHUNK):
+        q = select(*_COLS).where(ReviewDecisionRecord.tenant == tenant,
+                                 ReviewDecisionRecord.example_key.in_(keys[start:start + KEY_CHUNK]))
+        if lock:
+            q = q.with_for_update()
+        out.update((r[0], tuple(r)) for r in session.execute(q))
+    return out
+
+
+def write(session: Session, *, inserts: list[dict], updates: list[dict], events: list[dict]) -> None:
+    """Insert new decisions, update changed ones (by primary key) and append their history events, in bulk."""
+    if inserts:
+        session.execute(insert(ReviewDecisionRecord), inserts)
+    if updates:
+        session.execute(update(ReviewDecisionRecord), updates)
+    if events:
+        session.execute(insert(ReviewEvent), events)
+
+
+def history(session: Session, *, tenant: str, key: str) -> list[ReviewEvent]:
+    """Every change of ``tenant``'s decision on ``key``, oldest first."""
+    q = select(ReviewEvent).where(ReviewEvent.tenant == tenant, ReviewEvent.example_key == key) \
+        .order_by(ReviewEvent.version, ReviewEvent.id)
+    return list(session.scalars(q))
