@@ -62,14 +62,16 @@ def get_decisions(audit_id: str, db: DatabaseDep, artifacts: ArtifactsDep, calle
                   min_score: Annotated[float | None, Query(ge=0.0, le=1.0)] = None,
                   max_score: Annotated[float | None, Query(ge=0.0, le=1.0)] = None,
                   limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
-                  cursor: Annotated[str | None, Query(pattern=r"^\d{1,10}$")] = None) -> DecisionsPage:
+                  cursor: Annotated[str | None, Query(pattern=r"^\d{1,10}$")] = None,
+                  index: Annotated[list[int] | None, Query(max_length=1000, description=(
+                      "only these examples (the issue browser's page)"))] = None) -> DecisionsPage:
     """The audit's examples (by default the decided ones) in rank order with their decisions, filtered like the issue
     browser; ``progress`` counts the whole audit."""
     flt = {k: v for k, v in {"given_label": given_label, "suggested_label": suggested_label, "is_issue": is_issue,
                              "min_score": min_score, "max_score": max_score}.items() if v is not None}
     return DecisionsPage(**review.listing(db, artifacts, audit_id=audit_id, tenant=caller.tenant, state=state,
                                           decision=decision.value if decision else None, filter=flt, limit=limit,
-                                          cursor=int(cursor) if cursor else None))
+                                          cursor=int(cursor) if cursor else None, indices=index))
 
 
 @router.get("/{audit_id}/decisions/history", response_model=HistoryOut, responses=responses(404, 409, 422),

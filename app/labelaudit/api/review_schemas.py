@@ -63,6 +63,8 @@ class DecisionOut(BaseModel):
     key: str
     index: int
     rank: int
+    given_label: int
+    suggested_label: int
     given_class: str
     suggested_class: str
     quality_score: float

@@ -151,6 +151,7 @@ def item_of(view: ReviewView, i: int, row: tuple | None) -> dict:
     """One example of the review listing: its place in the audit and its current decision (if any)."""
     names = view.class_names
     out = {"key": str(view.keys[i]), "index": int(i), "rank": int(view.rank[i]),
+           "given_label": int(view.given[i]), "suggested_label": int(view.suggested[i]),
            "given_class": names[view.given[i]], "suggested_class": names[view.suggested[i]],
            "quality_score": float(view.score[i]), "is_issue": bool(view.is_issue[i]),
            "decision": None, "label": None, "note": None, "decided_by": None, "decided_at": None,
@@ -189,11 +190,11 @@ def progress_of(view: ReviewView, live: dict[str, tuple]) -> dict:
 
 def listing(db: Database, artifacts: ArtifactStore, *, audit_id: str, tenant: str, state: str = "all",
             decision: str | None = None, filter: dict | None = None, limit: int = 100,
-            cursor: int | None = None) -> dict:
+            cursor: int | None = None, indices: list[int] | None = None) -> dict:
     """The audit's examples with their decisions, in rank order after ``cursor`` (a rank), and the progress.
 
     ``state`` is ``all``, ``decided`` or ``undecided``; ``decision`` keeps one kind;
-    ``filter`` takes the issue browser's filters. Returns ``{items, next_cursor, total, progress}``.
+    ``filter`` takes the issue browser's filters; ``indices`` keeps those examples only. Returns ``{items, next_cursor, total, progress}``.
     """
     if state not in STATES:
         raise OptionError(f"state must be one of {', '.join(STATES)}", field="state", code="invalid_state")
@@ -204,6 +205,10 @@ def listing(db: Database, artifacts: ArtifactStore, *, audit_id: str, tenant: st
         view = review_view(s, artifacts, audit_id, tenant=tenant)
         live = _live(store.current(s, tenant=tenant, keys=view.keys.tolist()))
     mask = view.mask(**(filter or {}))
+    if indices is not None:
+        chosen = np.zeros(view.num_examples, dtype=bool)
+        chosen[[i for i in indices if 0 <= i < view.num_examples]] = True
+        mask &= chosen
     if state != "all" or decision is not None:
         kinds = np.array([live[k][1] if k in live else "" for k in view.keys.tolist()], dtype=object)
         if state == "decided":
