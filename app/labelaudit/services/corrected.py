@@ -35,7 +35,7 @@ def apply_review(db: Database, artifacts: ArtifactStore, settings: Settings, *, 
     with db.sessions() as s:
         view = review_view(s, artifacts, audit_id, tenant=tenant)
         parent = queries.get_dataset(s, dataset_id=view.dataset_id, tenant=tenant)
-        rows = store.current(s, tenant=tenant, keys=view.keys.tolist())
+        rows = store.live(s, tenant=tenant, keys=view.keys.tolist())
     decisions = {k: Decision(ReviewDecision(r[1]), r[2], r[3]) for k, r in rows.items() if r[1] is not None}
     corrected = apply_decisions(dataset_arrays(artifacts, parent), view.keys, decisions)
     if corrected.dataset.num_examples < MIN_CORRECTED_ROWS:

@@ -95,10 +95,6 @@ def targets_of(view: ReviewView, *, items: list[dict] | None, filter: dict | Non
     return [Target(int(i), checked(decision, label, int(i), "filter", note), None, "filter") for i in indices]
 
 
-def _live(rows: dict[str, tuple]) -> dict[str, tuple]:
-    return {k: r for k, r in rows.items() if r[1] is not None}
-
-
 def change(db: Database, artifacts: ArtifactStore, *, audit_id: str, tenant: str, who: str,
            items: list[dict] | None = None, filter: dict | None = None, decision: str | None = None,
            label: str | None = None, note: str | None = None, undo: bool = False) -> dict:
@@ -116,7 +112,7 @@ def change(db: Database, artifacts: ArtifactStore, *, audit_id: str, tenant: str
         view = review_view(s, artifacts, audit_id, tenant=tenant)
         decided = None
         if filter is not None and (filter.get("state") or "all") != "all":
-            decided = _live(store.current(s, tenant=tenant, keys=view.keys.tolist()))
+            decided = store.live(s, tenant=tenant, keys=view.keys.tolist())
     targets = targets_of(view, items=items, filter=filter, decision=decision, label=label, note=note, undo=undo,
                          decided=decided)
     last = {view.keys[t.index]: t for t in targets}  # one example named twice: the last one wins
@@ -203,7 +199,7 @@ def listing(db: Database, artifacts: ArtifactStore, *, audit_id: str, tenant: st
                           field="decision", code="invalid_decision")
     with db.sessions() as s:
         view = review_view(s, artifacts, audit_id, tenant=tenant)
-        live = _live(store.current(s, tenant=tenant, keys=view.keys.tolist()))
+        live = store.live(s, tenant=tenant, keys=view.keys.tolist())
     mask = view.mask(**(filter or {}))
     if indices is not None:
         chosen = np.zeros(view.num_examples, dtype=bool)

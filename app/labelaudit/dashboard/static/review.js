@@ -6,7 +6,7 @@
 const Review = (() => {
   const { api, send, el, pct, num, when } = LA;
   const $ = id => document.getElementById(id);
-  let ctx = null, selected = 0, selectFirst = false, busy = false;
+  let ctx = null, selected = 0, selectFirst = false, busy = false, progressTimer = null;
   const KINDS = { keep: "keep", exclude: "exclude", unsure: "unsure", relabel: "relabel" };
 
   function init(context) {
@@ -79,7 +79,7 @@ const Review = (() => {
       row.querySelector(".decision-col").replaceWith(cell(row, d));
       row.dataset.decision = d.decision;
       next(row);
-      progress();
+      soon();
     } catch (err) { flash(err.message); } finally { busy = false; }
   }
 
@@ -88,7 +88,7 @@ const Review = (() => {
       const res = await send("DELETE", `/v1/audits/${ctx.auditId}/decisions`, { items: [{ index: +row.dataset.index }] });
       row.querySelector(".decision-col").replaceWith(cell(row, res.items[0]));
       row.dataset.decision = "";
-      progress();
+      soon();
     } catch (err) { flash(err.message); }
   }
 
@@ -101,6 +101,12 @@ const Review = (() => {
   }
 
   function flash(message) { $("review-progress-text").textContent = "error: " + message; }
+
+  // The progress counts the whole audit: refreshed once after a burst of decisions, not after each key.
+  function soon() {
+    clearTimeout(progressTimer);
+    progressTimer = setTimeout(progress, 300);
+  }
 
   async function progress() {
     let p;
