@@ -192,3 +192,41 @@ def test_decisions_survive_a_reordered_upload_and_bulk(client, app):
         assert row["decision"] == rows_a[row["key"]]["decision"]
     # the same keys in another row order: row i of b is row perm[i] of a
     assert rows_b["progress"]["reviewed"] == 300
+
+
+def image_zip(n: int = 300) -> bytes:
+    """The first ``n`` digits as 8x8 PNGs in an ImageFolder zip (``<class>/<i>.png``)."""
+    import zipfile
+
+    from PIL import Image
+
+    from tests.service_fixtures import digits_arrays
+
+    X, y = digits_arrays(n)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for i, (x, label) in enumerate(zip(X, y)):
+            png = io.BytesIO()
+            Image.fromarray((x.reshape(8, 8) * 15).astype(np.uint8)).save(png, format="PNG")
+            zf.writestr(f"{label}/{i:04d}.png", png.getvalue())
+    return buf.getvalue()
+
+
+def test_image_audit_review_apply_manifest_and_reaudit(client, app):
+    ds = client.post("/v1/datasets", files={"file": ("digits.zip", image_zip())})
+    assert ds.status_code == 201, ds.text
+    noisy = client.post(f"/v1/datasets/{ds.json()['id']}/noise", json={"kind": "pairwise", "rate": 0.15,
+                                                                       "seed": 4}).json()
+    audit = audit_of(client, app, noisy["id"])
+    aid = audit["id"]
+    r = client.put(f"/v1/audits/{aid}/decisions", json={"filter": {"is_issue": True}, "decision": "relabel"})
+    assert r.json()["changed"] == audit["summary"]["num_issues"] > 0
+    fixed = client.post(f"/v1/audits/{aid}/apply").json()
+    manifest = client.get(f"/v1/datasets/{fixed['id']}/download")
+    assert manifest.status_code == 200 and manifest.headers["content-type"].startswith("text/csv")
+    table = pacsv.read_csv(io.BytesIO(manifest.content)).to_pydict()
+    assert set(table) >= {"id", "label", "original_label", "review_decision"} and len(table["id"]) == noisy["rows"]
+    assert all(p.endswith(".png") for p in table["id"])
+    assert table["review_decision"].count("relabel") == audit["summary"]["num_issues"]
+    re_audit = audit_of(client, app, fixed["id"])
+    assert re_audit["summary"]["issue_rate"] < audit["summary"]["issue_rate"]
