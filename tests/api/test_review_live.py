@@ -50,6 +50,24 @@ def test_review_loop_by_the_client(live_server, keys, tmp_path):
     assert [(e["decided_by"], e["decision"]) for e in history] == [("reviewer-1", "relabel"), ("reviewer-2", "keep")]
     with pytest.raises(ServiceNotFound):
         other.decisions(aid)
+    # six reviewers' requests at once on the same 40 examples: none fails, the last write wins, the history has all
+    from concurrent.futures import ThreadPoolExecutor
+
+    calm = [r["index"] for r in r1.iter_issues(aid, is_issue=False, limit=40)][:40]
+    kinds = ["keep", "exclude", "unsure"]
+
+    def put(n: int) -> dict:
+        with Client(live_server, keys["r1" if n % 2 else "r2"]) as c:
+            return c.decide(aid, [{"index": i, "decision": kinds[n % 3]} for i in calm])
+
+    with ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(put, range(6)))
+    assert sum(r["changed"] for r in results) >= 6 * 40 - 5 * 40  # at least the first write of each changed all
+    versions = {i["index"]: i["version"] for i in r1.decisions(aid, state="decided", is_issue=False)["items"]}
+    for i in calm[:5]:
+        assert len(r1.history(aid, index=i)) == versions[i]
+    r1.undo(aid, [{"index": i} for i in calm])
+
     progress = r1.decisions(aid)["progress"]
     assert progress["kept"] == 1 and progress["relabelled"] == audit["summary"]["num_issues"] - 1
 

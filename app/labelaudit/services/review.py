@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from labelaudit.audit.review import Decision, check_decision
+from labelaudit.audit.review import Decision, check_decision, stored_key
 from labelaudit.errors import Conflict, OptionError
 from labelaudit.services.review_view import ReviewView, review_view
 from labelaudit.store import decisions as store
@@ -49,7 +49,7 @@ def resolve_index(view: ReviewView, item: dict, field: str) -> int:
         return f"{field}.{name}" if field else name
 
     if key is not None:
-        found = view.index_of(str(key))
+        found = view.index_of(stored_key(str(key)))
         if found is None:
             raise OptionError(f"no example with key {str(key)[:80]!r} in this audit", field=f("key"),
                               code="unknown_example")
@@ -72,6 +72,8 @@ def targets_of(view: ReviewView, *, items: list[dict] | None, filter: dict | Non
             return None
         return check_decision(d, lbl, names, field=field, suggested=names[view.suggested[i]], note=nt)
 
+    if items is not None and filter is not None:
+        raise OptionError("send items or a filter, not both", field="filter", code="items_and_filter")
     if items is not None:
         out = []
         for n, item in enumerate(items):
@@ -118,7 +120,8 @@ def change(db: Database, artifacts: ArtifactStore, *, audit_id: str, tenant: str
     last = {view.keys[t.index]: t for t in targets}  # one example named twice: the last one wins
     now = utcnow()
     with db.sessions.begin() as s:
-        cur = store.current(s, tenant=tenant, keys=list(last), lock=True)
+        store.lock_tenant(s, tenant=tenant)
+        cur = store.current(s, tenant=tenant, keys=list(last))
         inserts, updates, events, out = [], [], [], []
         for key, t in last.items():
             row = cur.get(key)

@@ -22,8 +22,9 @@ from labelaudit.store import queries
 from labelaudit.store.artifacts import ArtifactStore, dataset_arrays
 from labelaudit.store.models import AuditRecord
 
-#: Finished audits whose review view is kept per process (each holds a key and five numbers per example).
-CACHE_SIZE = 16
+#: Examples whose review view is kept per process, all audits together (each holds a key string and five
+#: numbers per example: about 120 bytes); the least recently used audits go first.
+CACHE_EXAMPLES = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,8 @@ class ReviewView:
 
 
 class _LRU:
+    """Review views by audit id, bounded by their examples in total (one larger view is still kept alone)."""
+
     def __init__(self, size: int):
         self.size, self.items, self.lock = size, OrderedDict(), threading.Lock()
 
@@ -95,11 +98,12 @@ class _LRU:
     def put(self, key: str, value) -> None:
         with self.lock:
             self.items[key] = value
-            while len(self.items) > self.size:
+            self.items.move_to_end(key)
+            while len(self.items) > 1 and sum(v.num_examples for v in self.items.values()) > self.size:
                 self.items.popitem(last=False)
 
 
-_cache = _LRU(CACHE_SIZE)
+_cache = _LRU(CACHE_EXAMPLES)
 
 
 def review_view(session: Session, artifacts: ArtifactStore, audit_id: str, *, tenant: str) -> ReviewView:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.orm import Session
 
 from labelaudit.store.models import ReviewDecisionRecord, ReviewEvent
@@ -19,6 +19,16 @@ SCAN_ABOVE = 20_000
 #: The columns of a current decision as :func:`current` returns them, in this order.
 DECISION_COLUMNS = ("example_key", "decision", "label", "note", "decided_by", "decided_at", "version", "audit_id")
 _COLS = tuple(getattr(ReviewDecisionRecord, c) for c in DECISION_COLUMNS)
+
+
+def lock_tenant(session: Session, *, tenant: str) -> None:
+    """Hold ``tenant``'s review write lock until the transaction ends: its decision writes run one at a time, so
+    two first decisions on one example cannot both insert, nor a version check race a write (PostgreSQL: a
+    per-tenant advisory lock; SQLite: the database's write lock, taken before reading)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:t))"), {"t": "labelaudit-review:" + tenant})
+    else:
+        session.execute(text("BEGIN IMMEDIATE"))
 
 
 def current(session: Session, *, tenant: str, keys: Iterable[str], lock: bool = False) -> dict[str, tuple]:
