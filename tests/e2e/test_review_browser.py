@@ -80,4 +80,18 @@ def test_keyboard_review_in_chromium(live_server, browser):
     page.wait_for_selector("#example-history li")
     assert "local" in page.inner_text("#example-history")
     page.screenshot(path=str(SHOTS / "11-review-history.png"))
+    page.keyboard.press("Escape")
+
+    # the corrected dataset, audited with the same options; its page shows the lineage and links the compare
+    page.click("#apply-review")
+    page.wait_for_selector("#download-corrected")
+    assert "2 relabelled, 1 excluded" in page.inner_text("#apply-result")
+    page.click("#reaudit")
+    page.wait_for_function(f"!location.href.endsWith({aid!r})")
+    page.wait_for_selector("#lineage-audit")
+    assert page.inner_text("#lineage-audit") == aid and "10 decisions applied" in page.inner_text("#audit-sub")
+    page.wait_for_selector("#results:not([hidden])", timeout=120_000)
+    page.click("#compare-before")
+    page.wait_for_selector("#compare-results:not([hidden])", timeout=20_000)
+    page.screenshot(path=str(SHOTS / "12-review-compare.png"), full_page=True)
     assert not errors, errors

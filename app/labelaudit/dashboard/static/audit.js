@@ -22,7 +22,11 @@
     isImage = dataset.modality === "image";
     $("audit-sub").replaceChildren("dataset ", el("a", { href: `/dashboard?dataset_id=${dataset.id}` }, dataset.name),
       ` · ${num(dataset.rows)} examples · ${dataset.classes} classes · ${dataset.modality}`,
-      dataset.noise ? ` · injected ${dataset.noise.kind} noise ${pct(dataset.noise.rate, 0)}` : "");
+      dataset.noise ? ` · injected ${dataset.noise.kind} noise ${pct(dataset.noise.rate, 0)}` : "",
+      ...(dataset.review ? [" · corrected from audit ", el("a", { id: "lineage-audit", href: `/dashboard/audits/${dataset.review.audit_id}` },
+        dataset.review.audit_id), ` (${num(dataset.review.decisions_applied)} decisions applied: ${num(dataset.review.relabelled)} relabelled, ` +
+        `${num(dataset.review.excluded)} excluded) · `, el("a", { id: "compare-before", href:
+        `/dashboard/compare?base=${dataset.review.audit_id}&other=${auditId}` }, "compare before / after")] : []));
     follow();
   }
 
@@ -74,7 +78,7 @@
     if (!audit.summary.num_issues) $("filter-flag").value = "";
     if (!names.length || !audit.evaluation) document.querySelectorAll(".true-col").forEach(n => n.remove());
     if (!isImage) document.querySelector("#issues-table th.img-col").textContent = "";
-    Review.init({ auditId, names, open: openExample });
+    Review.init({ auditId, names, open: openExample, options: audit.options });
     for (const id of ["filter-given", "filter-suggested", "filter-flag", "filter-min", "filter-max", "filter-sort",
       "filter-limit", "filter-review"]) $(id).onchange = () => { cursors.splice(1); loadRows(); };
     $("reset-filters").onclick = () => setFilters({ flag: audit.summary.num_issues ? "true" : "" });

@@ -12,7 +12,27 @@ const Review = (() => {
   function init(context) {
     ctx = context;
     document.addEventListener("keydown", onKey);
+    $("apply-review").onclick = apply;
     progress();
+  }
+
+  // The corrected dataset (decisions applied), with links to download it and to audit it with this audit's options.
+  async function apply() {
+    let ds;
+    try { ds = await send("POST", `/v1/audits/${ctx.auditId}/apply`, {}); } catch (err) { flash(err.message); return; }
+    const reaudit = el("button", { id: "reaudit", onclick: async () => {
+      const options = {};  // this audit's options, so the before / after comparison is fair
+      for (const k of ["backbone", "folds", "epochs", "seed", "device", "rank_method", "filter_by"]) {
+        if (ctx.options && ctx.options[k] !== null && ctx.options[k] !== undefined) options[k] = ctx.options[k];
+      }
+      try {
+        const a = await send("POST", "/v1/audits", { dataset_id: ds.id, ...options });
+        location.href = `/dashboard/audits/${a.id}`;
+      } catch (err) { flash(err.message); }
+    } }, "Audit it");
+    $("apply-result").replaceChildren(`Corrected dataset ${ds.id}: ${num(ds.rows)} examples, ` +
+      `${num(ds.review.relabelled)} relabelled, ${num(ds.review.excluded)} excluded · `,
+      el("a", { id: "download-corrected", href: `/v1/datasets/${ds.id}/download` }, "download"), " · ", reaudit);
   }
 
   function rows() { return [...document.querySelectorAll("#issues-table tbody tr[data-index]")]; }
