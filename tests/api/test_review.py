@@ -140,6 +140,11 @@ def test_filter_decisions_apply_download_reaudit_and_compare(client, app, noisy_
     assert re_audit["summary"]["issue_rate"] < before
     cmp = client.get(f"/v1/audits/{aid}/compare/{re_audit['id']}").json()
     assert cmp["issue_rate_change"] < 0 and cmp["num_gone"] > 0
+    # per class: where the relabels took examples from, the issues dropped
+    relabelled = client.get(f"/v1/audits/{aid}/decisions", params={"decision": "relabel", "limit": 1000}).json()
+    touched = {i["given_class"] for i in relabelled["items"]}
+    rows = [c for c in cmp["classes"] if c["class_name"] in touched]
+    assert sum(c["other_issues"] for c in rows) < sum(c["base_issues"] for c in rows)
     # the injected errors the relabels fixed: fewer given labels differ from the true ones
     assert fixed["has_true_labels"]
     wrong_after = sum(str(g) != str(t) for g, t in zip(table["label"], table["true_label"]))
