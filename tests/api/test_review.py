@@ -195,8 +195,15 @@ def test_decisions_survive_a_reordered_upload_and_bulk(client, app):
     assert rows_b["total"] == 300 and {i["key"] for i in rows_b["items"]} == set(rows_a)
     for row in rows_b["items"]:
         assert row["decision"] == rows_a[row["key"]]["decision"]
-    # the same keys in another row order: row i of b is row perm[i] of a
     assert rows_b["progress"]["reviewed"] == 300
+    # appended rows: the old rows keep their decisions, the new ones have none
+    grown = (shuffled.decode() + "\n".join(csv_bytes(320).decode().splitlines()[301:]) + "\n").encode()
+    c = client.post("/v1/datasets", files={"file": ("c.csv", grown)}).json()
+    audit_c = audit_of(client, app, c["id"])
+    progress = client.get(f"/v1/audits/{audit_c['id']}/decisions").json()["progress"]
+    assert (progress["num_examples"], progress["reviewed"]) == (320, 300)
+    undecided = client.get(f"/v1/audits/{audit_c['id']}/decisions", params={"state": "undecided"}).json()
+    assert undecided["total"] == 20 and all(i["decision"] is None for i in undecided["items"])
 
 
 def image_zip(n: int = 300) -> bytes:

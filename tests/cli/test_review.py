@@ -68,3 +68,5 @@ def test_check_accepts_examples_decided_keep(digits_csv, tmp_path):
                cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert json.loads(report.read_text())["new_issues"] == flagged[:1]
+    proc = run("check", digits_csv, "--server-decisions", "-q", cwd=tmp_path)
+    assert proc.returncode == 2 and "--server-decisions needs --server" in proc.stderr

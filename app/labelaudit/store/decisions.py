@@ -14,7 +14,7 @@ from labelaudit.store.models import ReviewDecisionRecord, ReviewEvent
 
 #: Keys per ``IN (...)`` list: well under SQLite's and PostgreSQL's parameter limits.
 KEY_CHUNK = 5000
-#: Past this many keys (and unlocked), one scan of the tenant's live decisions beats many ``IN`` lists.
+#: Past this many keys, one scan of the tenant's live decisions beats many ``IN`` lists.
 SCAN_ABOVE = 20_000
 #: The columns of a current decision as :func:`current` returns them, in this order.
 DECISION_COLUMNS = ("example_key", "decision", "label", "note", "decided_by", "decided_at", "version", "audit_id")
@@ -31,16 +31,14 @@ def lock_tenant(session: Session, *, tenant: str) -> None:
         session.execute(text("BEGIN IMMEDIATE"))
 
 
-def current(session: Session, *, tenant: str, keys: Iterable[str], lock: bool = False) -> dict[str, tuple]:
+def current(session: Session, *, tenant: str, keys: Iterable[str]) -> dict[str, tuple]:
     """The current decisions (undone ones included, with ``decision`` null) of ``tenant`` on ``keys``: key -> row
-    of :data:`DECISION_COLUMNS`. ``lock`` holds the rows until the transaction ends (``FOR UPDATE`` on PostgreSQL)."""
+    of :data:`DECISION_COLUMNS`. Writers hold :func:`lock_tenant` first."""
     keys = list(dict.fromkeys(keys))
     out: dict[str, tuple] = {}
     for start in range(0, len(keys), KEY_CHUNK):
         q = select(*_COLS).where(ReviewDecisionRecord.tenant == tenant,
                                  ReviewDecisionRecord.example_key.in_(keys[start:start + KEY_CHUNK]))
-        if lock:
-            q = q.with_for_update()
         out.update((r[0], tuple(r)) for r in session.execute(q))
     return out
 
