@@ -105,7 +105,7 @@ def values(enum: type[StrEnum]) -> tuple[str, ...]:
 
 
 class ReviewDecision(StrEnum):
-    """A reviewer's decision on one example (see ``labelaudit.audit.review``)."""
+    """A reviewer's decision on one example (see ``labelaudit.core.review``)."""
 
     RELABEL = "relabel"
     KEEP = "keep"

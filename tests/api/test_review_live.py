@@ -32,7 +32,7 @@ def keys(service_settings):
 
 
 def test_review_loop_by_the_client(live_server, keys, tmp_path):
-    from labelaudit.audit.pipeline import AuditOptions
+    from labelaudit.core.pipeline import AuditOptions
     from labelaudit.check.remote import remote_audit
 
     r1, r2, other = (Client(live_server, keys[k]) for k in ("r1", "r2", "other"))

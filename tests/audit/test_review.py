@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from labelaudit.audit.dataset import Dataset
-from labelaudit.audit.review import (
+from labelaudit.core.dataset import Dataset
+from labelaudit.core.review import (
     MAX_KEY_LENGTH,
     Decision,
     apply_decisions,

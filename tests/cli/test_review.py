@@ -11,8 +11,8 @@ from tests.cli.test_audit import run
 
 
 def test_apply_relabels_excludes_and_reads_back(digits_csv, tmp_path):
-    from labelaudit.audit.ingest import load_dataset
-    from labelaudit.audit.keys import example_keys
+    from labelaudit.core.ingest import load_dataset
+    from labelaudit.core.keys import example_keys
 
     ds = load_dataset(digits_csv)
     keys = example_keys(ds)

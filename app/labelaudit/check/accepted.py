@@ -40,7 +40,7 @@ def load_kept(path: Path) -> tuple[set[str], set[int]]:
 
 def accepted_keys(rows: list[dict], keys: set[str], indices: set[int]) -> set[str]:
     """The example keys of ``rows`` that ``keys`` / ``indices`` name (kept examples of this audit)."""
-    from labelaudit.audit.review import stored_key
+    from labelaudit.core.review import stored_key
 
     return {r["example_key"] for r in rows
             if r["example_key"] in keys or stored_key(r["example_key"]) in keys or r["index"] in indices}

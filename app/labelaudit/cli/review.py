@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from labelaudit.audit.constants import DEFAULT_LABEL_COLUMN
+from labelaudit.core.constants import DEFAULT_LABEL_COLUMN
 from labelaudit.cli.common import err, fail, guard, load_input, out
 from labelaudit.vocab import InputFormat
 
@@ -29,8 +29,8 @@ def apply_cmd(
     Decisions name examples by key (an id column's ``id:<value>``, or a content hash
     ``sha:...`` as the server shows them) or by row index.
     """
-    from labelaudit.audit.review import apply_decisions, read_decisions_file, review_keys
-    from labelaudit.audit.writers import save_dataset
+    from labelaudit.core.review import apply_decisions, read_decisions_file, review_keys
+    from labelaudit.core.writers import save_dataset
 
     dataset = load_input(source, format, label_column, labels, id_column, 2)
     by_key, by_index = read_decisions_file(decisions, list(dataset.class_names))

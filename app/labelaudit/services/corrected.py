@@ -2,14 +2,14 @@
 
 Relabelled rows carry their new label, excluded rows are dropped, and two extra
 columns record each row's original label and the decision applied
-(:func:`labelaudit.audit.review.apply_decisions`). The new dataset is the original's
+(:func:`labelaudit.core.review.apply_decisions`). The new dataset is the original's
 child (``parent_id``) and records its lineage (the parent audit, the decisions
 applied) under ``meta.review``; it is auditable like any other.
 """
 
 from __future__ import annotations
 
-from labelaudit.audit.review import Decision, apply_decisions
+from labelaudit.core.review import Decision, apply_decisions
 from labelaudit.config import Settings
 from labelaudit.errors import OptionError
 from labelaudit.services.datasets import check_storage, save_dataset

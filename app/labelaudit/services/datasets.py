@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from labelaudit.audit.dataset import Dataset
-from labelaudit.audit.ingest import detect_format, load_dataset
-from labelaudit.audit.noise import inject_noise, realised_noise_matrix
+from labelaudit.core.dataset import Dataset
+from labelaudit.core.ingest import detect_format, load_dataset
+from labelaudit.core.noise import inject_noise, realised_noise_matrix
 from labelaudit.config import Settings
 from labelaudit.errors import Conflict, OptionError, StorageQuotaExceeded
 from labelaudit.services.artifacts import remove_unused
@@ -103,7 +103,7 @@ def export_dataset(artifacts: ArtifactStore, settings: Settings, rec: DatasetRec
     labelaudit writes it, else NPZ. Raises :class:`OptionError` (field ``format``) when
     the dataset cannot be written so (a pred_probs dataset as a table).
     """
-    from labelaudit.audit.writers import save_dataset as write
+    from labelaudit.core.writers import save_dataset as write
 
     fmt = format or DOWNLOAD_FORMAT.get(rec.format or "", "npz")
     if rec.modality == "pred_probs" and fmt != "npz":

@@ -2,7 +2,7 @@
 review's progress, and an example's history.
 
 Decisions belong to the tenant and are keyed by each example's review key
-(:func:`labelaudit.audit.review.review_keys`), so a later audit of the same data
+(:func:`labelaudit.core.review.review_keys`), so a later audit of the same data
 (reordered, appended, relabelled) shows them. Writes are bulk and idempotent: a
 decision equal to the current one changes nothing; every change (undo included)
 bumps the example's ``version`` and appends a history event, all in one
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from labelaudit.audit.review import Decision, check_decision, stored_key
+from labelaudit.core.review import Decision, check_decision, stored_key
 from labelaudit.errors import Conflict, OptionError
 from labelaudit.services.review_view import ReviewView, review_view
 from labelaudit.store import decisions as store

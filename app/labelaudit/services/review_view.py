@@ -1,7 +1,7 @@
 """What reviewing a finished audit needs of it, read once per process: each example's key, rank, labels, flag.
 
 A finished audit never changes, so its rows (by dataset index) and its examples'
-review keys (:func:`labelaudit.audit.review.review_keys`, which hashes content for
+review keys (:func:`labelaudit.core.review.review_keys`, which hashes content for
 datasets without ids) are kept in a small LRU cache; each request still checks the
 audit's status and tenant (:func:`labelaudit.services.results.done_audit_view`).
 """
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from sqlalchemy.orm import Session
 
-from labelaudit.audit.review import review_keys
+from labelaudit.core.review import review_keys
 from labelaudit.errors import OptionError
 from labelaudit.services.results import done_audit_view, lineage_root
 from labelaudit.store import queries

@@ -81,7 +81,7 @@ class AuditRecord(Base):
     evaluation: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     #: small figures for lists: issue rate, health score, backbone, duration (set when done)
     headline: Mapped[dict | None] = mapped_column(JSON, nullable=True)
-    #: computed once when done: class table, score histogram, confusion counts (see labelaudit.audit.aggregates)
+    #: computed once when done: class table, score histogram, confusion counts (see labelaudit.core.aggregates)
     aggregates: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     error: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     pred_probs_artifact: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -142,7 +142,7 @@ class ApiKey(Base):
 class ReviewDecisionRecord(Base):
     """A reviewer's current decision on one example of a tenant, keyed by the example's stable key.
 
-    The key is :func:`labelaudit.audit.keys.example_keys`'s (``id:...`` or ``sha:...``; positional keys
+    The key is :func:`labelaudit.core.keys.example_keys`'s (``id:...`` or ``sha:...``; positional keys
     are scoped to their dataset lineage), so a decision carries over to a later audit of the same data.
     ``decision`` null means the decision was undone (the row stays, so ``version`` only grows).
     """
