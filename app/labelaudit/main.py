@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 
-from labelaudit.api import audit_views, audits, datasets, errors, health, openapi, usage
+from labelaudit.api import audit_views, audits, datasets, errors, health, openapi, review, usage
 from labelaudit.api.deps import authenticate
 from labelaudit.api.metrics import Metrics, MetricsMiddleware
 from labelaudit.api.request_log import RequestLogMiddleware
@@ -74,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(datasets.router, dependencies=secured, responses=errors.responses(401))
     app.include_router(audits.router, dependencies=secured, responses=errors.responses(401))
     app.include_router(audit_views.router, dependencies=secured, responses=errors.responses(401))
+    app.include_router(review.router, dependencies=secured, responses=errors.responses(401))
     app.include_router(usage.router, dependencies=secured, responses=errors.responses(401))
     dashboard.install(app)
     openapi.install(app)

@@ -102,3 +102,12 @@ class WeightsMode(StrEnum):
 def values(enum: type[StrEnum]) -> tuple[str, ...]:
     """The string values of ``enum``, in declaration order."""
     return tuple(m.value for m in enum)
+
+
+class ReviewDecision(StrEnum):
+    """A reviewer's decision on one example (see ``labelaudit.core.review``)."""
+
+    RELABEL = "relabel"
+    KEEP = "keep"
+    EXCLUDE = "exclude"
+    UNSURE = "unsure"

@@ -5,10 +5,12 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
+from fastapi.responses import FileResponse
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from labelaudit.api.deps import ArtifactsDep, DatabaseDep, SessionDep, SettingsDep, TenantDep
@@ -61,7 +63,7 @@ def dataset_out(rec: DatasetRecord) -> DatasetOut:
     return DatasetOut(id=rec.id, name=rec.name, parent_id=rec.parent_id, rows=rec.rows, classes=rec.classes,
                       class_names=rec.class_names, modality=rec.modality, feature_shape=rec.feature_shape,
                       format=rec.format, sha256=rec.sha256, has_true_labels=rec.has_true_labels, noise=rec.noise,
-                      created_at=as_utc(rec.created_at))
+                      review=(rec.meta or {}).get("review"), created_at=as_utc(rec.created_at))
 
 
 @router.post("", status_code=201, response_model=DatasetOut, openapi_extra=_UPLOAD_BODY,
@@ -121,6 +123,27 @@ def delete_dataset(dataset_id: str, db: DatabaseDep, artifacts: ArtifactsDep, te
     """
     service.delete_dataset(db, artifacts, dataset_id=dataset_id, tenant=tenant)
     return Response(status_code=204)
+
+
+DOWNLOAD_TYPES = {"csv": "text/csv", "manifest": "text/csv", "parquet": "application/vnd.apache.parquet",
+                  "npz": "application/octet-stream"}
+
+
+@router.get("/{dataset_id}/download", response_class=FileResponse, responses={
+    200: {"content": {t: {} for t in sorted(set(DOWNLOAD_TYPES.values()))}}, **responses(404, 422)},
+    summary="Download a dataset")
+def download_dataset(dataset_id: str, session: SessionDep, artifacts: ArtifactsDep, settings: SettingsDep,
+                     tenant: TenantDep,
+                     format: Annotated[Literal["csv", "parquet", "npz", "manifest"] | None, Query(
+                         description="default: the upload's format (image zips: manifest, a CSV of paths and "
+                                     "labels); a corrected dataset adds original_label and review_decision")] = None
+                     ) -> FileResponse:
+    """The stored dataset written back to a file readable by an upload (a corrected dataset re-audits as is)."""
+    rec = queries.get_dataset(session, dataset_id=dataset_id, tenant=tenant)
+    path = service.export_dataset(artifacts, settings, rec, format)
+    fmt = format or service.DOWNLOAD_FORMAT.get(rec.format or "", "npz")
+    return FileResponse(path, media_type=DOWNLOAD_TYPES[fmt], filename=f"{rec.id}{path.suffix}",
+                        background=BackgroundTask(path.unlink, missing_ok=True))
 
 
 @router.post("/{dataset_id}/noise", status_code=201, response_model=DatasetOut,

@@ -49,6 +49,8 @@ class Caller:
 
     tenant: str
     key_id: str | None = None
+    #: who the caller is to people (review decisions record it): the API key's name, ``local`` with auth off
+    name: str = "local"
 
 
 async def authenticate(request: Request) -> Caller:
@@ -71,7 +73,7 @@ async def authenticate(request: Request) -> Caller:
         raise ProblemError(401, "a valid API key is required (Authorization: Bearer <key>)", code="unauthorized",
                            field="authorization", headers={"WWW-Authenticate": "Bearer"})
     request.state.tenant = rec.tenant
-    return Caller(tenant=rec.tenant, key_id=rec.id)
+    return Caller(tenant=rec.tenant, key_id=rec.id, name=rec.name)
 
 
 async def _tenant(caller: Annotated[Caller, Depends(authenticate)]) -> str:

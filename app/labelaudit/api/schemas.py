@@ -69,6 +69,9 @@ class DatasetOut(BaseModel):
     sha256: str
     has_true_labels: bool
     noise: Optional[dict[str, Any]] = None
+    review: Optional[dict[str, Any]] = Field(None, description=(
+        "a corrected dataset's lineage: the audit whose decisions made it (audit_id, dataset_id) and the decisions "
+        "applied (decisions_applied, relabelled, excluded, kept, unsure)"))
     created_at: datetime
 
 

@@ -28,6 +28,8 @@ class AuditOutput:
     evaluation: dict | None
     options: dict
     dataset: dict
+    #: keys of the examples a reviewer decided ``keep`` on the server (``--server-decisions``), else ``None``
+    kept_keys: frozenset[str] | None = None
 
 
 @dataclass
@@ -105,14 +107,26 @@ def local_audit(dataset, options, *, pred_probs_path: Path | None, progress, sou
                        options={**options.to_dict(), "timings": result.timings}, dataset=source)
 
 
-def decide(policy: Policy, summary: dict, rows: list[dict], *, notes: list[str]) -> tuple[list[RuleResult],
-                                                                                         list[dict] | None]:
-    """Apply the policy (and the baseline comparison when asked) to an audit's results; the new issues' rows."""
+def decide(policy: Policy, summary: dict, rows: list[dict], *, notes: list[str],
+           kept: frozenset[str] | None = None) -> tuple[list[RuleResult], list[dict] | None]:
+    """Apply the policy (and the baseline comparison when asked) to an audit's results; the new issues' rows.
+
+    Examples a reviewer decided ``keep`` (``policy.decisions``, or ``kept`` keys fetched from
+    the server) are accepted like the baseline's: they are never new issues.
+    """
     new = None
-    if policy.baseline is not None:
-        baseline = load_baseline_keys(policy.baseline)
-        new = new_issue_rows(rows, baseline)
-        notes.append(f"baseline {policy.baseline}: {len(baseline)} accepted issues, {len(new)} new")
+    accepted = set(kept or ())
+    if policy.decisions is not None:
+        from labelaudit.check.accepted import accepted_keys, load_kept
+
+        accepted |= accepted_keys(rows, *load_kept(policy.decisions))
+    if kept is not None or policy.decisions is not None:
+        notes.append(f"review decisions: {len(accepted)} examples decided keep, accepted")
+    if policy.baseline is not None or kept is not None or policy.decisions is not None:
+        baseline = load_baseline_keys(policy.baseline) if policy.baseline is not None else set()
+        new = new_issue_rows(rows, baseline | accepted)
+        if policy.baseline is not None:
+            notes.append(f"baseline {policy.baseline}: {len(baseline)} accepted issues, {len(new)} new")
     elif policy.max_new_issues is not None:
         notes.append("max_new_issues is set but no --baseline was given: every issue counts as new")
         new = [r for r in rows if r["is_issue"]]
@@ -123,7 +137,7 @@ def run_gate(policy: Policy, audit_fn, *, notes: list[str]) -> GateOutcome:
     """Run ``audit_fn() -> AuditOutput`` and judge it."""
     start = time.perf_counter()
     audit = audit_fn()
-    results, new = decide(policy, audit.summary, audit.rows, notes=notes)
+    results, new = decide(policy, audit.summary, audit.rows, notes=notes, kept=audit.kept_keys)
     if not policy.rules() and policy.baseline is None:
         notes.append("no policy rules set: reporting only")
     return GateOutcome(summary=audit.summary, rows=audit.rows, results=results, policy=policy, new_issues=new,

@@ -30,6 +30,8 @@ class Policy(BaseModel):
     max_issues: Optional[int] = Field(None, ge=0, description="Flagged examples, at most.")
     max_new_issues: Optional[int] = Field(None, ge=0, description="Issues absent from the baseline, at most.")
     baseline: Optional[Path] = Field(None, description="An accepted earlier --json report.")
+    decisions: Optional[Path] = Field(None, description="Review decisions (JSON): examples decided keep are "
+                                      "accepted, never new issues.")
 
     def rules(self) -> dict:
         return {k: getattr(self, k) for k in RULE_FIELDS if getattr(self, k) is not None}
@@ -63,8 +65,9 @@ class DataOptions(BaseModel):
     labels: Optional[Path] = Field(None, description="Labels file for IDX images or a pred_probs .npy.")
 
 
-#: Keys a config file may hold: the rules (at the top level or under ``[policy]``), ``baseline``, ``[data]``.
-_TOP_LEVEL = frozenset(RULE_FIELDS) | {"baseline", "policy", "data"}
+#: Keys a config file may hold: the rules (at the top level or under ``[policy]``), ``baseline``, ``decisions``,
+#: ``[data]``.
+_TOP_LEVEL = frozenset(RULE_FIELDS) | {"baseline", "decisions", "policy", "data"}
 
 
 def load_config(flags: dict, data_flags: dict, *, config: Path | None = None,
@@ -81,7 +84,7 @@ def load_config(flags: dict, data_flags: dict, *, config: Path | None = None,
     unknown = sorted(set(section) - _TOP_LEVEL)
     if unknown:
         raise OptionError(f"unknown key {unknown[0]!r} in {source}; expected the rules "
-                          f"({', '.join(RULE_FIELDS)}), baseline, a [policy] or a [data] table", field="config")
+                          f"({', '.join(RULE_FIELDS)}), baseline, decisions, a [policy] or a [data] table", field="config")
     policy_data = {k: v for k, v in section.items() if k not in ("policy", "data")}
     nested = section.get("policy") or {}
     if not isinstance(nested, dict):
@@ -92,7 +95,7 @@ def load_config(flags: dict, data_flags: dict, *, config: Path | None = None,
         raise OptionError(f"'data' in {source} must be a table", field="config")
     data = {k.replace("-", "_"): v for k, v in data.items()}
     base = Path(source).parent if source else cwd
-    for values, key in ((policy_data, "baseline"), (data, "labels")):
+    for values, key in ((policy_data, "baseline"), (policy_data, "decisions"), (data, "labels")):
         if values.get(key) is not None and isinstance(values[key], str):
             values[key] = (base / values[key]).resolve()
     policy_data.update({k: v for k, v in flags.items() if v is not None})
@@ -163,7 +166,7 @@ def evaluate_policy(policy: Policy, summary: dict, *, new_issues: list[dict] | N
         v = summary["num_issues"]
         out.append(_rule("max_issues", v <= policy.max_issues, v, policy.max_issues, f"{v} label issues",
                          "exceed", "within"))
-    if policy.baseline is not None or policy.max_new_issues is not None:
+    if policy.baseline is not None or policy.decisions is not None or policy.max_new_issues is not None:
         limit = policy.max_new_issues if policy.max_new_issues is not None else 0
         rows = new_issues or []
         out.append(_rule("max_new_issues", len(rows) <= limit, len(rows), limit,

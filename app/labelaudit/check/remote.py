@@ -13,14 +13,16 @@ from labelaudit.client.multipart import UploadProgress
 def remote_audit(server: str, *, api_key: str | None, path: Path | None, dataset_id: str | None,
                  labels: Path | None, label_column: str, id_column: str | None, format: str | None,
                  options, progress, timeout: float = 3600.0,
-                 upload_progress: UploadProgress | None = None) -> AuditOutput:
+                 upload_progress: UploadProgress | None = None, kept_from_server: bool = False) -> AuditOutput:
     """Audit on ``server`` and return what :func:`labelaudit.check.gate.local_audit` returns.
 
     Example keys for baseline matching are computed from the local file when a
     ``path`` is given (the same keys a local run gives); for ``--dataset-id``
     alone, and for pred_probs ``.npy`` files (whose keys are row indices anyway;
     the file is then never loaded here, only streamed), they are row indices.
-    ``upload_progress`` follows the upload (see :data:`UploadProgress`).
+    ``upload_progress`` follows the upload (see :data:`UploadProgress`). With
+    ``kept_from_server``, the examples the tenant's reviewers decided ``keep`` (decisions
+    carry over to this audit by example key) come back as ``kept_keys``.
     """
     keys = None
     if path is not None and not is_pred_probs_npy(path, format):
@@ -46,13 +48,18 @@ def remote_audit(server: str, *, api_key: str | None, path: Path | None, dataset
         summary = client.summary(audit["id"])
         rows = list(client.iter_issues(audit["id"]))
         record = client.dataset(dataset_id)
+        kept_rows = client.decisions(audit["id"], decision="keep")["items"] if kept_from_server else None
     for row in rows:
         row["example_key"] = str(keys[row["index"]]) if keys is not None else f"row:{row['index']}"
+    kept = None
+    if kept_rows is not None:
+        by_index = {row["index"]: row["example_key"] for row in rows}
+        kept = frozenset(by_index[r["index"]] for r in kept_rows if r["index"] in by_index)
     dataset = {"name": record.get("name"), "path": str(path) if path else None, "id": dataset_id,
                "sha256": record.get("sha256"), "rows": record.get("rows"), "classes": record.get("classes")}
     return AuditOutput(summary=summary, rows=rows, evaluation=state.get("evaluation"),
                        options={**options.to_dict(), "server": server, "audit_id": audit["id"],
-                                "dataset_id": dataset_id}, dataset=dataset)
+                                "dataset_id": dataset_id}, dataset=dataset, kept_keys=kept)
 
 
 def is_pred_probs_npy(path: Path, format: str | None) -> bool:

@@ -1,4 +1,4 @@
-"""The ``labelaudit`` command: audit, check, inject-noise, serve, worker, keys.
+"""The ``labelaudit`` command: audit, check, inject-noise, apply, serve, worker, keys.
 
 Exit codes: 0 success, 1 a ``check`` policy violated, 2 bad input or usage (one
 clear line on stderr, no traceback), 3 the audit itself failed.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from labelaudit.cli import audit, check, keys, noise, service
+from labelaudit.cli import audit, check, keys, noise, review, service
 
 app = typer.Typer(
     name="labelaudit",
@@ -20,6 +20,7 @@ app = typer.Typer(
 )
 app.command()(audit.audit)
 app.command("inject-noise")(noise.inject_noise_cmd)
+app.command("apply")(review.apply_cmd)
 app.command(help=check.CHECK_HELP)(check.check)
 app.command()(service.serve)
 app.command()(service.worker)

@@ -55,6 +55,10 @@ def check(
     min_health_score: Optional[float] = typer.Option(None, "--min-health-score", min=0, max=1),
     max_issues: Optional[int] = typer.Option(None, "--max-issues", min=0),
     baseline: Optional[Path] = typer.Option(None, "--baseline", help="An accepted earlier --json report."),
+    decisions: Optional[Path] = typer.Option(None, "--decisions", help="Review decisions (JSON, e.g. saved from "
+                                             "Client.decisions): examples decided keep are accepted, never new."),
+    server_decisions: bool = typer.Option(False, "--server-decisions", help="With --server: the examples the "
+                                          "tenant's reviewers decided keep are accepted, never new."),
     max_new_issues: Optional[int] = typer.Option(None, "--max-new-issues", min=0,
                                                  help="Issues not in --baseline allowed (default 0 with a baseline)."),
     config: Optional[Path] = typer.Option(None, "--config", help="Policy file (default: ./labelaudit.toml, "
@@ -100,7 +104,7 @@ def _settle(args: dict):
     from labelaudit.check.policy import load_config
 
     flags = {k: args[k] for k in ("max_issue_rate", "max_class_issue_rate", "min_health_score", "max_issues",
-                                  "max_new_issues", "baseline")}
+                                  "max_new_issues", "baseline", "decisions")}
     data_flags = {"label_column": args["label_column"], "id_column": args["id_column"],
                   "format": args["format"], "labels": args["labels"]}
     policy, data, policy_source = load_config(flags, data_flags, config=args["config"])
@@ -110,6 +114,8 @@ def _settle(args: dict):
         raise OptionError("give a dataset PATH, or --dataset-id with --server", field="path")
     if dataset_id is not None and server is None:
         raise OptionError("--dataset-id needs --server", field="dataset_id")
+    if args["server_decisions"] and server is None:
+        raise OptionError("--server-decisions needs --server", field="server_decisions")
     source = dataset_info(path, id=dataset_id) if path is not None else {"id": dataset_id}
     return policy, data, source, notes
 
@@ -138,7 +144,7 @@ def _run(policy, data, source: dict, notes: list[str], args: dict):
                 return remote_audit(args["server"], api_key=args["api_key"], path=path,
                                     dataset_id=args["dataset_id"], labels=data.labels, label_column=label_column,
                                     id_column=data.id_column, format=fmt, options=options, progress=progress,
-                                    upload_progress=progress.upload)
+                                    upload_progress=progress.upload, kept_from_server=args["server_decisions"])
         else:
             dataset = load_input(path, data.format, label_column, data.labels, data.id_column, options.folds)
             source.update(rows=dataset.num_examples, classes=dataset.num_classes)

@@ -161,6 +161,68 @@ class Client:
             raise OptionError(f"{resource_id!r} is neither a dataset (ds_...) nor an audit (au_...) id", field="id")
         self._request("DELETE", f"/v1/{kind}/{resource_id}")
 
+    # -- review ----------------------------------------------------------------------------------------
+
+    def decide(self, audit_id: str, items: list[dict] | None = None, *, filter: dict | None = None,
+               decision: str | None = None, label: str | None = None, note: str | None = None) -> dict:
+        """Record review decisions on a finished audit's examples; returns ``{changed, unchanged, items}``.
+
+        ``items``: ``{key | index, decision, label?, note?, version?}`` (``relabel`` without a
+        label accepts the suggested class; a stale ``version`` is a :class:`~labelaudit.errors.ServiceConflict`);
+        or a ``filter`` of the issue browser (``is_issue``, ``given_label``, ``state``...) with one
+        ``decision`` (``label``, ``note``) for every match.
+        """
+        return self._json("PUT", f"/v1/audits/{audit_id}/decisions",
+                          json=_decision_body(items, filter, decision, label, note))
+
+    def undo(self, audit_id: str, items: list[dict] | None = None, *, filter: dict | None = None) -> dict:
+        """Clear the decisions on ``items`` (``{key | index}``) or on every example ``filter`` matches."""
+        return self._json("DELETE", f"/v1/audits/{audit_id}/decisions",
+                          json=_decision_body(items, filter, None, None, None))
+
+    def decisions(self, audit_id: str, *, state: str = "decided", **filters: Any) -> dict:
+        """The audit's examples with their decisions (by default the decided ones), every page followed:
+        ``{"items": [...], "progress": {...}}``; save it as JSON for ``labelaudit apply`` and
+        ``labelaudit check --decisions``."""
+        items, cursor, page = [], None, {}
+        while True:
+            params = {"limit": 10_000, "state": state, **filters, **({"cursor": cursor} if cursor else {})}
+            page = self._json("GET", f"/v1/audits/{audit_id}/decisions", params=params)
+            items += page["items"]
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return {"audit_id": audit_id, "items": items, "progress": page["progress"]}
+
+    def history(self, audit_id: str, *, key: str | None = None, index: int | None = None) -> list[dict]:
+        """Every change of the decision on one example (by ``key`` or ``index``), oldest first."""
+        params = {k: v for k, v in {"key": key, "index": index}.items() if v is not None}
+        return self._json("GET", f"/v1/audits/{audit_id}/decisions/history", params=params)["events"]
+
+    def apply(self, audit_id: str, *, name: str | None = None) -> dict:
+        """The corrected dataset: the audit's dataset with the decisions applied (its record, with ``review``
+        holding the lineage). Audit it with :meth:`create_audit`; fetch it with :meth:`download`."""
+        return self._json("POST", f"/v1/audits/{audit_id}/apply", json={"name": name} if name else {})
+
+    def download(self, dataset_id: str, path: str | Path, *, format: str | None = None) -> Path:
+        """Write the stored dataset to ``path`` (``csv``, ``parquet``, ``npz`` or ``manifest``; by default the
+        upload's format), streamed."""
+        params = {"format": format} if format else {}
+        path = Path(path)
+        import httpx
+
+        try:
+            with self._http.stream("GET", f"/v1/datasets/{dataset_id}/download", params=params) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise_for_problem(response)
+                with open(path, "wb") as fh:
+                    for block in response.iter_bytes():
+                        fh.write(block)
+        except httpx.HTTPError as exc:
+            raise ServiceFailed(f"cannot reach the labelaudit service at {self.base_url}: {exc}", status=0,
+                                field="server", code="unreachable") from exc
+        return path
+
     # -- the whole round trip --------------------------------------------------------------------------
 
     def audit(self, data, *, label: str = "label", progress: bool = True, timeout: float = 3600.0,
@@ -200,6 +262,11 @@ class Client:
             cursor = page.get("next_cursor")
             if not cursor:
                 return
+
+
+def _decision_body(items, filter, decision, label, note) -> dict:
+    body = {"items": items, "filter": filter, "decision": decision, "label": label, "note": note}
+    return {k: v for k, v in body.items() if v is not None}
 
 
 def _payload(data, *, name: str | None) -> tuple[str, Path | tuple[str, bytes]]:

@@ -31,6 +31,9 @@ class Dataset:
     feature_names : list[str], optional
     example_ids : np.ndarray, optional
         A caller-named stable key per example (e.g. an ``id`` column).
+    extra_columns : dict[str, np.ndarray], optional
+        More per-example string columns carried through storage and written back to
+        files (a corrected dataset's original label and review decision).
     """
 
     labels: np.ndarray
@@ -41,6 +44,7 @@ class Dataset:
     true_labels: np.ndarray | None = None
     feature_names: list[str] | None = None
     example_ids: np.ndarray | None = None
+    extra_columns: dict | None = None
     meta: dict = field(default_factory=dict)
 
     @property

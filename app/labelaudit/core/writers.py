@@ -10,7 +10,7 @@ from labelaudit.core.dataset import Dataset
 from labelaudit.core.ingest import DEFAULT_LABEL_COLUMN, TRUE_LABEL_COLUMN
 from labelaudit.errors import OptionError
 
-WRITE_FORMATS = ("csv", "parquet", "npz")
+WRITE_FORMATS = ("csv", "parquet", "npz", "manifest")
 
 
 def save_dataset(ds: Dataset, path: str | Path, *, format: str | None = None,
@@ -18,7 +18,9 @@ def save_dataset(ds: Dataset, path: str | Path, *, format: str | None = None,
     """Write ``ds`` to ``path`` as CSV, Parquet or NPZ (chosen by ``format`` or the suffix).
 
     Tables get one column per feature, the label column (class names) and, when
-    true labels are known, a ``true_label`` column. NPZ files hold ``X`` (or
+    true labels are known, a ``true_label`` column; extra columns (a corrected
+    dataset's original label and decision) follow. ``manifest`` is a CSV without the
+    features: ``id`` (an image's path in its zip, else the row), the labels and extra columns. NPZ files hold ``X`` (or
     ``pred_probs``), ``y``, ``class_names`` and ``true_labels``. Reading the file
     back gives the same labels, class names and true labels.
     """
@@ -29,6 +31,8 @@ def save_dataset(ds: Dataset, path: str | Path, *, format: str | None = None,
         raise OptionError(f"cannot write {fmt!r}; use a .csv, .parquet or .npz file name", field="output")
     if fmt == "npz":
         _write_npz(ds, path)
+    elif fmt == "manifest":
+        _write_manifest(ds, path, label_column)
     else:
         if ds.modality == "pred_probs":
             raise OptionError("a pred_probs dataset can only be written as .npz", field="output")
@@ -48,6 +52,10 @@ def _write_npz(ds: Dataset, path: Path) -> None:
         arrays["X"] = ds.features
     if ds.true_labels is not None:
         arrays["true_labels"] = ds.true_labels
+    if ds.example_ids is not None:
+        arrays["ids"] = np.asarray(ds.example_ids).astype(str)
+    for name, column in (ds.extra_columns or {}).items():
+        arrays[name] = np.asarray(column).astype(str)
     with open(path, "wb") as fh:
         np.savez_compressed(fh, **arrays)
 
@@ -64,6 +72,8 @@ def _write_table(ds: Dataset, path: Path, fmt: str, label_column: str) -> None:
     columns[label_column] = class_values[ds.labels]
     if ds.true_labels is not None:
         columns[TRUE_LABEL_COLUMN] = class_values[ds.true_labels]
+    for name, column in (ds.extra_columns or {}).items():
+        columns[name] = np.asarray(column).astype(str)
     if ds.example_ids is not None:
         columns = {"id": ds.example_ids.astype(str), **columns}
     table = pa.table(columns)
@@ -71,6 +81,20 @@ def _write_table(ds: Dataset, path: Path, fmt: str, label_column: str) -> None:
         pq.write_table(table, path)
     else:
         pacsv.write_csv(table, path)
+
+
+def _write_manifest(ds: Dataset, path: Path, label_column: str) -> None:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    ids = ds.example_ids.astype(str) if ds.example_ids is not None else np.arange(ds.num_examples)
+    class_values = _class_values(ds.class_names)
+    columns = {"id": ids, label_column: class_values[ds.labels]}
+    if ds.true_labels is not None:
+        columns[TRUE_LABEL_COLUMN] = class_values[ds.true_labels]
+    for name, column in (ds.extra_columns or {}).items():
+        columns[name] = np.asarray(column).astype(str)
+    pacsv.write_csv(pa.table(columns), path)
 
 
 def _class_values(class_names: list[str]) -> np.ndarray:

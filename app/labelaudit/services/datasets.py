@@ -16,7 +16,7 @@ from labelaudit.core.dataset import Dataset
 from labelaudit.core.ingest import detect_format, load_dataset
 from labelaudit.core.noise import inject_noise, realised_noise_matrix
 from labelaudit.config import Settings
-from labelaudit.errors import Conflict, StorageQuotaExceeded
+from labelaudit.errors import Conflict, OptionError, StorageQuotaExceeded
 from labelaudit.services.artifacts import remove_unused
 from labelaudit.store import queries
 from labelaudit.store.artifacts import ArtifactStore, dataset_arrays
@@ -66,8 +66,9 @@ def _nbytes(ds: Dataset) -> int:
 
 def save_dataset(db: Database, artifacts: ArtifactStore, ds: Dataset, *, name: str, sha256: str | None = None,
                  format: str | None = None, parent_id: str | None = None, noise: dict | None = None,
-                 tenant: str = LOCAL_TENANT) -> DatasetRecord:
-    """Store ``ds``'s arrays as an artifact and its metadata as ``tenant``'s record."""
+                 tenant: str = LOCAL_TENANT, review: dict | None = None) -> DatasetRecord:
+    """Store ``ds``'s arrays as an artifact and its metadata as ``tenant``'s record (``review``: the lineage of a
+    corrected dataset, kept in ``meta``)."""
     digest = artifacts.put_dataset(ds)
     info = ds.describe()
     rec = DatasetRecord(
@@ -75,7 +76,7 @@ def save_dataset(db: Database, artifacts: ArtifactStore, ds: Dataset, *, name: s
         parent_id=parent_id, rows=info["rows"], classes=info["classes"],
         class_names=[str(c) for c in info["class_names"]], modality=ds.modality, feature_shape=info["feature_shape"],
         format=format, sha256=sha256 or digest, artifact=digest, has_true_labels=ds.true_labels is not None,
-        noise=noise, meta={"feature_names": ds.feature_names} if ds.feature_names else None, created_at=utcnow())
+        noise=noise, meta=_meta(ds, review), created_at=utcnow())
     try:
         with db.sessions.begin() as s:
             s.add(rec)
@@ -83,6 +84,39 @@ def save_dataset(db: Database, artifacts: ArtifactStore, ds: Dataset, *, name: s
         remove_unused(db, artifacts, (digest, "npz"))
         raise
     return rec
+
+
+def _meta(ds: Dataset, review: dict | None) -> dict | None:
+    meta = {k: v for k, v in (("feature_names", ds.feature_names), ("review", review)) if v}
+    return meta or None
+
+
+#: The format a stored dataset is downloaded in by default: its upload's, where labelaudit writes it.
+DOWNLOAD_FORMAT = {"csv": "csv", "parquet": "parquet", "npz": "npz", "image-zip": "manifest"}
+
+
+def export_dataset(artifacts: ArtifactStore, settings: Settings, rec: DatasetRecord, format: str | None) -> Path:
+    """Write the stored dataset ``rec`` to a temporary file under ``<data_dir>/tmp`` (the caller removes it).
+
+    ``format``: ``csv``, ``parquet``, ``npz`` or ``manifest`` (a CSV of ids, labels and
+    review columns, for image datasets); by default the upload's format where
+    labelaudit writes it, else NPZ. Raises :class:`OptionError` (field ``format``) when
+    the dataset cannot be written so (a pred_probs dataset as a table).
+    """
+    from labelaudit.core.writers import save_dataset as write
+
+    fmt = format or DOWNLOAD_FORMAT.get(rec.format or "", "npz")
+    if rec.modality == "pred_probs" and fmt != "npz":
+        raise OptionError("a pred_probs dataset downloads as npz only", field="format", code="invalid_format")
+    temp_dir = settings.data_dir / "tmp"
+    temp_dir.mkdir(parents=True, exist_ok=True)
+    path = temp_dir / f"{new_id('dl')}.{'csv' if fmt == 'manifest' else fmt}"
+    try:
+        write(dataset_arrays(artifacts, rec), path, format=fmt)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path
 
 
 def derive_noisy(db: Database, artifacts: ArtifactStore, settings: Settings, *, dataset_id: str, tenant: str | None,

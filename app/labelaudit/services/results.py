@@ -119,7 +119,8 @@ def done_audit_view(session: Session, audit_id: str, *, tenant: str | None) -> D
     return view
 
 
-def _root(session: Session, ds: DatasetRecord) -> str:
+def lineage_root(session: Session, ds: DatasetRecord) -> str:
+    """The id of the first dataset of ``ds``'s lineage (its furthest stored parent; itself when it has none)."""
     seen = {ds.id}
     while ds.parent_id and ds.parent_id not in seen and len(seen) < 100:
         parent = session.get(DatasetRecord, ds.parent_id)
@@ -148,7 +149,7 @@ def match_key(session: Session, artifacts: ArtifactStore, base: AuditRecord, oth
     ds_b = queries.get_dataset(session, dataset_id=other.dataset_id, tenant=other.tenant)
     if queries.has_example_ids(session, audit_id=base.id) and queries.has_example_ids(session, audit_id=other.id):
         by = "example_id"
-    elif ds_a.rows == ds_b.rows and _root(session, ds_a) == _root(session, ds_b):
+    elif ds_a.rows == ds_b.rows and lineage_root(session, ds_a) == lineage_root(session, ds_b):
         return "index", None, None
     elif "pred_probs" in (ds_a.modality, ds_b.modality):
         raise OptionError("the audits' datasets are unrelated (not one lineage, no example ids, no content to match)",

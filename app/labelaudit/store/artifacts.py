@@ -137,6 +137,8 @@ class ArtifactStore:
                 arrays[key] = (value, None)
         if ds.example_ids is not None:
             arrays["example_ids"] = (np.asarray(ds.example_ids).astype(str), None)
+        for name, column in (ds.extra_columns or {}).items():
+            arrays[EXTRA_PREFIX + name] = (np.asarray(column).astype(str), None)
 
         def write(out) -> None:
             with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
@@ -161,6 +163,8 @@ class ArtifactStore:
         return Dataset(labels=arrays["labels"].astype(np.int64), class_names=list(class_names), modality=modality,
                        features=arrays.get("features"), pred_probs=arrays.get("pred_probs"),
                        true_labels=arrays.get("true_labels"), example_ids=arrays.get("example_ids"),
+                       extra_columns={k[len(EXTRA_PREFIX):]: v for k, v in arrays.items()
+                                      if k.startswith(EXTRA_PREFIX)} or None,
                        feature_names=feature_names)
 
     def size(self, digest: str, ext: str) -> int:
@@ -174,6 +178,10 @@ class ArtifactStore:
         """Delete an artifact if present (callers check it is no longer referenced)."""
         if digest:
             self.path(digest, ext).unlink(missing_ok=True)
+
+
+#: Members of a stored dataset holding its extra columns (``Dataset.extra_columns``) start with this.
+EXTRA_PREFIX = "extra."
 
 
 def artifact_store(settings: Settings) -> ArtifactStore:

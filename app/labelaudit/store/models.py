@@ -137,3 +137,46 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class ReviewDecisionRecord(Base):
+    """A reviewer's current decision on one example of a tenant, keyed by the example's stable key.
+
+    The key is :func:`labelaudit.core.keys.example_keys`'s (``id:...`` or ``sha:...``; positional keys
+    are scoped to their dataset lineage), so a decision carries over to a later audit of the same data.
+    ``decision`` null means the decision was undone (the row stays, so ``version`` only grows).
+    """
+
+    __tablename__ = "review_decisions"
+
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    example_key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    decision: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    #: the class name a ``relabel`` sets (null for the other decisions)
+    label: Mapped[str | None] = mapped_column(Text, nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: who decided: the API key's name (``local`` with auth off)
+    decided_by: Mapped[str] = mapped_column(String(255))
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: the audit it was decided on
+    audit_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    #: 1 for the first decision, +1 for every change (undo included): what a caller sends back to detect conflicts
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class ReviewEvent(Base):
+    """One change of a decision (set, changed or undone), never updated: the review's history."""
+
+    __tablename__ = "review_history"
+    __table_args__ = (Index("ix_review_history_key", "tenant", "example_key", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    example_key: Mapped[str] = mapped_column(String(300))
+    version: Mapped[int] = mapped_column(Integer)
+    decision: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    label: Mapped[str | None] = mapped_column(Text, nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    decided_by: Mapped[str] = mapped_column(String(255))
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    audit_id: Mapped[str | None] = mapped_column(String(40), nullable=True)

@@ -242,3 +242,10 @@ def rows_at_indices(session: Session, *, audit_id: str, indices: list[int]) -> d
         return {}
     q = select(AuditRow).where(AuditRow.audit_id == audit_id, AuditRow.index.in_(indices))
     return {r.index: r for r in session.scalars(q)}
+
+
+def review_columns(session: Session, *, audit_id: str):
+    """(index, rank, given_label, suggested_label, quality_score, is_issue) of every row of an audit, by rank."""
+    cols = [AuditRow.index, AuditRow.rank, AuditRow.given_label, AuditRow.suggested_label, AuditRow.quality_score,
+            AuditRow.is_issue]
+    return session.execute(select(*cols).where(AuditRow.audit_id == audit_id).order_by(AuditRow.rank)).all()

@@ -20,6 +20,10 @@ from labelaudit.core.ingest.validation import check_finite
 from labelaudit.errors import IngestError
 
 TRUE_LABEL_COLUMN = "true_label"
+#: Columns a corrected dataset carries (the label before the review, the decision applied): not features.
+ORIGINAL_LABEL_COLUMN = "original_label"
+DECISION_COLUMN = "review_decision"
+REVIEW_COLUMNS = (ORIGINAL_LABEL_COLUMN, DECISION_COLUMN)
 
 
 def read_table(
@@ -94,7 +98,7 @@ def read_table(
                                                      field=column_field(names, label_column),
                                                      true_field=TRUE_LABEL_COLUMN, strict=False)
 
-    skip = {label_column, true_label_column, id_column}
+    skip = {label_column, true_label_column, id_column, *REVIEW_COLUMNS}
     feature_names = [c for c in names if c not in skip]
     if not feature_names:
         raise IngestError("the table has no feature columns besides the label", field="features",

@@ -1,5 +1,5 @@
 // One audit: live progress while it runs; when done, summary cards, heatmap, class chart, histogram,
-// class table, and the issue browser (filters, keyset paging, thumbnails, example detail).
+// class table, and the issue browser (filters, keyset paging, thumbnails, example detail, review mode: review.js).
 "use strict";
 
 (() => {
@@ -22,7 +22,11 @@
     isImage = dataset.modality === "image";
     $("audit-sub").replaceChildren("dataset ", el("a", { href: `/dashboard?dataset_id=${dataset.id}` }, dataset.name),
       ` · ${num(dataset.rows)} examples · ${dataset.classes} classes · ${dataset.modality}`,
-      dataset.noise ? ` · injected ${dataset.noise.kind} noise ${pct(dataset.noise.rate, 0)}` : "");
+      dataset.noise ? ` · injected ${dataset.noise.kind} noise ${pct(dataset.noise.rate, 0)}` : "",
+      ...(dataset.review ? [" · corrected from audit ", el("a", { id: "lineage-audit", href: `/dashboard/audits/${dataset.review.audit_id}` },
+        dataset.review.audit_id), ` (${num(dataset.review.decisions_applied)} decisions applied: ${num(dataset.review.relabelled)} relabelled, ` +
+        `${num(dataset.review.excluded)} excluded) · `, el("a", { id: "compare-before", href:
+        `/dashboard/compare?base=${dataset.review.audit_id}&other=${auditId}` }, "compare before / after")] : []));
     follow();
   }
 
@@ -74,8 +78,9 @@
     if (!audit.summary.num_issues) $("filter-flag").value = "";
     if (!names.length || !audit.evaluation) document.querySelectorAll(".true-col").forEach(n => n.remove());
     if (!isImage) document.querySelector("#issues-table th.img-col").textContent = "";
+    Review.init({ auditId, names, open: openExample, options: audit.options });
     for (const id of ["filter-given", "filter-suggested", "filter-flag", "filter-min", "filter-max", "filter-sort",
-      "filter-limit"]) $(id).onchange = () => { cursors.splice(1); loadRows(); };
+      "filter-limit", "filter-review"]) $(id).onchange = () => { cursors.splice(1); loadRows(); };
     $("reset-filters").onclick = () => setFilters({ flag: audit.summary.num_issues ? "true" : "" });
     $("next-page").onclick = e => { cursors.push(e.target.dataset.cursor); loadRows(); };
     $("prev-page").onclick = () => { cursors.pop(); loadRows(); };
@@ -140,9 +145,18 @@
 
   async function loadRows() {
     const tbody = document.querySelector("#issues-table tbody");
-    let data;
+    const review = $("filter-review").value;
+    let data, decided = null;
     try {
-      data = await api(`/v1/audits/${auditId}/issues`, { ...params(), cursor: cursors[cursors.length - 1] });
+      if (review) {  // decided / undecided examples: the review listing (same filters, rank order)
+        const { sort, ...filters } = params();
+        data = await api(`/v1/audits/${auditId}/decisions`, { ...filters, state: review,
+          cursor: cursors[cursors.length - 1] });
+        decided = {};
+        data.items.forEach(d => { d.true_label = null; decided[d.index] = d; });
+      } else {
+        data = await api(`/v1/audits/${auditId}/issues`, { ...params(), cursor: cursors[cursors.length - 1] });
+      }
     } catch (err) {
       tbody.replaceChildren(el("tr", {}, el("td", { colspan: 7, class: "error" }, err.message)));
       return;
@@ -176,6 +190,7 @@
     $("prev-page").disabled = cursors.length <= 1;
     $("next-page").disabled = !data.next_cursor;
     $("next-page").dataset.cursor = data.next_cursor || "";
+    await Review.decorate(decided);
   }
 
   async function openExample(index) {
@@ -206,6 +221,8 @@
         el("span", { class: "num" }, pct(p.probability, 1))))));
     $("example-body").replaceChildren(el("div", { class: "example" }, visual, facts));
     $("example-overlay").hidden = false;
+    const history = await Review.history(index);
+    if (history) $("example-body").append(history);
   }
 
   $("example-close").onclick = () => { $("example-overlay").hidden = true; };

@@ -29,6 +29,21 @@ const LA = (() => {
     return r.json();
   }
 
+  // PUT/POST/DELETE a JSON body to a /v1 path; the answer as JSON, or an Error carrying the problem's detail.
+  async function send(method, path, body) {
+    const r = await fetch(new URL(path, location.origin), {
+      method, headers: { ...headers(), "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    if (!r.ok) {
+      let detail = r.statusText;
+      try { detail = (await r.json()).detail || detail; } catch (_) { /* not JSON */ }
+      if (r.status === 401) showKeyPrompt();
+      const err = new Error(detail);
+      err.status = r.status;
+      throw err;
+    }
+    return r.json();
+  }
+
   // Point an <img> at an API image; with an API key the bytes are fetched with the header.
   function setImage(img, path) {
     if (!apiKey()) { img.src = path; return; }
@@ -85,5 +100,5 @@ const LA = (() => {
     where.prepend(el("div", { class: "error", role: "alert" }, err.message || String(err)));
   }
 
-  return { api, setImage, el, pct, num, fixed, duration, when, badge, showError, apiKey };
+  return { api, send, setImage, el, pct, num, fixed, duration, when, badge, showError, apiKey };
 })();
