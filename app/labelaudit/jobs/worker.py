@@ -29,7 +29,6 @@ from labelaudit.audit.pipeline import AuditOptions, AuditResult, run_audit
 from labelaudit.audit.progress import Progress
 from labelaudit.config import Settings, get_settings
 from labelaudit.errors import AuditCancelled, AuditFailed, LabelAuditError, is_storage_full
-from labelaudit.services.artifacts import remove_unused
 from labelaudit.services.executors import executor_from_settings
 from labelaudit.store import queries, queue
 from labelaudit.store.artifacts import ArtifactStore, artifact_store, dataset_arrays
@@ -236,19 +235,20 @@ def _run(job: AuditRecord, *, db: Database, artifacts: ArtifactStore, settings: 
 def _store(job: AuditRecord, result: AuditResult, *, db: Database, artifacts: ArtifactStore, worker_id: str,
            timings: dict, started: float) -> str:
     t = time.perf_counter()
-    digest = artifacts.put_array(result.pred_probs, dtype=np.float32)  # streamed: no float32 copy in memory
-    timings["store_seconds"] = time.perf_counter() - t
-    timings["worker_seconds"] = time.perf_counter() - started
-    summary = jsonable(result.summary())
-    ok = queue.finish(db, job.id, worker_id, row_blocks=result_row_blocks(result), summary=summary,
-                      evaluation=jsonable(result.evaluation), timings=jsonable(timings),
-                      pred_probs_artifact=digest, aggregates=jsonable(result_aggregates(result)),
-                      headline=jsonable(headline(summary, timings, result.evaluation)),
-                      stored_bytes=artifacts.size(digest, "npy"))
-    if not ok:
-        remove_unused(db, artifacts, (digest, "npy"))
-        return "lost"
-    return "done"
+    staged = artifacts.stage_array(result.pred_probs, dtype=np.float32)  # streamed: no float32 copy in memory
+    try:
+        timings["store_seconds"] = time.perf_counter() - t
+        timings["worker_seconds"] = time.perf_counter() - started
+        summary = jsonable(result.summary())
+        # the file is put in place under its lock in the transaction that stores the rows (store.owners)
+        ok = queue.finish(db, job.id, worker_id, row_blocks=result_row_blocks(result), summary=summary,
+                          evaluation=jsonable(result.evaluation), timings=jsonable(timings),
+                          pred_probs_artifact=staged.digest, aggregates=jsonable(result_aggregates(result)),
+                          headline=jsonable(headline(summary, timings, result.evaluation)),
+                          artifacts=artifacts, staged=staged)
+    finally:
+        artifacts.discard(staged)
+    return "done" if ok else "lost"
 
 
 def result_aggregates(result: AuditResult) -> dict:

@@ -9,14 +9,15 @@ from sqlalchemy.orm import Session
 
 from labelaudit.audit.pipeline import AuditOptions, check_options_for
 from labelaudit.config import Settings
-from labelaudit.errors import Conflict, NotReady, OptionError
-from labelaudit.services.artifacts import remove_unused
-from labelaudit.services.datasets import check_storage
+from labelaudit.errors import Conflict, NotFound, NotReady, OptionError
+from labelaudit.services.datasets import check_quota, check_storage
 from labelaudit.store import queries, queue
 from labelaudit.store.artifacts import ArtifactStore
 from labelaudit.store.db import Database
 from labelaudit.store.examples import dataset_member
-from labelaudit.store.models import DONE, RUNNING, AuditRecord
+from labelaudit.store.models import DONE, FAILED, RUNNING, AuditRecord
+from labelaudit.store.owners import owning
+from labelaudit.store.transactions import locked, write_session
 
 
 def create_audit(db: Database, artifacts: ArtifactStore, settings: Settings, *, dataset_id: str, tenant: str,
@@ -35,12 +36,17 @@ def create_audit(db: Database, artifacts: ArtifactStore, settings: Settings, *, 
             **options["backbone_options"],
             "weights": server_weights_path(settings, options["backbone_options"]["weights"])}}
     audit_options = AuditOptions(**options)
-    labels = dataset_member(artifacts, ds_rec.artifact, "labels")  # memory-mapped; the features stay on disk
+    try:
+        labels = dataset_member(artifacts, ds_rec.artifact, "labels")  # memory-mapped; the features stay on disk
+    except FileNotFoundError:  # deleted since it was read
+        raise NotFound(f"no dataset {dataset_id!r}", field="dataset_id") from None
     check_options_for(ds_rec.modality, np.bincount(np.asarray(labels, dtype=np.int64), minlength=ds_rec.classes),
                       tuple(ds_rec.feature_shape or ()), audit_options)
-    check_storage(db, settings, tenant, ds_rec.rows * ds_rec.classes * 4)
+    results_bytes = ds_rec.rows * ds_rec.classes * 4
+    check_storage(db, settings, tenant, results_bytes)
     return queue.enqueue(db, dataset_id=ds_rec.id, options=audit_options.to_dict(), tenant=tenant,
-                         max_active=settings.max_active_jobs_per_tenant)
+                         max_active=settings.max_active_jobs_per_tenant,
+                         check=lambda s: check_quota(s, settings, tenant, results_bytes))
 
 
 def server_weights_path(settings: Settings, name) -> str:
@@ -70,27 +76,39 @@ def server_weights_path(settings: Settings, name) -> str:
 def cancel_audit(db: Database, *, audit_id: str, tenant: str | None) -> AuditRecord:
     """Cancel ``tenant``'s audit: a queued one at once, a running one at its worker's next check.
 
-    Returns the record as it is after the request; :class:`Conflict` when it already finished.
+    Returns the record as it is after the request; :class:`Conflict` when it already finished,
+    :class:`NotFound` when it is (or was meanwhile) deleted. One write transaction holding the row.
     """
-    with db.sessions() as s:
-        rec = queries.get_audit(s, audit_id=audit_id, tenant=tenant)
-    if rec.status in ("done", "failed"):
-        raise Conflict(f"the audit is already {rec.status}", field="audit_id")
-    queue.request_cancel(db, audit_id)
-    with db.sessions() as s:
-        return queries.get_audit(s, audit_id=audit_id, tenant=tenant)
+    with write_session(db) as s:
+        rec = locked(s, db, AuditRecord, audit_id)
+        if rec is None or (tenant is not None and rec.tenant != tenant):
+            raise NotFound(f"no audit {audit_id!r}", field="audit_id")
+        if rec.status in (DONE, FAILED):
+            raise Conflict(f"the audit is already {rec.status}", field="audit_id")
+        queue.request_cancel_in(s, audit_id)
+        s.flush()
+        s.refresh(rec)
+        return rec
 
 
 def delete_audit(db: Database, artifacts: ArtifactStore, *, audit_id: str, tenant: str | None) -> None:
-    """Delete ``tenant``'s audit (not while it runs), with its rows and pred_probs artifact."""
-    with db.sessions.begin() as s:
-        rec = queries.get_audit(s, audit_id=audit_id, tenant=tenant)
+    """Delete ``tenant``'s audit (not while it runs), with its rows and pred_probs artifact.
+
+    One write transaction holding the row: a worker claiming it at the same moment either
+    claims it first (then this is a :class:`Conflict`, 409) or finds it gone; of concurrent
+    deletes one wins and the others get :class:`NotFound`.
+    """
+    with owning(db, artifacts) as owners:
+        s = owners.session
+        rec = locked(s, db, AuditRecord, audit_id)
+        if rec is None or (tenant is not None and rec.tenant != tenant):
+            raise NotFound(f"no audit {audit_id!r}", field="audit_id")
         if rec.status == RUNNING:
             raise Conflict("the audit is running; cancel it first", field="audit_id")
-        digest = rec.pred_probs_artifact
+        owners.drop(rec.pred_probs_artifact, "npy")
         queries.delete_audit_rows(s, audit_id=audit_id)
-        s.delete(rec)
-    remove_unused(db, artifacts, (digest, "npy"))
+        if not queue.delete_unless_running(s, audit_id):
+            raise Conflict("the audit is running; cancel it first", field="audit_id")
 
 
 def done_audit(session: Session, *, audit_id: str, tenant: str | None) -> AuditRecord:
