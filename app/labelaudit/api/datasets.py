@@ -23,6 +23,7 @@ from labelaudit.errors import NotFound, OptionError, UnsupportedFormat
 from labelaudit.services import datasets as service
 from labelaudit.store import queries
 from labelaudit.store.examples import dataset_member
+from labelaudit.store.processes import process_tag
 from labelaudit.store.models import DatasetRecord, as_utc
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"], dependencies=[Depends(reject_nul)])
@@ -76,7 +77,7 @@ async def upload_dataset(request: Request, response: Response, settings: Setting
     await run_in_threadpool(service.check_storage, db, settings, tenant, 0)
     tmp_root = settings.data_dir / "tmp"
     tmp_root.mkdir(parents=True, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix="upload-", dir=tmp_root)
+    tmp = tempfile.mkdtemp(prefix=f"upload-{process_tag()}-", dir=tmp_root)  # the owner: cleaned if it dies
     try:
         form = await receive_multipart(request, Path(tmp), max_bytes=settings.max_upload_bytes,
                                        file_fields={"file", "labels_file"})

@@ -29,6 +29,7 @@ from labelaudit.audit.pipeline import AuditOptions, AuditResult, run_audit
 from labelaudit.audit.progress import Progress
 from labelaudit.config import Settings, get_settings
 from labelaudit.errors import AuditCancelled, AuditFailed, LabelAuditError, is_storage_full
+from labelaudit.services.audits import weights_path
 from labelaudit.services.executors import executor_from_settings
 from labelaudit.store import queries, queue
 from labelaudit.store.artifacts import ArtifactStore, artifact_store, dataset_arrays
@@ -186,9 +187,10 @@ def _run(job: AuditRecord, *, db: Database, artifacts: ArtifactStore, settings: 
         t = time.perf_counter()
         ds = dataset_arrays(artifacts, rec)
         timings["load_seconds"] = time.perf_counter() - t
-        opts = AuditOptions(**job.options)
+        options = weights_path(settings, job.options)  # a stored weights name is relative to the weights folder
+        opts = AuditOptions(**options)
         if settings.device != "auto" and opts.device == "auto":
-            opts = AuditOptions(**{**job.options, "device": settings.device})
+            opts = AuditOptions(**{**options, "device": settings.device})
         result = run_audit(ds, opts, progress=on_progress, should_stop=should_stop,
                            executor=executor_from_settings(settings))
         hb.stop()

@@ -27,6 +27,7 @@ import numpy as np
 
 from labelaudit.audit.dataset import Dataset
 from labelaudit.audit.mapped import release_pages, stored_member_offset
+from labelaudit.store.processes import process_tag
 
 if TYPE_CHECKING:
     from labelaudit.config import Settings
@@ -109,7 +110,7 @@ class ArtifactStore:
     def _stage(self, ext: str, write) -> Staged:
         """Write what ``write(file)`` writes to a temporary file, hashed on the way; not yet in place."""
         self.root.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=f"stage-{os.getpid()}-", suffix=".part")
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=f"stage-{process_tag()}-", suffix=".part")
         try:
             with os.fdopen(fd, "wb") as fh:
                 out = _HashingWriter(fh)
@@ -144,7 +145,7 @@ class ArtifactStore:
         """Move an artifact away from its address (to be purged once the transaction dropping it commits, or put
         back if it fails); ``None`` when it was not there."""
         target = self.path(digest, ext)
-        gone = target.with_name(f"{target.name}.gone-{os.getpid()}-{os.urandom(4).hex()}")
+        gone = target.with_name(f"{target.name}.gone-{process_tag()}-{os.urandom(4).hex()}")
         try:
             os.replace(target, gone)
         except FileNotFoundError:
