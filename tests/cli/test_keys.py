@@ -37,3 +37,17 @@ def test_create_list_revoke(service_settings):
     missing = keys(service_settings, "revoke", "key_nope")
     assert missing.returncode == 2 and "no API key" in missing.stderr
     db.dispose()
+
+
+def test_create_refuses_an_existing_tenant_unless_named_and_names_with_control_characters(service_settings):
+    assert keys(service_settings, "create", "--name", "a").returncode == 0
+    again = keys(service_settings, "create", "--name", "a")  # would silently open tenant a's data
+    assert again.returncode == 2 and "already exists" in again.stderr and "--tenant a" in again.stderr
+    joined = keys(service_settings, "create", "--name", "a", "--tenant", "a")
+    assert joined.returncode == 0, joined.stderr
+    for bad in ("two\nlines", "tab\there", "bell\x07", "x" * 300):
+        made = keys(service_settings, "create", "--name", bad, "--tenant", "a")
+        assert made.returncode == 2 and "control characters" in made.stderr, bad
+    assert keys(service_settings, "create", "--name", "ok", "--tenant", "b\n").returncode == 2
+    listed = keys(service_settings, "list").stdout
+    assert listed.count("tenant a") == 2 and "two" not in listed
