@@ -64,8 +64,9 @@ class Settings(BaseSettings):
     max_classes: int = _field(1000, "limits", "Most classes of a dataset.", ge=2)
     max_values_per_example: int = _field(3 * 1024 * 1024, "limits",
                                          "Features per row, or pixels x channels per image.", ge=1)
-    max_table_columns: int = _field(100_000, "limits", "Columns of a CSV or Parquet table, checked before it is "
-                                                       "parsed.", ge=1)
+    max_table_columns: int = _field(20_000, "limits", "Columns of a CSV or Parquet table, checked before it is "
+                                                      "parsed (parsing takes about 10 KB and 25 us per column).",
+                                    ge=1)
     max_array_bytes: int = _field(8 * 1024**3, "limits", "Bytes of one IDX or .npy array, checked against its "
                                                          "header before anything is allocated.", ge=1)
     max_zip_uncompressed_bytes: int = _field(8 * 1024**3, "limits", "Bytes the files of an image or NPZ archive may "
@@ -76,6 +77,9 @@ class Settings(BaseSettings):
     max_zip_pixels: int = _field(1 << 30, "limits", "Pixels the images of an archive may decode to, together, "
                                                     "checked against every image's header before any is decoded.",
                                  ge=1)
+    ingest_slots: int = _field(2, "limits", "Uploads parsed at once per server process; more wait their turn, so "
+                                            "the memory uploads take is bounded by this many times the limits.",
+                               ge=1)
     max_active_jobs_per_tenant: int = _field(8, "limits", "Queued + running audits per tenant (429 beyond).", ge=1)
     max_storage_bytes_per_tenant: int = _field(20 * 1024 ** 3, "limits", "Artifact bytes per tenant (507 beyond).",
                                                ge=0)

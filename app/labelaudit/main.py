@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db = db
     app.state.artifacts = artifact_store(settings)
     app.state.metrics = Metrics(db)
+    app.state.ingest_slots = threading.BoundedSemaphore(settings.ingest_slots)
     app.add_middleware(TimeoutMiddleware, request_seconds=settings.request_timeout_seconds,
                        upload_seconds=settings.upload_timeout_seconds)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)

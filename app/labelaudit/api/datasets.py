@@ -91,13 +91,21 @@ async def upload_dataset(request: Request, response: Response, settings: Setting
         labels = form.files.get("labels_file")
         name = (form.fields.get("name") or main.filename or "dataset").strip()[:255]
         rec = await run_in_threadpool(
-            service.ingest_file, db, artifacts, settings, main.path, sha256=main.sha256, name=name,
+            _in_slot, request.app, service.ingest_file, db, artifacts, settings, main.path, sha256=main.sha256,
+            name=name,
             filename=main.filename, format=None if fmt == "auto" else fmt,
             label_column=form.fields.get("label_column") or DEFAULT_LABEL_COLUMN, labels_path=labels.path if labels else None,
             tenant=tenant)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return created(response, rec)
+
+
+def _in_slot(app, fn, *args, **kwargs):
+    """``fn(*args, **kwargs)`` once one of the process's ``ingest_slots`` is free (parsing is where an upload
+    takes memory: this many at once, each within the limits)."""
+    with app.state.ingest_slots:
+        return fn(*args, **kwargs)
 
 
 @router.get("", response_model=Page[DatasetOut], responses=responses(422), summary="List datasets")
