@@ -159,3 +159,16 @@ def test_metrics_and_readyz_tell_strangers_nothing(client, app):
     assert client.get("/metrics", headers=bearer).status_code == 401  # the token, once set, is the only way
     ok = client.get("/metrics", headers={"Authorization": "Bearer scrape-token-0123456789"})
     assert ok.status_code == 200 and "labelaudit_jobs" in ok.text
+
+
+def test_postgres_storage_failures_are_recognised_by_sqlstate():
+    """PostgreSQL's own error classes (disk full, I/O error) count as storage failures, a constraint violation not."""
+    errors = pytest.importorskip("psycopg.errors")
+    from sqlalchemy.exc import OperationalError
+
+    from labelaudit.errors import is_storage_full
+
+    assert is_storage_full(errors.DiskFull("could not extend file"))
+    assert is_storage_full(OperationalError("INSERT", {}, errors.IoError("read only")))
+    assert not is_storage_full(errors.UniqueViolation("dup"))
+    assert not is_storage_full(ValueError("x"))
