@@ -215,7 +215,7 @@ def _run(job: AuditRecord, *, db: Database, artifacts: ArtifactStore, settings: 
         return "released"
     except LabelAuditError as exc:
         hb.stop()
-        queue.fail(db, job.id, worker_id, exc.to_dict(), timings=timings)
+        queue.fail(db, job.id, worker_id, _without_server_paths(exc.to_dict(), settings), timings=timings)
         # the input's fault is a warning; the audit's own failure (a fold that kept breaking) an error to look into
         failed_itself = isinstance(exc, AuditFailed)
         _event("failed", "audit %s failed: %s", job.id, exc.message,
@@ -232,6 +232,15 @@ def _run(job: AuditRecord, *, db: Database, artifacts: ArtifactStore, settings: 
         return "failed"
     finally:
         hb.stop()
+
+
+def _without_server_paths(error: dict, settings: Settings) -> dict:
+    """An audit's error as its owner sees it: the weights folder's path left out (a weights file is named
+    relative to it over the API)."""
+    if settings.weights_dir is None or not isinstance(error.get("message"), str):
+        return error
+    root = str(settings.weights_dir.resolve()) + "/"
+    return {**error, "message": error["message"].replace(root, "")}
 
 
 def _store(job: AuditRecord, result: AuditResult, *, db: Database, artifacts: ArtifactStore, worker_id: str,

@@ -25,8 +25,8 @@ def create_audit(db: Database, artifacts: ArtifactStore, settings: Settings, *, 
     """Check ``options`` (the fields of :class:`AuditOptions`) against ``tenant``'s dataset and queue the audit.
 
     Raises :class:`~labelaudit.errors.OptionError` for options the dataset cannot take,
-    :class:`~labelaudit.errors.StorageQuotaExceeded` when its results (pred_probs) would
-    not fit the tenant's quota, :class:`~labelaudit.errors.TooManyJobs` when the tenant
+    :class:`~labelaudit.errors.StorageQuotaExceeded` when its results (pred_probs), with those
+    of the tenant's queued and running audits, would not fit the tenant's quota, :class:`~labelaudit.errors.TooManyJobs` when the tenant
     already has its quota of queued and running audits.
     """
     with db.sessions() as s:
@@ -46,9 +46,13 @@ def create_audit(db: Database, artifacts: ArtifactStore, settings: Settings, *, 
                       tuple(ds_rec.feature_shape or ()), checked or audit_options)
     results_bytes = ds_rec.rows * ds_rec.classes * 4
     check_storage(db, settings, tenant, results_bytes)
+
+    def check(session: Session) -> None:  # binding: in the transaction that queues it, under the tenant's lock
+        queued = queries.reserved_bytes_of_tenant(session, tenant=tenant)
+        check_quota(session, settings, tenant, results_bytes + queued)
+
     return queue.enqueue(db, dataset_id=ds_rec.id, options=audit_options.to_dict(), tenant=tenant,
-                         max_active=settings.max_active_jobs_per_tenant,
-                         check=lambda s: check_quota(s, settings, tenant, results_bytes))
+                         max_active=settings.max_active_jobs_per_tenant, check=check)
 
 
 #: a weights name over the API: letters, digits, ``._-`` and ``/`` between folders, at most 255 characters

@@ -105,6 +105,14 @@ def stored_bytes_of_tenant(session: Session, *, tenant: str) -> int:
     return int(session.scalar(select(func.coalesce(func.sum(held.c.bytes), 0))) or 0)
 
 
+def reserved_bytes_of_tenant(session: Session, *, tenant: str) -> int:
+    """Bytes the pred_probs of ``tenant``'s queued and running audits will take when done (rows x classes x 4)."""
+    q = (select(func.coalesce(func.sum(DatasetRecord.rows * DatasetRecord.classes * 4), 0))
+         .select_from(AuditRecord).join(DatasetRecord, DatasetRecord.id == AuditRecord.dataset_id)
+         .where(AuditRecord.tenant == tenant, AuditRecord.status.in_(ACTIVE_STATES)))
+    return int(session.scalar(q) or 0)
+
+
 def tenant_holds(session: Session, *, tenant: str, digest: str) -> bool:
     """Whether a row of ``tenant`` already refers to the artifact ``digest`` (storing it again costs nothing)."""
     held = _holdings(tenant)
