@@ -10,6 +10,7 @@ import subprocess
 
 from labelaudit.audit.ingest import from_pred_probs
 from labelaudit.services.datasets import save_dataset
+from labelaudit.services.doctor import check_store
 from labelaudit.store.artifacts import artifact_store
 from tests.cli.test_audit import CLI
 from tests.service_fixtures import synthetic_pred_probs
@@ -26,7 +27,7 @@ def test_doctor_reports_and_fixes(app, service_settings):
     datasets = [from_pred_probs(*synthetic_pred_probs(60, k=3, seed=s)[:2]) for s in range(3)]
     kept = save_dataset(db, store, datasets[0], name="kept")
     lost = save_dataset(db, store, datasets[1], name="lost")
-    assert doctor(service_settings).returncode == 0
+    assert check_store(db, store).ok
 
     store.path(lost.artifact, "npz").unlink()  # a dangling reference
     orphan = store.put_dataset(datasets[2])  # a file no row refers to
@@ -38,11 +39,11 @@ def test_doctor_reports_and_fixes(app, service_settings):
     assert [o["digest"] for o in report["orphans"]] == [orphan]
     assert len(report["temporary"]) == 1 and report["referenced_bytes"] == store.size(kept.artifact, "npz")
 
-    young = doctor(service_settings, "--fix")  # --min-age 3600: nothing that new is removed
-    assert young.returncode == 1 and "DANGLING" in young.stdout and "ORPHAN" in young.stdout
-    assert store.path(orphan, "npz").exists()
+    young = check_store(db, store, fix=True)  # min_age 3600: nothing that new is removed
+    assert young.dangling and young.orphans and not young.removed and store.path(orphan, "npz").exists()
     fixed = doctor(service_settings, "--fix", "--min-age", "0")
     assert fixed.returncode == 1  # the dangling reference stays: it is reported, not hidden
+    assert "DANGLING" in fixed.stdout and f"removed  {orphan}" in fixed.stdout
     assert not store.path(orphan, "npz").exists() and not (store.root / "stage-1-x.part").exists()
     assert store.path(kept.artifact, "npz").exists()
     with db.sessions.begin() as s:
