@@ -47,7 +47,7 @@ def test_non_finite_numbers_are_refused_at_the_schema(client):
 
 def test_weights_names_are_checked_and_never_shown_as_server_paths(client, app, tmp_path):
     torch = pytest.importorskip("torch")
-    from labelaudit.audit.backbones.resnet import ResNet
+    from labelaudit.core.backbones.resnet import ResNet
 
     ds = make_dataset(client, 120)
     app.state.settings.weights_dir = tmp_path / "weights"
@@ -72,7 +72,7 @@ def test_accepted_weights_are_stored_by_name(client, app, tmp_path):
 
     import numpy as np
 
-    from labelaudit.audit.backbones.resnet import ResNet
+    from labelaudit.core.backbones.resnet import ResNet
 
     rng = np.random.default_rng(0)
     buf = io.BytesIO()

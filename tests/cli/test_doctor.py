@@ -8,7 +8,7 @@ import json
 import os
 import subprocess
 
-from labelaudit.audit.ingest import from_pred_probs
+from labelaudit.core.ingest import from_pred_probs
 from labelaudit.services.datasets import save_dataset
 from labelaudit.services.doctor import check_store
 from labelaudit.store.artifacts import artifact_store

@@ -11,7 +11,7 @@ from labelaudit.store import queue
 from labelaudit.store.models import AuditRecord, AuditRow, utcnow
 from labelaudit.store.transactions import tenant_lock
 from labelaudit.services.datasets import save_dataset
-from labelaudit.audit.ingest import from_pred_probs
+from labelaudit.core.ingest import from_pred_probs
 from tests.service_fixtures import synthetic_pred_probs
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Generic, Optional, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from labelaudit.audit.constants import (
+from labelaudit.core.constants import (
     DEFAULT_BACKBONE,
     DEFAULT_DEVICE,
     DEFAULT_FILTER_BY,
@@ -74,7 +74,7 @@ class DatasetOut(BaseModel):
 
 
 class NoiseIn(BaseModel):
-    """Label noise to inject into a copy of a dataset (see ``labelaudit.audit.noise``)."""
+    """Label noise to inject into a copy of a dataset (see ``labelaudit.core.noise``)."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, json_schema_extra={"examples": [
         {"kind": "pairwise", "rate": 0.2, "seed": 1},

@@ -71,7 +71,7 @@ def guard(fn):
 def load_input(path: Path, fmt: Optional[InputFormat], label_column: str, labels: Optional[Path],
                id_column: Optional[str], folds: int, image_size: Optional[int] = None, skip_corrupt: bool = False):
     """Read and validate a dataset file for a command (unreadable images it skipped are listed on stderr)."""
-    from labelaudit.audit.ingest import load_dataset
+    from labelaudit.core.ingest import load_dataset
 
     ds = load_dataset(path, format=fmt.value if fmt else None, label_column=label_column, labels=labels,
                       id_column=id_column, folds=folds, image_size=image_size, skip_corrupt=skip_corrupt)

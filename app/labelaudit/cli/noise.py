@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from labelaudit.audit.constants import DEFAULT_LABEL_COLUMN, DEFAULT_NOISE_RATE, DEFAULT_SEED, MAX_SEED
+from labelaudit.core.constants import DEFAULT_LABEL_COLUMN, DEFAULT_NOISE_RATE, DEFAULT_SEED, MAX_SEED
 from labelaudit.cli.common import guard, load_input, out, read_noise_matrix
 from labelaudit.vocab import InputFormat, NoiseKind
 
@@ -25,8 +25,8 @@ def inject_noise_cmd(
     format: Optional[InputFormat] = typer.Option(None, "--format"),
 ) -> None:
     """Write a copy of a dataset with controlled label noise and the true labels kept."""
-    from labelaudit.audit.noise import inject_noise
-    from labelaudit.audit.writers import save_dataset
+    from labelaudit.core.noise import inject_noise
+    from labelaudit.core.writers import save_dataset
 
     dataset = load_input(source, format, label_column, labels, None, 2)
     noisy = inject_noise(dataset.labels, kind=kind.value, rate=rate, seed=seed,

@@ -7,7 +7,7 @@ import re
 import numpy as np
 from sqlalchemy.orm import Session
 
-from labelaudit.audit.pipeline import AuditOptions, check_options_for
+from labelaudit.core.pipeline import AuditOptions, check_options_for
 from labelaudit.config import Settings
 from labelaudit.errors import Conflict, NotFound, NotReady, OptionError
 from labelaudit.services.datasets import check_quota, check_storage
@@ -113,7 +113,7 @@ def cuda_available() -> bool:
     """Whether this host's torch sees a CUDA GPU (imports torch once; cached)."""
     global _CUDA
     if _CUDA is None:
-        from labelaudit.audit.backbones.device import cuda_available as probe
+        from labelaudit.core.backbones.device import cuda_available as probe
 
         _CUDA = probe()
     return _CUDA

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from labelaudit.audit.dataset import Dataset
-from labelaudit.audit.mapped import release_pages, stored_member_offset
+from labelaudit.core.dataset import Dataset
+from labelaudit.core.mapped import release_pages, stored_member_offset
 from labelaudit.store.processes import process_tag
 
 if TYPE_CHECKING:
