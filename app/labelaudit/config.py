@@ -47,8 +47,12 @@ class Settings(BaseSettings):
                                                             "its response starts (503 beyond).", gt=0)
     upload_timeout_seconds: float = _field(900.0, "server", "Longest an upload request may take (408 for a "
                                                             "stalled upload).", gt=0)
-    stale_upload_seconds: float = _field(3600.0, "server", "Upload temp folders older than this (left by a "
-                                                           "killed server) are removed at start-up.", gt=0)
+    stale_upload_seconds: float = _field(3600.0, "server", "Upload temp folders older than this are removed at "
+                                                           "start-up; those of a process that is gone (a killed "
+                                                           "server) at once.", gt=0)
+    storage_error_seconds: float = _field(60.0, "server", "After the database or the disk refused a write (full, "
+                                                          "I/O error; the request got 507), /readyz answers 503 "
+                                                          "this long.", ge=0)
     log_format: Literal["json", "text"] = _field(
         "json", "server", "serve/worker logs on stderr: `json` (one object per line, with request_id, audit_id, "
                           "worker_id) or `text` (the same fields as key=value).")
@@ -60,8 +64,9 @@ class Settings(BaseSettings):
     max_classes: int = _field(1000, "limits", "Most classes of a dataset.", ge=2)
     max_values_per_example: int = _field(3 * 1024 * 1024, "limits",
                                          "Features per row, or pixels x channels per image.", ge=1)
-    max_table_columns: int = _field(100_000, "limits", "Columns of a CSV or Parquet table, checked before it is "
-                                                       "parsed.", ge=1)
+    max_table_columns: int = _field(20_000, "limits", "Columns of a CSV or Parquet table, checked before it is "
+                                                      "parsed (parsing takes about 10 KB and 25 us per column).",
+                                    ge=1)
     max_array_bytes: int = _field(8 * 1024**3, "limits", "Bytes of one IDX or .npy array, checked against its "
                                                          "header before anything is allocated.", ge=1)
     max_zip_uncompressed_bytes: int = _field(8 * 1024**3, "limits", "Bytes the files of an image or NPZ archive may "
@@ -69,7 +74,12 @@ class Settings(BaseSettings):
     max_zip_members: int = _field(2_000_000, "limits", "Files in an image or NPZ archive.", ge=1)
     max_zip_ratio: int = _field(1000, "limits", "Compression ratio of one archive file over 1 MiB (beyond: a likely "
                                                 "zip bomb).", ge=1)
-    max_zip_pixels: int = _field(1 << 30, "limits", "Pixels the images of an archive may decode to, together.", ge=1)
+    max_zip_pixels: int = _field(1 << 30, "limits", "Pixels the images of an archive may decode to, together, "
+                                                    "checked against every image's header before any is decoded.",
+                                 ge=1)
+    ingest_slots: int = _field(2, "limits", "Uploads parsed at once per server process; more wait their turn, so "
+                                            "the memory uploads take is bounded by this many times the limits.",
+                               ge=1)
     max_active_jobs_per_tenant: int = _field(8, "limits", "Queued + running audits per tenant (429 beyond).", ge=1)
     max_storage_bytes_per_tenant: int = _field(20 * 1024 ** 3, "limits", "Artifact bytes per tenant (507 beyond).",
                                                ge=0)
@@ -85,6 +95,10 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = _field(0.5, "worker", "How long an idle worker waits before polling the queue.",
                                         gt=0)
     max_attempts: int = _field(3, "worker", "Claims of one audit before it is failed instead of requeued.", ge=1)
+    cuda_audits: Literal["auto", "on", "off"] = _field(
+        "auto", "worker", "Whether `POST /v1/audits` accepts `device: cuda`: `auto` when this host's torch sees a "
+                          "CUDA GPU (asked once), `on` (separate GPU workers, a CPU-only API), `off` (422 "
+                          "`no_cuda`).")
     executor: Literal["local", "ray"] = _field(
         "local", "worker", "Who trains the cross-validation folds: `local` (one after another in the worker "
                            "process) or `ray` (one Ray task per fold; needs the `ray` extra).")
@@ -94,6 +108,10 @@ class Settings(BaseSettings):
         "on", "auth", "`on`: /v1 requests need `Authorization: Bearer <key>` (or X-API-Key) and see only their "
                       "tenant's data. `off`: local single-user mode, everything belongs to tenant `local` "
                       "(`make run` sets it; the server logs a warning).")
+    metrics_token: str | None = _field(
+        None, "auth", "Bearer token that opens /metrics (for the Prometheus scraper). Unset: /metrics takes any "
+                      "live API key (with auth on). Set or not, /readyz tells unauthenticated callers only "
+                      "ready or not.", min_length=16)
 
     # -- ray ----------------------------------------------------------------------------------------
     ray_address: str | None = _field(

@@ -152,9 +152,23 @@ class ServiceFailed(ServiceError, AuditFailed):
 STORAGE_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 
+#: SQLite result codes (the primary code, the low byte of an extended one) of a storage failure: I/O error, full
+SQLITE_STORAGE_CODES = frozenset({10, 13})
+#: PostgreSQL SQLSTATEs of a storage failure: disk full, out of memory, I/O error, data corrupted
+PG_STORAGE_STATES = frozenset({"53100", "53200", "58030", "XX001"})
+
+
 def is_storage_full(exc: BaseException) -> bool:
-    """Whether ``exc`` is the server's disk refusing a write (an operator's problem, not the caller's)."""
-    return isinstance(exc, OSError) and exc.errno in STORAGE_FULL_ERRNOS
+    """Whether ``exc`` is the server's storage refusing a write (an operator's problem, not the caller's):
+    the disk (``OSError`` no space / quota / file size) or the database's own storage (SQLite "database or
+    disk is full" and "disk I/O error", PostgreSQL disk full or I/O error), raw or wrapped by SQLAlchemy."""
+    if isinstance(exc, OSError) and exc.errno in STORAGE_FULL_ERRNOS:
+        return True
+    orig = getattr(exc, "orig", None) or exc  # SQLAlchemy's DBAPIError wraps the driver's error
+    code = getattr(orig, "sqlite_errorcode", None)
+    if code is not None:
+        return (code & 0xFF) in SQLITE_STORAGE_CODES
+    return getattr(orig, "sqlstate", None) in PG_STORAGE_STATES
 
 
 #: Exit code of the CLI for a bad input or usage.

@@ -18,6 +18,7 @@ from labelaudit import __version__, dashboard
 from labelaudit.config import Settings, get_settings
 from labelaudit.store.artifacts import artifact_store
 from labelaudit.store.db import open_database
+from labelaudit.store.leftovers import clean_leftovers
 
 log = logging.getLogger("labelaudit")
 
@@ -31,7 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """
     settings = settings or get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    _clean_stale_uploads(settings)
+    clean_leftovers(settings.data_dir, artifact_store(settings), stale_seconds=settings.stale_upload_seconds)
     db = open_database(settings)
 
     @asynccontextmanager
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db = db
     app.state.artifacts = artifact_store(settings)
     app.state.metrics = Metrics(db)
+    app.state.ingest_slots = threading.BoundedSemaphore(settings.ingest_slots)
     app.add_middleware(TimeoutMiddleware, request_seconds=settings.request_timeout_seconds,
                        upload_seconds=settings.upload_timeout_seconds)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
@@ -79,23 +81,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     dashboard.install(app)
     openapi.install(app)
     return app
-
-
-def _clean_stale_uploads(settings: Settings) -> None:
-    """Remove upload folders a crashed process left in ``<data_dir>/tmp`` (older than ``stale_upload_seconds``)."""
-    import shutil
-    import time
-
-    tmp = settings.data_dir / "tmp"
-    if not tmp.is_dir():
-        return
-    cutoff = time.time() - settings.stale_upload_seconds
-    for entry in tmp.glob("upload-*"):
-        try:
-            if entry.stat().st_mtime < cutoff:
-                shutil.rmtree(entry, ignore_errors=True)
-        except OSError:
-            pass
 
 
 def warn_if_open(settings: Settings) -> None:

@@ -157,7 +157,7 @@ def test_stalled_upload_is_408_and_leaves_nothing(clients, live_server, service_
     assert b'"request_timeout"' in answer
     assert clients["team-a"].get("/v1/datasets").json()["items"] == []
     assert not any((service_settings.data_dir / "tmp").iterdir())
-    metrics = httpx.get(live_server + "/metrics").text
+    metrics = httpx.get(live_server + "/metrics", headers={"Authorization": f"Bearer {key}"}).text  # auth is on
     assert 'labelaudit_errors_total{code="request_timeout",status="408"} 1.0' in metrics
 
 

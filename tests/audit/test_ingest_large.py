@@ -275,7 +275,7 @@ def test_no_temp_file_is_left_when_ingest_or_save_fails(monkeypatch, small_chunk
         raise OSError("no space left on device")
 
     with monkeypatch.context() as m:
-        m.setattr(artifacts, "put_dataset", full_disk)  # saving fails with the repaired copy mapped
+        m.setattr(artifacts, "stage_dataset", full_disk)  # saving fails with the repaired copy mapped
         with pytest.raises(OSError, match="no space"):
             upload()
     assert list(tmp.iterdir()) == []

@@ -70,8 +70,8 @@ def test_zip_over_uncompressed_bytes_ratio_or_pixels_is_refused(tmp_path):
     assert (err.code, err.message) == ("archive_too_large",
                                        f"the archive unpacks to {total} bytes; the limit is {total - 1}")
     err = _refused(path, IngestLimits(min_rows=2, max_zip_pixels=5 * 64))
-    assert (err.code, err.message) == ("archive_too_large", "the images decode to more than 320 pixels; refusing "
-                                                            "a likely decompression bomb")
+    assert (err.code, err.message) == ("archive_too_large", "the images decode to 384 pixels, more than 320; "
+                                                            "refusing a likely decompression bomb")
     assert load_dataset(path, folds=2, limits=IngestLimits(min_rows=2, max_zip_pixels=6 * 64)).num_examples == 6
 
     bomb = _image_zip(tmp_path / "bomb.zip", extra={"cat/notes.txt": b"\0" * (2 << 20)})  # 2 MiB of zeros: 1023x

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 
-from labelaudit.services.keys import verify_api_key
+import pytest
+
+from labelaudit.services.keys import create_api_key, list_api_keys, verify_api_key
 from labelaudit.store.db import open_database
 from tests.cli.test_audit import CLI
 
@@ -37,3 +39,23 @@ def test_create_list_revoke(service_settings):
     missing = keys(service_settings, "revoke", "key_nope")
     assert missing.returncode == 2 and "no API key" in missing.stderr
     db.dispose()
+
+
+def test_create_refuses_an_existing_tenant_unless_named_and_names_with_control_characters(service_settings):
+    from labelaudit.errors import OptionError
+
+    assert keys(service_settings, "create", "--name", "a").returncode == 0
+    again = keys(service_settings, "create", "--name", "a")  # would silently open tenant a's data
+    assert again.returncode == 2 and "already exists" in again.stderr and "--tenant a" in again.stderr
+    forged = keys(service_settings, "create", "--name", "two\nlines", "--tenant", "a")
+    assert forged.returncode == 2 and "control characters" in forged.stderr
+    db = open_database(service_settings)
+    try:
+        joined = create_api_key(db, "a", tenant="a")[0]  # naming the tenant joins it
+        assert joined.tenant == "a"
+        for name, tenant in (("tab\there", "a"), ("bell\x07", "a"), ("x" * 300, "a"), ("ok", "b\n"), ("", "a")):
+            with pytest.raises(OptionError):
+                create_api_key(db, name, tenant=tenant)
+        assert sum(k.tenant == "a" for k in list_api_keys(db)) == 2
+    finally:
+        db.dispose()

@@ -9,6 +9,7 @@ from sqlalchemy import func, select, update
 
 from labelaudit.store import queue
 from labelaudit.store.models import AuditRecord, AuditRow, utcnow
+from labelaudit.store.transactions import tenant_lock
 from labelaudit.services.datasets import save_dataset
 from labelaudit.core.ingest import from_pred_probs
 from tests.service_fixtures import synthetic_pred_probs
@@ -52,7 +53,8 @@ def test_job_quota_counts_a_concurrent_enqueue_that_held_the_lock(app):
     outcome: list = []
     with db.engine.connect() as other:
         if db.is_postgres:
-            other.execute(text("SELECT pg_advisory_xact_lock(hashtext(:t))"), {"t": "labelaudit-jobs:team"})
+            other.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:t, 0))"),
+                              {"t": "labelaudit:" + tenant_lock("team")})
         else:
             other.exec_driver_sql("BEGIN IMMEDIATE")
 

@@ -81,3 +81,35 @@ def test_stale_upload_folders_are_removed_at_start(tmp_path):
     os.utime(old, (0, 0))
     create_app(settings).state.db.dispose()
     assert not old.exists() and new.exists()
+
+
+def test_leftovers_of_a_killed_process_are_cleaned_at_start_at_once(tmp_path):
+    """Upload folders and staged files of a process that is gone go at start-up whatever their age; a live
+    process's stay; an artifact a killed delete had moved aside is put back (its delete never committed)."""
+    import subprocess
+    import sys
+
+    from labelaudit.config import get_settings
+    from labelaudit.main import create_app
+    from labelaudit.store.artifacts import artifact_store
+    from labelaudit.store.processes import is_gone, process_tag
+
+    code = "from labelaudit.store.processes import process_tag; print(process_tag())"
+    dead = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert is_gone(dead) and not is_gone(process_tag())
+    settings = get_settings(data_dir=tmp_path, workers=0)
+    store = artifact_store(settings)
+    digest = store.put_bytes(b"content", "npz")
+    target = store.path(digest, "npz")
+    moved = target.with_name(f"{target.name}.gone-{dead}-ab12")
+    target.rename(moved)
+    killed, alive = tmp_path / "tmp" / f"upload-{dead}-x", tmp_path / "tmp" / f"upload-{process_tag()}-y"
+    for d in (killed, alive):
+        d.mkdir(parents=True)
+    staged_dead, staged_alive = store.root / f"stage-{dead}-q.part", store.root / f"stage-{process_tag()}-r.part"
+    staged_dead.write_bytes(b"x")
+    staged_alive.write_bytes(b"y")
+    create_app(settings).state.db.dispose()
+    assert not killed.exists() and alive.exists()
+    assert not staged_dead.exists() and staged_alive.exists()
+    assert target.read_bytes() == b"content" and not moved.exists()

@@ -25,6 +25,7 @@ from labelaudit.errors import NotFound, OptionError, UnsupportedFormat
 from labelaudit.services import datasets as service
 from labelaudit.store import queries
 from labelaudit.store.examples import dataset_member
+from labelaudit.store.processes import process_tag
 from labelaudit.store.models import DatasetRecord, as_utc
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"], dependencies=[Depends(reject_nul)])
@@ -78,7 +79,7 @@ async def upload_dataset(request: Request, response: Response, settings: Setting
     await run_in_threadpool(service.check_storage, db, settings, tenant, 0)
     tmp_root = settings.data_dir / "tmp"
     tmp_root.mkdir(parents=True, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix="upload-", dir=tmp_root)
+    tmp = tempfile.mkdtemp(prefix=f"upload-{process_tag()}-", dir=tmp_root)  # the owner: cleaned if it dies
     try:
         form = await receive_multipart(request, Path(tmp), max_bytes=settings.max_upload_bytes,
                                        file_fields={"file", "labels_file"})
@@ -92,13 +93,21 @@ async def upload_dataset(request: Request, response: Response, settings: Setting
         labels = form.files.get("labels_file")
         name = (form.fields.get("name") or main.filename or "dataset").strip()[:255]
         rec = await run_in_threadpool(
-            service.ingest_file, db, artifacts, settings, main.path, sha256=main.sha256, name=name,
+            _in_slot, request.app, service.ingest_file, db, artifacts, settings, main.path, sha256=main.sha256,
+            name=name,
             filename=main.filename, format=None if fmt == "auto" else fmt,
             label_column=form.fields.get("label_column") or DEFAULT_LABEL_COLUMN, labels_path=labels.path if labels else None,
             tenant=tenant)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return created(response, rec)
+
+
+def _in_slot(app, fn, *args, **kwargs):
+    """``fn(*args, **kwargs)`` once one of the process's ``ingest_slots`` is free (parsing is where an upload
+    takes memory: this many at once, each within the limits)."""
+    with app.state.ingest_slots:
+        return fn(*args, **kwargs)
 
 
 @router.get("", response_model=Page[DatasetOut], responses=responses(422), summary="List datasets")

@@ -11,11 +11,13 @@ problems only (multipart framing, authentication, timeouts, readiness).
 from __future__ import annotations
 
 import logging
+import time
 from http import HTTPStatus
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from labelaudit.api.request_log import HEADER as REQUEST_ID_HEADER
@@ -128,12 +130,14 @@ async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
     return _answer(request, exc.status, exc.detail, code=exc.code, errors=errors, headers=exc.headers)
 
 
-async def _os_error(request: Request, exc: OSError) -> JSONResponse:
-    """507 when the server's own disk is full (the request may succeed later or elsewhere); else a 500."""
+async def _os_error(request: Request, exc: Exception) -> JSONResponse:
+    """507 when the server's own storage (its disk, or the database's) refused a write (the request may succeed
+    later or elsewhere), and ``/readyz`` answers 503 for a while (:func:`storage_failed`); else a 500."""
     if not is_storage_full(exc):
         return await _unexpected(request, exc)
     log.error("storage full: %s", exc, extra={"request_id": request_id_of(request), "event": "storage_full"})
-    detail = ("the server has no room to store this right now (its disk is full); nothing was stored. "
+    request.app.state.storage_failed_at = time.monotonic()
+    detail = ("the server cannot store this right now (its disk is full or failing); nothing was stored. "
               "Try again later, or ask its operator to free space.")
     return _answer(request, 507, detail, code="insufficient_storage",
                    errors=[{"field": None, "message": detail, "code": "insufficient_storage"}])
@@ -145,6 +149,12 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return _answer(request, 500, "internal error; see the server log", code="internal_error")
 
 
+def storage_failed(app, hold_seconds: float) -> bool:
+    """Whether a write failed for lack of storage within the last ``hold_seconds``."""
+    at = getattr(app.state, "storage_failed_at", None)
+    return at is not None and time.monotonic() - at < hold_seconds
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers on ``app``."""
     app.add_exception_handler(LabelAuditError, _domain)
@@ -152,6 +162,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(ProblemError, _problem)
     app.add_exception_handler(OSError, _os_error)
+    app.add_exception_handler(DBAPIError, _os_error)
     app.add_exception_handler(Exception, _unexpected)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Annotated, Any, Generic, Optional, TypeVar
 
@@ -78,7 +79,7 @@ class DatasetOut(BaseModel):
 class NoiseIn(BaseModel):
     """Label noise to inject into a copy of a dataset (see ``labelaudit.core.noise``)."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, json_schema_extra={"examples": [
         {"kind": "pairwise", "rate": 0.2, "seed": 1},
         {"kind": "matrix", "rate": 0.1, "seed": 0, "noise_matrix": [[0.9, 0.2], [0.1, 0.8]]}]})
     kind: NoiseKind = NoiseKind.PAIRWISE
@@ -99,7 +100,7 @@ class NoiseIn(BaseModel):
 class AuditIn(BaseModel):
     """An audit request; validated against the dataset before it is queued."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, json_schema_extra={"examples": [
         {"dataset_id": "ds_0123456789abcdef", "backbone": "auto", "seed": 0},
         {"dataset_id": "ds_0123456789abcdef", "backbone": "logreg", "folds": 3, "seed": 7,
          "rank_method": "self_confidence"}]})
@@ -112,6 +113,33 @@ class AuditIn(BaseModel):
     rank_method: RankMethod = RankMethod(DEFAULT_RANK_METHOD)
     filter_by: FilterBy = FilterBy(DEFAULT_FILTER_BY)
     backbone_options: dict[str, Any] = {}
+
+    @field_validator("backbone_options")
+    @classmethod
+    def _finite(cls, options: dict[str, Any]) -> dict[str, Any]:
+        """JSON numbers only: NaN and Infinity (which Python's JSON parser lets through) are refused here,
+        before they reach a database JSON column or a model."""
+        bad = non_finite_path(options)
+        if bad is not None:
+            raise ValueError(f"backbone_options.{bad} is not a finite number (NaN and Infinity are not JSON numbers)")
+        return options
+
+
+def non_finite_path(value: Any, path: str = "") -> str | None:
+    """The dotted path of the first NaN or infinite float inside ``value`` (dicts and lists), or ``None``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path or "value"
+    if isinstance(value, dict):
+        items = ((str(k), v) for k, v in value.items())
+    elif isinstance(value, (list, tuple)):
+        items = ((str(i), v) for i, v in enumerate(value))
+    else:
+        return None
+    for key, item in items:
+        found = non_finite_path(item, f"{path}.{key}" if path else key)
+        if found is not None:
+            return found
+    return None
 
 
 class ProgressOut(BaseModel):

@@ -1,4 +1,4 @@
-"""The ``labelaudit`` command: audit, check, inject-noise, apply, serve, worker, keys.
+"""The ``labelaudit`` command: audit, check, inject-noise, apply, serve, worker, keys, doctor.
 
 Exit codes: 0 success, 1 a ``check`` policy violated, 2 bad input or usage (one
 clear line on stderr, no traceback), 3 the audit itself failed.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from labelaudit.cli import audit, check, keys, noise, review, service
+from labelaudit.cli import audit, check, doctor, keys, noise, review, service
 
 app = typer.Typer(
     name="labelaudit",
@@ -25,6 +25,7 @@ app.command(help=check.CHECK_HELP)(check.check)
 app.command()(service.serve)
 app.command()(service.worker)
 app.add_typer(keys.keys_app, name="keys")
+app.command()(doctor.doctor)
 
 
 def main() -> None:

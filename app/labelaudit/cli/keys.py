@@ -16,8 +16,10 @@ keys_app = typer.Typer(help="Manage API keys (needed when LABELAUDIT_AUTH is on,
 @keys_app.command("create")
 def keys_create(name: str = typer.Option(..., "--name", help="Who the key is for, e.g. team-a."),
                 tenant: Optional[str] = typer.Option(
-                    None, "--tenant", help="Whose data the key opens (default: the name). Keys of one tenant share "
-                                           "its datasets and audits; other tenants' are invisible (404).")) -> None:
+                    None, "--tenant", help="Whose data the key opens (default: a new tenant named like the key; "
+                                           "refused if that tenant exists). Name an existing tenant to add a key "
+                                           "to it. Keys of one tenant share its datasets and audits; other "
+                                           "tenants' are invisible (404).")) -> None:
     """Create a key and print it once (only its hash is stored)."""
     need_extra("server", "labelaudit keys")
     from labelaudit.config import get_settings

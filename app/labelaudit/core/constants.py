@@ -47,6 +47,12 @@ CANDIDATE_SHARE = 0.5
 #: Rows with the largest gaps whose margins are computed exactly, per row to prune (plus 64); 0: none.
 SAMPLE_PER_PRUNED = 4
 
+# -- ingest -----------------------------------------------------------------------------------------
+
+#: Most pixels one archived image may decode to before it is resized to the dataset's common size (images are
+#: decoded one at a time): above any camera's photo (64 MP), below a decompression bomb's 10000 x 10000.
+MAX_IMAGE_DECODE_PIXELS = 64 * 1024 * 1024
+
 # -- training ---------------------------------------------------------------------------------------
 
 #: ``auto`` trains the small CNN on images up to this side; larger images get the residual net

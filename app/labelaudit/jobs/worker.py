@@ -29,7 +29,7 @@ from labelaudit.core.pipeline import AuditOptions, AuditResult, run_audit
 from labelaudit.core.progress import Progress
 from labelaudit.config import Settings, get_settings
 from labelaudit.errors import AuditCancelled, AuditFailed, LabelAuditError, is_storage_full
-from labelaudit.services.artifacts import remove_unused
+from labelaudit.services.audits import weights_path
 from labelaudit.services.executors import executor_from_settings
 from labelaudit.store import queries, queue
 from labelaudit.store.artifacts import ArtifactStore, artifact_store, dataset_arrays
@@ -187,9 +187,10 @@ def _run(job: AuditRecord, *, db: Database, artifacts: ArtifactStore, settings: 
         t = time.perf_counter()
         ds = dataset_arrays(artifacts, rec)
         timings["load_seconds"] = time.perf_counter() - t
-        opts = AuditOptions(**job.options)
+        options = weights_path(settings, job.options)  # a stored weights name is relative to the weights folder
+        opts = AuditOptions(**options)
         if settings.device != "auto" and opts.device == "auto":
-            opts = AuditOptions(**{**job.options, "device": settings.device})
+            opts = AuditOptions(**{**options, "device": settings.device})
         result = run_audit(ds, opts, progress=on_progress, should_stop=should_stop,
                            executor=executor_from_settings(settings))
         hb.stop()
@@ -214,7 +215,7 @@ def _run(job: AuditRecord, *, db: Database, artifacts: ArtifactStore, settings: 
         return "released"
     except LabelAuditError as exc:
         hb.stop()
-        queue.fail(db, job.id, worker_id, exc.to_dict(), timings=timings)
+        queue.fail(db, job.id, worker_id, _without_server_paths(exc.to_dict(), settings), timings=timings)
         # the input's fault is a warning; the audit's own failure (a fold that kept breaking) an error to look into
         failed_itself = isinstance(exc, AuditFailed)
         _event("failed", "audit %s failed: %s", job.id, exc.message,
@@ -233,22 +234,32 @@ def _run(job: AuditRecord, *, db: Database, artifacts: ArtifactStore, settings: 
         hb.stop()
 
 
+def _without_server_paths(error: dict, settings: Settings) -> dict:
+    """An audit's error as its owner sees it: the weights folder's path left out (a weights file is named
+    relative to it over the API)."""
+    if settings.weights_dir is None or not isinstance(error.get("message"), str):
+        return error
+    root = str(settings.weights_dir.resolve()) + "/"
+    return {**error, "message": error["message"].replace(root, "")}
+
+
 def _store(job: AuditRecord, result: AuditResult, *, db: Database, artifacts: ArtifactStore, worker_id: str,
            timings: dict, started: float) -> str:
     t = time.perf_counter()
-    digest = artifacts.put_array(result.pred_probs, dtype=np.float32)  # streamed: no float32 copy in memory
-    timings["store_seconds"] = time.perf_counter() - t
-    timings["worker_seconds"] = time.perf_counter() - started
-    summary = jsonable(result.summary())
-    ok = queue.finish(db, job.id, worker_id, row_blocks=result_row_blocks(result), summary=summary,
-                      evaluation=jsonable(result.evaluation), timings=jsonable(timings),
-                      pred_probs_artifact=digest, aggregates=jsonable(result_aggregates(result)),
-                      headline=jsonable(headline(summary, timings, result.evaluation)),
-                      stored_bytes=artifacts.size(digest, "npy"))
-    if not ok:
-        remove_unused(db, artifacts, (digest, "npy"))
-        return "lost"
-    return "done"
+    staged = artifacts.stage_array(result.pred_probs, dtype=np.float32)  # streamed: no float32 copy in memory
+    try:
+        timings["store_seconds"] = time.perf_counter() - t
+        timings["worker_seconds"] = time.perf_counter() - started
+        summary = jsonable(result.summary())
+        # the file is put in place under its lock in the transaction that stores the rows (store.owners)
+        ok = queue.finish(db, job.id, worker_id, row_blocks=result_row_blocks(result), summary=summary,
+                          evaluation=jsonable(result.evaluation), timings=jsonable(timings),
+                          pred_probs_artifact=staged.digest, aggregates=jsonable(result_aggregates(result)),
+                          headline=jsonable(headline(summary, timings, result.evaluation)),
+                          artifacts=artifacts, staged=staged)
+    finally:
+        artifacts.discard(staged)
+    return "done" if ok else "lost"
 
 
 def result_aggregates(result: AuditResult) -> dict:

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
+import re
 
 import numpy as np
 from sqlalchemy.orm import Session
 
 from labelaudit.core.pipeline import AuditOptions, check_options_for
 from labelaudit.config import Settings
-from labelaudit.errors import Conflict, NotReady, OptionError
-from labelaudit.services.artifacts import remove_unused
-from labelaudit.services.datasets import check_storage
+from labelaudit.errors import Conflict, NotFound, NotReady, OptionError
+from labelaudit.services.datasets import check_quota, check_storage
 from labelaudit.store import queries, queue
 from labelaudit.store.artifacts import ArtifactStore
 from labelaudit.store.db import Database
 from labelaudit.store.examples import dataset_member
-from labelaudit.store.models import DONE, RUNNING, AuditRecord
+from labelaudit.store.models import DONE, FAILED, RUNNING, AuditRecord
+from labelaudit.store.owners import owning
+from labelaudit.store.transactions import locked, write_session
 
 
 def create_audit(db: Database, artifacts: ArtifactStore, settings: Settings, *, dataset_id: str, tenant: str,
@@ -24,73 +25,139 @@ def create_audit(db: Database, artifacts: ArtifactStore, settings: Settings, *, 
     """Check ``options`` (the fields of :class:`AuditOptions`) against ``tenant``'s dataset and queue the audit.
 
     Raises :class:`~labelaudit.errors.OptionError` for options the dataset cannot take,
-    :class:`~labelaudit.errors.StorageQuotaExceeded` when its results (pred_probs) would
-    not fit the tenant's quota, :class:`~labelaudit.errors.TooManyJobs` when the tenant
+    :class:`~labelaudit.errors.StorageQuotaExceeded` when its results (pred_probs), with those
+    of the tenant's queued and running audits, would not fit the tenant's quota, :class:`~labelaudit.errors.TooManyJobs` when the tenant
     already has its quota of queued and running audits.
     """
     with db.sessions() as s:
         ds_rec = queries.get_dataset(s, dataset_id=dataset_id, tenant=tenant)
+    check_device(settings, options.get("device", "auto"))
+    checked = None  # the options checked against the dataset: with the weights' real path
     if "weights" in options.get("backbone_options", {}):
-        options = {**options, "backbone_options": {
-            **options["backbone_options"],
-            "weights": server_weights_path(settings, options["backbone_options"]["weights"])}}
+        name, path = server_weights_path(settings, options["backbone_options"]["weights"])
+        checked = AuditOptions(**{**options, "backbone_options": {**options["backbone_options"], "weights": path}})
+        options = {**options, "backbone_options": {**options["backbone_options"], "weights": name}}
     audit_options = AuditOptions(**options)
-    labels = dataset_member(artifacts, ds_rec.artifact, "labels")  # memory-mapped; the features stay on disk
+    try:
+        labels = dataset_member(artifacts, ds_rec.artifact, "labels")  # memory-mapped; the features stay on disk
+    except FileNotFoundError:  # deleted since it was read
+        raise NotFound(f"no dataset {dataset_id!r}", field="dataset_id") from None
     check_options_for(ds_rec.modality, np.bincount(np.asarray(labels, dtype=np.int64), minlength=ds_rec.classes),
-                      tuple(ds_rec.feature_shape or ()), audit_options)
-    check_storage(db, settings, tenant, ds_rec.rows * ds_rec.classes * 4)
+                      tuple(ds_rec.feature_shape or ()), checked or audit_options)
+    results_bytes = ds_rec.rows * ds_rec.classes * 4
+    check_storage(db, settings, tenant, results_bytes)
+
+    def check(session: Session) -> None:  # binding: in the transaction that queues it, under the tenant's lock
+        queued = queries.reserved_bytes_of_tenant(session, tenant=tenant)
+        check_quota(session, settings, tenant, results_bytes + queued)
+
     return queue.enqueue(db, dataset_id=ds_rec.id, options=audit_options.to_dict(), tenant=tenant,
-                         max_active=settings.max_active_jobs_per_tenant)
+                         max_active=settings.max_active_jobs_per_tenant, check=check)
 
 
-def server_weights_path(settings: Settings, name) -> str:
+#: a weights name over the API: letters, digits, ``._-`` and ``/`` between folders, at most 255 characters
+WEIGHTS_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*(/[A-Za-z0-9_][A-Za-z0-9._-]*)*")
+MAX_WEIGHTS_NAME = 255
+
+
+def server_weights_path(settings: Settings, name) -> tuple[str, str]:
     """The file ``backbone_options.weights`` names over the API: a file under ``LABELAUDIT_WEIGHTS_DIR``.
 
+    Returns ``(name, path)``: the relative name, which is stored and shown, and the
+    resolved path, which only the server sees (:func:`weights_path` finds it again).
     API callers may not name arbitrary server paths (that would reveal which files
-    exist and read them): absolute paths and ``..`` are refused, and without a
-    weights folder configured no weights can be used over HTTP (the CLI takes any local path).
+    exist and read them): absolute paths, ``..``, control characters and names over 255
+    characters are refused, and without a weights folder configured no weights can be used
+    over HTTP (the CLI takes any local path).
     """
+    field = "backbone_options.weights"
     if not isinstance(name, str):
-        raise OptionError(f"weights must be a file name, not {type(name).__name__}", field="backbone_options.weights")
+        raise OptionError(f"weights must be a file name, not {type(name).__name__}", field=field)
     root = settings.weights_dir
     if root is None:
         raise OptionError("pretrained weights are not enabled on this server (it has no LABELAUDIT_WEIGHTS_DIR)",
-                          field="backbone_options.weights", code="weights_disabled")
-    rel = PurePosixPath(str(name))
-    if not str(name) or rel.is_absolute() or ".." in rel.parts or "\\" in str(name):
-        raise OptionError("weights must name a file inside the server's weights folder, e.g. resnet18.pt",
-                          field="backbone_options.weights", code="invalid_path")
-    path = (root / rel).resolve()
+                          field=field, code="weights_disabled")
+    if len(name) > MAX_WEIGHTS_NAME:
+        raise OptionError(f"weights names are at most {MAX_WEIGHTS_NAME} characters, not {len(name)}", field=field,
+                          code="invalid_path")
+    if not WEIGHTS_NAME.fullmatch(name) or ".." in name.split("/"):
+        raise OptionError("weights must name a file inside the server's weights folder with letters, digits, "
+                          "'.', '_', '-' and '/' between folders, e.g. resnet18.pt", field=field, code="invalid_path")
+    path = (root / name).resolve()
     if not path.is_relative_to(root.resolve()) or not path.is_file():
-        raise OptionError(f"no weights file {str(name)!r} in the server's weights folder",
-                          field="backbone_options.weights", code="not_found")
-    return str(path)
+        raise OptionError(f"no weights file {name!r} in the server's weights folder", field=field, code="not_found")
+    return name, str(path)
+
+
+def weights_path(settings: Settings, options: dict) -> dict:
+    """Audit ``options`` with a stored weights name (relative to ``LABELAUDIT_WEIGHTS_DIR``) made a path for
+    training; options without weights, or with an absolute path stored by an older version, stay as they are."""
+    name = (options.get("backbone_options") or {}).get("weights")
+    if not isinstance(name, str) or settings.weights_dir is None or name.startswith("/"):
+        return options
+    return {**options, "backbone_options": {**options["backbone_options"],
+                                            "weights": str((settings.weights_dir / name).resolve())}}
+
+
+def check_device(settings: Settings, device: str) -> None:
+    """:class:`OptionError` (field ``device``) for ``cuda`` on a server that cannot train on CUDA
+    (``LABELAUDIT_CUDA_AUDITS``: ``auto`` asks this host's torch once, ``on``/``off`` say so)."""
+    if not str(device).startswith("cuda") or settings.cuda_audits == "on":
+        return
+    if settings.cuda_audits == "off" or not cuda_available():
+        raise OptionError(f"device {device!r}: this server has no CUDA GPU to train on; use auto or cpu",
+                          field="device", code="no_cuda")
+
+
+def cuda_available() -> bool:
+    """Whether this host's torch sees a CUDA GPU (imports torch once; cached)."""
+    global _CUDA
+    if _CUDA is None:
+        from labelaudit.core.backbones.device import cuda_available as probe
+
+        _CUDA = probe()
+    return _CUDA
+
+
+_CUDA: bool | None = None
 
 
 def cancel_audit(db: Database, *, audit_id: str, tenant: str | None) -> AuditRecord:
     """Cancel ``tenant``'s audit: a queued one at once, a running one at its worker's next check.
 
-    Returns the record as it is after the request; :class:`Conflict` when it already finished.
+    Returns the record as it is after the request; :class:`Conflict` when it already finished,
+    :class:`NotFound` when it is (or was meanwhile) deleted. One write transaction holding the row.
     """
-    with db.sessions() as s:
-        rec = queries.get_audit(s, audit_id=audit_id, tenant=tenant)
-    if rec.status in ("done", "failed"):
-        raise Conflict(f"the audit is already {rec.status}", field="audit_id")
-    queue.request_cancel(db, audit_id)
-    with db.sessions() as s:
-        return queries.get_audit(s, audit_id=audit_id, tenant=tenant)
+    with write_session(db) as s:
+        rec = locked(s, db, AuditRecord, audit_id)
+        if rec is None or (tenant is not None and rec.tenant != tenant):
+            raise NotFound(f"no audit {audit_id!r}", field="audit_id")
+        if rec.status in (DONE, FAILED):
+            raise Conflict(f"the audit is already {rec.status}", field="audit_id")
+        queue.request_cancel_in(s, audit_id)
+        s.flush()
+        s.refresh(rec)
+        return rec
 
 
 def delete_audit(db: Database, artifacts: ArtifactStore, *, audit_id: str, tenant: str | None) -> None:
-    """Delete ``tenant``'s audit (not while it runs), with its rows and pred_probs artifact."""
-    with db.sessions.begin() as s:
-        rec = queries.get_audit(s, audit_id=audit_id, tenant=tenant)
+    """Delete ``tenant``'s audit (not while it runs), with its rows and pred_probs artifact.
+
+    One write transaction holding the row: a worker claiming it at the same moment either
+    claims it first (then this is a :class:`Conflict`, 409) or finds it gone; of concurrent
+    deletes one wins and the others get :class:`NotFound`.
+    """
+    with owning(db, artifacts) as owners:
+        s = owners.session
+        rec = locked(s, db, AuditRecord, audit_id)
+        if rec is None or (tenant is not None and rec.tenant != tenant):
+            raise NotFound(f"no audit {audit_id!r}", field="audit_id")
         if rec.status == RUNNING:
             raise Conflict("the audit is running; cancel it first", field="audit_id")
-        digest = rec.pred_probs_artifact
+        owners.drop(rec.pred_probs_artifact, "npy")
         queries.delete_audit_rows(s, audit_id=audit_id)
-        s.delete(rec)
-    remove_unused(db, artifacts, (digest, "npy"))
+        if not queue.delete_unless_running(s, audit_id):
+            raise Conflict("the audit is running; cancel it first", field="audit_id")
 
 
 def done_audit(session: Session, *, audit_id: str, tenant: str | None) -> AuditRecord:

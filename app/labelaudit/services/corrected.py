@@ -46,4 +46,4 @@ def apply_review(db: Database, artifacts: ArtifactStore, settings: Settings, *, 
                "relabelled": corrected.relabelled, "excluded": corrected.excluded, "kept": corrected.kept,
                "unsure": corrected.unsure}
     return save_dataset(db, artifacts, corrected.dataset, name=name or f"{parent.name} (reviewed)",
-                        format=parent.format, parent_id=parent.id, tenant=tenant, review=lineage)
+                        format=parent.format, parent_id=parent.id, tenant=tenant, settings=settings, review=lineage)

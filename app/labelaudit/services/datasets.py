@@ -1,8 +1,10 @@
 """Dataset use cases: upload (ingest, limits, quota, store), derive a noisy copy, delete.
 
-Records and artifacts are written so that a failure leaves neither: the artifact
-is written first (content-addressed, atomic rename), the record second in one
-transaction, and an artifact whose record failed is removed again.
+Records and artifacts are written so that a failure leaves neither, and so that no
+interleaving of uploads and deletes leaves a record without its bytes: the artifact
+is staged first (a temporary file, hashed), then one write transaction locks the
+tenant's quota and the artifact's digest, checks the quota, puts the file in place
+and inserts the record (:mod:`labelaudit.store.owners`).
 """
 
 from __future__ import annotations
@@ -11,24 +13,33 @@ import hashlib
 from pathlib import Path
 
 import numpy as np
+from sqlalchemy.orm import Session
 
 from labelaudit.core.dataset import Dataset
 from labelaudit.core.ingest import detect_format, load_dataset
 from labelaudit.core.noise import inject_noise, realised_noise_matrix
 from labelaudit.config import Settings
-from labelaudit.errors import Conflict, OptionError, StorageQuotaExceeded
-from labelaudit.services.artifacts import remove_unused
+from labelaudit.errors import Conflict, NotFound, OptionError, StorageQuotaExceeded
 from labelaudit.store import queries
 from labelaudit.store.artifacts import ArtifactStore, dataset_arrays
 from labelaudit.store.db import Database
 from labelaudit.store.ids import new_id
 from labelaudit.store.models import LOCAL_TENANT, DatasetRecord, utcnow
+from labelaudit.store.owners import owning
+from labelaudit.store.transactions import locked, lock_names, tenant_lock
 
 
 def check_storage(db: Database, settings: Settings, tenant: str, adding: int = 0) -> None:
-    """Raise :class:`StorageQuotaExceeded` when ``tenant`` would hold more than its storage quota with ``adding``."""
+    """Raise :class:`StorageQuotaExceeded` when ``tenant`` would hold more than its storage quota with ``adding``
+    (an early answer before costly work; the binding check runs in the write transaction: :func:`check_quota`)."""
     with db.sessions() as s:
-        used = queries.stored_bytes_of_tenant(s, tenant=tenant)
+        check_quota(s, settings, tenant, adding)
+
+
+def check_quota(session: Session, settings: Settings, tenant: str, adding: int) -> None:
+    """:class:`StorageQuotaExceeded` when ``tenant``'s stored bytes plus ``adding`` pass its quota (in a write
+    transaction holding the tenant's lock, the count and the insert that follows cannot be overtaken)."""
+    used = queries.stored_bytes_of_tenant(session, tenant=tenant)
     limit = settings.max_storage_bytes_per_tenant
     if used + adding > limit:
         raise StorageQuotaExceeded(f"storage quota exceeded: this tenant holds {used} bytes, this needs {adding} more "
@@ -57,7 +68,8 @@ def ingest_file(db: Database, artifacts: ArtifactStore, settings: Settings, path
         with open(path, "rb") as fh:
             format = detect_format(fh.read(4096), filename)
     check_storage(db, settings, tenant, _nbytes(ds))
-    return save_dataset(db, artifacts, ds, name=name, sha256=sha256, format=format, tenant=tenant)
+    return save_dataset(db, artifacts, ds, name=name, sha256=sha256, format=format, tenant=tenant,
+                        settings=settings)
 
 
 def _nbytes(ds: Dataset) -> int:
@@ -66,23 +78,35 @@ def _nbytes(ds: Dataset) -> int:
 
 def save_dataset(db: Database, artifacts: ArtifactStore, ds: Dataset, *, name: str, sha256: str | None = None,
                  format: str | None = None, parent_id: str | None = None, noise: dict | None = None,
-                 tenant: str = LOCAL_TENANT, review: dict | None = None) -> DatasetRecord:
-    """Store ``ds``'s arrays as an artifact and its metadata as ``tenant``'s record (``review``: the lineage of a
-    corrected dataset, kept in ``meta``)."""
-    digest = artifacts.put_dataset(ds)
-    info = ds.describe()
-    rec = DatasetRecord(
-        id=new_id("ds"), tenant=tenant, stored_bytes=artifacts.size(digest, "npz"), name=name[:255],
-        parent_id=parent_id, rows=info["rows"], classes=info["classes"],
-        class_names=[str(c) for c in info["class_names"]], modality=ds.modality, feature_shape=info["feature_shape"],
-        format=format, sha256=sha256 or digest, artifact=digest, has_true_labels=ds.true_labels is not None,
-        noise=noise, meta=_meta(ds, review), created_at=utcnow())
+                 tenant: str = LOCAL_TENANT, settings: Settings | None = None,
+                 review: dict | None = None) -> DatasetRecord:
+    """Store ``ds``'s arrays as an artifact and its metadata as ``tenant``'s record, in one write transaction.
+
+    With ``settings``, the tenant's storage quota is checked in that transaction (a file the tenant
+    already holds costs nothing); with ``parent_id``, :class:`NotFound` when the parent is gone;
+    ``review`` is the lineage of a corrected dataset, kept in ``meta``.
+    """
+    staged = artifacts.stage_dataset(ds)
     try:
-        with db.sessions.begin() as s:
+        info = ds.describe()
+        rec = DatasetRecord(
+            id=new_id("ds"), tenant=tenant, stored_bytes=staged.size, name=name[:255],
+            parent_id=parent_id, rows=info["rows"], classes=info["classes"],
+            class_names=[str(c) for c in info["class_names"]], modality=ds.modality,
+            feature_shape=info["feature_shape"], format=format, sha256=sha256 or staged.digest,
+            artifact=staged.digest, has_true_labels=ds.true_labels is not None, noise=noise,
+            meta=_meta(ds, review), created_at=utcnow())
+        with owning(db, artifacts) as owners:
+            s = owners.session
+            lock_names(s, db, tenant_lock(tenant))
+            if parent_id is not None and locked(s, db, DatasetRecord, parent_id, shared=True) is None:
+                raise NotFound(f"no dataset {parent_id!r}", field="dataset_id")
+            if settings is not None and not queries.tenant_holds(s, tenant=tenant, digest=staged.digest):
+                check_quota(s, settings, tenant, staged.size)
+            owners.adopt(staged)
             s.add(rec)
-    except BaseException:
-        remove_unused(db, artifacts, (digest, "npz"))
-        raise
+    finally:
+        artifacts.discard(staged)
     return rec
 
 
@@ -127,7 +151,7 @@ def derive_noisy(db: Database, artifacts: ArtifactStore, settings: Settings, *, 
     with db.sessions() as s:
         parent = queries.get_dataset(s, dataset_id=dataset_id, tenant=tenant)
     check_storage(db, settings, parent.tenant, parent.stored_bytes)
-    ds = dataset_arrays(artifacts, parent)
+    ds = stored_arrays(artifacts, parent)
     nm = None if noise_matrix is None else np.asarray(noise_matrix, dtype=np.float64)
     noisy = inject_noise(ds.labels, kind=kind, rate=rate, seed=seed, noise_matrix=nm, num_classes=ds.num_classes)
     true = ds.true_labels if ds.true_labels is not None else noisy.true_labels
@@ -138,26 +162,37 @@ def derive_noisy(db: Database, artifacts: ArtifactStore, settings: Settings, *, 
     label_hash = hashlib.sha256(np.ascontiguousarray(noisy.labels).tobytes()).hexdigest()
     return save_dataset(db, artifacts, derived, name=name or f"{parent.name} (noisy {kind} {rate:g}, seed {seed})",
                         sha256=label_hash, format=parent.format, parent_id=parent.id, noise=noise,
-                        tenant=parent.tenant)
+                        tenant=parent.tenant, settings=settings)
+
+
+def stored_arrays(artifacts: ArtifactStore, rec: DatasetRecord) -> Dataset:
+    """The arrays of ``rec``; :class:`NotFound` when its file went away (the dataset was deleted meanwhile)."""
+    try:
+        return dataset_arrays(artifacts, rec)
+    except FileNotFoundError:
+        raise NotFound(f"no dataset {rec.id!r}", field="dataset_id") from None
 
 
 def delete_dataset(db: Database, artifacts: ArtifactStore, *, dataset_id: str, tenant: str | None) -> None:
     """Delete ``tenant``'s dataset with its finished audits (rows and pred_probs artifacts).
 
-    Artifacts go only when no other record (of any tenant: they are content-addressed)
+    One write transaction, holding the dataset's row: of concurrent deletes one wins and the
+    others get :class:`NotFound`; an audit being created for it either sees it gone or is seen
+    here. Artifacts go only when no other record (of any tenant: they are content-addressed)
     still refers to them. Raises :class:`Conflict` while an audit of it is queued or running; derived
     datasets are kept (their ``parent_id`` becomes null).
     """
-    with db.sessions.begin() as s:
-        rec = queries.get_dataset(s, dataset_id=dataset_id, tenant=tenant)
+    with owning(db, artifacts) as owners:
+        s = owners.session
+        rec = locked(s, db, DatasetRecord, dataset_id)
+        if rec is None or (tenant is not None and rec.tenant != tenant):
+            raise NotFound(f"no dataset {dataset_id!r}", field="dataset_id")
         if queries.active_audits_of(s, dataset_id=dataset_id):
             raise Conflict("the dataset has queued or running audits; cancel them first", field="dataset_id")
-        audits = queries.audits_of(s, dataset_id=dataset_id)
-        pred_probs = [(a.pred_probs_artifact, "npy") for a in audits]
-        for a in audits:
+        for a in queries.audits_of(s, dataset_id=dataset_id):
+            owners.drop(a.pred_probs_artifact, "npy")
             queries.delete_audit_rows(s, audit_id=a.id)
             s.delete(a)
         queries.detach_children(s, dataset_id=dataset_id)
-        digest = rec.artifact
+        owners.drop(rec.artifact, "npz")
         s.delete(rec)
-    remove_unused(db, artifacts, (digest, "npz"), *pred_probs)

@@ -8,14 +8,18 @@ import secrets
 import time
 from datetime import timedelta
 
-from labelaudit.errors import NotFound, OptionError
+from labelaudit.errors import Conflict, NotFound, OptionError
 from labelaudit.store import apikeys
 from labelaudit.store.db import Database
 from labelaudit.store.models import ApiKey, as_utc, utcnow
+from labelaudit.store.transactions import lock_names, tenant_lock, write_session
 
 KEY_PREFIX = "la_"
 #: Tenant names: what a person can type and read in a log line.
-TENANT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+TENANT_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+#: Key names: printable text, at most this long.
+MAX_NAME = 255
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 #: ``last_used_at`` is stamped at most this often per key, so that authenticating stays a read.
 LAST_USED_RESOLUTION = timedelta(seconds=60)
 #: How long a verified key is trusted without asking the database again: a revoked key stops working
@@ -29,17 +33,28 @@ def _hash(key: str) -> str:
 
 
 def create_api_key(db: Database, name: str, tenant: str | None = None) -> tuple[ApiKey, str]:
-    """A new key named ``name`` opening ``tenant``'s data (default: a tenant named like the key).
+    """A new key named ``name`` opening ``tenant``'s data.
 
-    Returns the record and the plain key (not stored anywhere). Raises
-    :class:`OptionError` for a tenant name outside ``[A-Za-z0-9._-]{1,64}``.
+    Without ``tenant`` the key starts a new tenant named like the key, and
+    :class:`Conflict` when that tenant already has keys (joining it must be asked for
+    by naming it). Returns the record and the plain key (not stored anywhere). Raises
+    :class:`OptionError` for a tenant name outside ``[A-Za-z0-9._-]{1,64}`` or a key name
+    with control characters (newlines would forge log lines) or over 255 characters.
     """
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME or CONTROL.search(name):
+        raise OptionError(f"key name {name!r}: use 1-{MAX_NAME} printable characters (no control characters "
+                          "such as newlines)", field="name", code="invalid_name")
+    joining = tenant is not None
     tenant = name if tenant is None else tenant
-    if not TENANT_PATTERN.match(tenant):
+    if not TENANT_PATTERN.fullmatch(tenant):
         raise OptionError(f"tenant {tenant!r}: use 1-64 letters, digits, '.', '_' or '-', starting with a letter "
                           "or digit", field="tenant", code="invalid_tenant")
     plain = KEY_PREFIX + secrets.token_urlsafe(32)
-    with db.sessions.begin() as s:
+    with write_session(db) as s:
+        lock_names(s, db, tenant_lock(tenant))
+        if not joining and apikeys.tenant_exists(s, tenant=tenant):
+            raise Conflict(f"tenant {tenant!r} already exists; to add a key to it, name it explicitly "
+                           f"(--tenant {tenant})", field="name", code="tenant_exists")
         rec = apikeys.insert_key(s, name=name, tenant=tenant, prefix=plain[:10], key_hash=_hash(plain))
     return rec, plain
 

@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from labelaudit.store.ids import new_id
-from labelaudit.store.models import ApiKey, utcnow
+from labelaudit.store.models import ApiKey, DatasetRecord, utcnow
 
 
 def insert_key(session: Session, *, name: str, tenant: str, prefix: str, key_hash: str) -> ApiKey:
@@ -42,3 +42,10 @@ def list_keys(session: Session, *, include_revoked: bool = False) -> list[ApiKey
     if not include_revoked:
         query = query.where(ApiKey.revoked_at.is_(None))
     return list(session.scalars(query))
+
+
+def tenant_exists(session: Session, *, tenant: str) -> bool:
+    """Whether ``tenant`` has any key (revoked ones too) or any dataset."""
+    keys = session.scalar(select(ApiKey.id).where(ApiKey.tenant == tenant).limit(1))
+    return keys is not None or session.scalar(select(DatasetRecord.id).where(DatasetRecord.tenant == tenant)
+                                              .limit(1)) is not None

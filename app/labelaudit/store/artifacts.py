@@ -1,8 +1,10 @@
 """Large arrays on disk, addressed by the sha256 of their bytes.
 
 ``<data_dir>/artifacts/<ab>/<sha256>.<ext>``; a file is written to a temporary
-name and renamed into place, so a reader never sees half a file and writing the
-same content twice is a no-op.
+name (staged) and renamed into place, so a reader never sees half a file and
+writing the same content twice is a no-op. Files are shared by every record
+(of any tenant) with the same content; :mod:`labelaudit.store.owners` places and
+removes them under a lock, in the transaction that writes or deletes those records.
 
 Arrays are streamed to disk in chunks and hashed on the way (never a second copy
 in memory). Datasets are uncompressed ``.npz`` files with fixed timestamps (the
@@ -17,6 +19,7 @@ import hashlib
 import os
 import tempfile
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +27,7 @@ import numpy as np
 
 from labelaudit.core.dataset import Dataset
 from labelaudit.core.mapped import release_pages, stored_member_offset
+from labelaudit.store.processes import process_tag
 
 if TYPE_CHECKING:
     from labelaudit.config import Settings
@@ -79,6 +83,16 @@ def write_npy(out, array: np.ndarray, dtype=None) -> None:
         release_pages(part)
 
 
+@dataclass(frozen=True)
+class Staged:
+    """An artifact written to a temporary file and hashed, not yet at its address."""
+
+    digest: str
+    ext: str
+    tmp: Path | None
+    size: int
+
+
 class ArtifactStore:
     """Content-addressed files under ``root``."""
 
@@ -90,43 +104,89 @@ class ArtifactStore:
         return self.root / digest[:2] / f"{digest}.{ext}"
 
     def put_bytes(self, data: bytes, ext: str) -> str:
-        """Store ``data``; returns its sha256."""
-        digest = hashlib.sha256(data).hexdigest()
-        target = self.path(digest, ext)
-        if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".part")
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, target)
-        return digest
+        """Store ``data``; returns its sha256 (no owner: for tools and tests, see :mod:`labelaudit.store.owners`)."""
+        return self.place(self._stage(ext, lambda out: out.write(data)))
 
-    def _put_stream(self, ext: str, write) -> str:
-        """Store what ``write(file)`` writes, hashed on the way; returns its sha256."""
+    def _stage(self, ext: str, write) -> Staged:
+        """Write what ``write(file)`` writes to a temporary file, hashed on the way; not yet in place."""
         self.root.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.root, suffix=".part")
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=f"stage-{process_tag()}-", suffix=".part")
         try:
             with os.fdopen(fd, "wb") as fh:
                 out = _HashingWriter(fh)
                 write(out)
-            digest = out.hash.hexdigest()
-            target = self.path(digest, ext)
-            if target.exists():
-                os.unlink(tmp)
-            else:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        return digest
+        return Staged(out.hash.hexdigest(), ext, Path(tmp), out.pos)
+
+    def place(self, staged: Staged) -> str:
+        """Move a staged file to its address (dropped when the same content is already there); returns its digest.
+
+        Callers that keep a record of it call this under the artifact's lock
+        (:class:`labelaudit.store.owners.Owners`), in the transaction that writes the record.
+        """
+        target = self.path(staged.digest, staged.ext)
+        if staged.tmp is None or not staged.tmp.exists():
+            return staged.digest
+        if target.exists():
+            staged.tmp.unlink(missing_ok=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staged.tmp, target)
+        return staged.digest
+
+    def discard(self, staged: Staged) -> None:
+        """Remove a staged file that was not placed."""
+        if staged.tmp is not None:
+            staged.tmp.unlink(missing_ok=True)
+
+    def withdraw(self, digest: str, ext: str) -> Path | None:
+        """Move an artifact away from its address (to be purged once the transaction dropping it commits, or put
+        back if it fails); ``None`` when it was not there."""
+        target = self.path(digest, ext)
+        gone = target.with_name(f"{target.name}.gone-{process_tag()}-{os.urandom(4).hex()}")
+        try:
+            os.replace(target, gone)
+        except FileNotFoundError:
+            return None
+        return gone
+
+    def restore(self, gone: Path, digest: str, ext: str) -> None:
+        """Put a withdrawn artifact back (its transaction failed); identical content already there wins."""
+        target = self.path(digest, ext)
+        if target.exists():
+            gone.unlink(missing_ok=True)
+        else:
+            os.replace(gone, target)
+
+    def files(self):
+        """``(path, digest, ext)`` of every artifact at its address; temporary files come as ``(path, None, None)``."""
+        if not self.root.is_dir():
+            return
+        for path in sorted(self.root.rglob("*")):
+            if not path.is_file():
+                continue
+            digest, _, ext = path.name.partition(".")
+            if len(digest) == 64 and ext in ("npz", "npy") and path.parent.name == digest[:2]:
+                yield path, digest, ext
+            else:
+                yield path, None, None
+
+    def stage_array(self, array: np.ndarray, *, dtype=None) -> Staged:
+        """Stage one array (converted to ``dtype``) as ``.npy``, streamed."""
+        return self._stage("npy", lambda out: write_npy(out, array, dtype))
 
     def put_array(self, array: np.ndarray, *, dtype=None) -> str:
-        """Store one array (converted to ``dtype``) as ``.npy``, streamed; returns its sha256."""
-        return self._put_stream("npy", lambda out: write_npy(out, array, dtype))
+        """Store one array (converted to ``dtype``) as ``.npy``, streamed; returns its sha256 (no owner)."""
+        return self.place(self.stage_array(array, dtype=dtype))
 
     def put_dataset(self, ds: Dataset) -> str:
-        """Store a dataset's arrays as one uncompressed ``.npz`` (pred_probs first, as float32); returns its sha256."""
+        """Store a dataset as with :meth:`stage_dataset` and place it; returns its sha256 (no owner)."""
+        return self.place(self.stage_dataset(ds))
+
+    def stage_dataset(self, ds: Dataset) -> Staged:
+        """Stage a dataset's arrays as one uncompressed ``.npz`` (pred_probs first, as float32)."""
         arrays: dict[str, tuple[np.ndarray, object]] = {}
         if ds.pred_probs is not None:
             arrays["pred_probs"] = (ds.pred_probs, np.float32)
@@ -148,7 +208,7 @@ class ArtifactStore:
                     with zf.open(info, "w", force_zip64=True) as member:
                         write_npy(member, np.asarray(array), dtype)
 
-        return self._put_stream("npz", write)
+        return self._stage("npz", write)
 
     def load_dataset(self, digest: str, *, class_names: list[str], modality: str,
                      feature_names: list[str] | None = None) -> Dataset:

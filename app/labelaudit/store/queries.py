@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, union, update
 from sqlalchemy.orm import Session, defer
 
 from labelaudit.errors import NotFound
@@ -89,12 +89,45 @@ def active_audits_of_tenant(session: Session, *, tenant: str) -> int:
         AuditRecord.tenant == tenant, AuditRecord.status.in_(ACTIVE_STATES))) or 0
 
 
+def _holdings(tenant: str):
+    """(artifact, bytes) of every artifact ``tenant``'s rows refer to, each once (``UNION`` drops repeats)."""
+    datasets = select(DatasetRecord.artifact.label("digest"), DatasetRecord.stored_bytes.label("bytes")).where(
+        DatasetRecord.tenant == tenant)
+    audits = select(AuditRecord.pred_probs_artifact, AuditRecord.stored_bytes).where(
+        AuditRecord.tenant == tenant, AuditRecord.pred_probs_artifact.is_not(None))
+    return union(datasets, audits).subquery()
+
+
 def stored_bytes_of_tenant(session: Session, *, tenant: str) -> int:
-    """Bytes of artifacts ``tenant``'s datasets and audits hold (shared artifacts count for each holder)."""
-    a = session.scalar(select(func.coalesce(func.sum(DatasetRecord.stored_bytes), 0))
-                       .where(DatasetRecord.tenant == tenant))
-    b = session.scalar(select(func.coalesce(func.sum(AuditRecord.stored_bytes), 0)).where(AuditRecord.tenant == tenant))
-    return int(a or 0) + int(b or 0)
+    """Bytes of the artifacts ``tenant``'s datasets and audits hold, each distinct file counted once (two
+    uploads of the same content take its bytes once, as on disk; another tenant's copy does not count here)."""
+    held = _holdings(tenant)
+    return int(session.scalar(select(func.coalesce(func.sum(held.c.bytes), 0))) or 0)
+
+
+def reserved_bytes_of_tenant(session: Session, *, tenant: str) -> int:
+    """Bytes the pred_probs of ``tenant``'s queued and running audits will take when done (rows x classes x 4)."""
+    q = (select(func.coalesce(func.sum(DatasetRecord.rows * DatasetRecord.classes * 4), 0))
+         .select_from(AuditRecord).join(DatasetRecord, DatasetRecord.id == AuditRecord.dataset_id)
+         .where(AuditRecord.tenant == tenant, AuditRecord.status.in_(ACTIVE_STATES)))
+    return int(session.scalar(q) or 0)
+
+
+def tenant_holds(session: Session, *, tenant: str, digest: str) -> bool:
+    """Whether a row of ``tenant`` already refers to the artifact ``digest`` (storing it again costs nothing)."""
+    held = _holdings(tenant)
+    return bool(session.scalar(select(func.count()).select_from(held).where(held.c.digest == digest)))
+
+
+def artifact_references(session: Session) -> dict[str, list[str]]:
+    """Every artifact digest rows refer to, with the ids of those rows (``datasets`` and ``audits``)."""
+    refs: dict[str, list[str]] = {}
+    for digest, rid in session.execute(select(DatasetRecord.artifact, DatasetRecord.id)):
+        refs.setdefault(digest, []).append(rid)
+    for digest, rid in session.execute(select(AuditRecord.pred_probs_artifact, AuditRecord.id).where(
+            AuditRecord.pred_probs_artifact.is_not(None))):
+        refs.setdefault(digest, []).append(rid)
+    return refs
 
 
 def audits_of(session: Session, *, dataset_id: str) -> list[AuditRecord]:

@@ -20,11 +20,12 @@ from __future__ import annotations
 import logging
 import time
 from datetime import timedelta
-from typing import Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Mapping, Sequence
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
 
-from labelaudit.errors import TooManyJobs
+from labelaudit.errors import NotFound, TooManyJobs
 from labelaudit.store import queries
 from labelaudit.store.db import Database
 from labelaudit.store.documents import check_documents
@@ -39,8 +40,14 @@ from labelaudit.store.models import (
     RUNNING,
     AuditRecord,
     AuditRow,
+    DatasetRecord,
     utcnow,
 )
+from labelaudit.store.owners import owning
+from labelaudit.store.transactions import lock_names, locked, tenant_lock, write_session
+
+if TYPE_CHECKING:
+    from labelaudit.store.artifacts import ArtifactStore, Staged
 
 log = logging.getLogger("labelaudit.queue")
 
@@ -49,28 +56,33 @@ BULK_LOAD_CACHE_KIB = 256 * 1024
 
 
 def enqueue(db: Database, *, dataset_id: str, options: dict, tenant: str = LOCAL_TENANT,
-            max_active: int | None = None) -> AuditRecord:
+            max_active: int | None = None, check: Callable[[Session], None] | None = None) -> AuditRecord:
     """Add a queued audit of ``dataset_id`` with ``options`` for ``tenant``; returns the record.
 
-    With ``max_active``, raises :class:`~labelaudit.errors.TooManyJobs` when the tenant
-    already has that many queued or running audits. The count and the insert hold a lock
-    (PostgreSQL: a per-tenant advisory lock; SQLite: the database's write lock), so
-    concurrent requests, from any process, cannot both slip under it.
+    One write transaction: it holds the tenant's lock (PostgreSQL: an advisory lock; SQLite:
+    the database's write lock) and the dataset's row (``FOR SHARE``), so concurrent requests,
+    from any process, cannot both slip under a quota, and a dataset deleted at the same moment
+    is either seen gone (:class:`~labelaudit.errors.NotFound`) or sees this audit (and refuses
+    to go). With ``max_active``, raises :class:`~labelaudit.errors.TooManyJobs` when the tenant
+    already has that many queued or running audits; ``check(session)`` runs in the same
+    transaction (the storage quota).
     """
     rec = AuditRecord(id=new_id("au"), dataset_id=dataset_id, tenant=tenant, status=QUEUED, options=options,
                       cancel_requested=False, attempts=0, created_at=utcnow(),
                       progress={"stage": "queued", "fraction": 0.0})
-    with db.sessions.begin() as s:
+    with write_session(db) as s:
+        lock_names(s, db, tenant_lock(tenant))
+        ds = locked(s, db, DatasetRecord, dataset_id, shared=True)
+        if ds is None:
+            raise NotFound(f"no dataset {dataset_id!r}", field="dataset_id")
         if max_active is not None:
-            if db.is_postgres:
-                s.execute(text("SELECT pg_advisory_xact_lock(hashtext(:t))"), {"t": "labelaudit-jobs:" + tenant})
-            else:  # take SQLite's write lock before counting: other processes' enqueues wait their turn
-                s.execute(text("BEGIN IMMEDIATE"))
             active = queries.active_audits_of_tenant(s, tenant=tenant)
             if active >= max_active:
                 raise TooManyJobs(f"{active} audits are queued or running for this tenant; the limit is "
                                     f"{max_active}. Wait for one to finish or cancel one.", field="dataset_id",
                                   retry_after=10)
+        if check is not None:
+            check(s)
         s.add(rec)
     return rec
 
@@ -116,24 +128,32 @@ def heartbeat(db: Database, audit_id: str, worker_id: str, progress: dict | None
 def finish(db: Database, audit_id: str, worker_id: str, *, rows: Iterable[dict] = (), summary: dict,
            evaluation: dict | None, timings: dict, pred_probs_artifact: str | None,
            aggregates: dict | None = None, headline: dict | None = None, stored_bytes: int = 0,
-           batch: int = 5000, row_blocks: Iterable[Mapping[str, Sequence]] | None = None) -> bool:
+           batch: int = 5000, row_blocks: Iterable[Mapping[str, Sequence]] | None = None,
+           artifacts: ArtifactStore | None = None, staged: Staged | None = None) -> bool:
     """Store an audit's rows, summary and dashboard aggregates and mark it done, all in one transaction.
 
     The rows come as dicts (``rows``) or, cheaper for millions, as column blocks
     (``row_blocks``: mappings of :data:`ROW_COLUMNS` to equal-length sequences).
     Returns ``False`` (and writes nothing) when the worker no longer owns the audit. The
     documents are checked against their models first (:mod:`labelaudit.store.documents`).
+    With ``staged`` (the pred_probs file, not yet in place) and ``artifacts``, the file is put in
+    place under its lock in the same transaction (:mod:`labelaudit.store.owners`), or removed
+    when the worker lost the audit.
     """
     check_documents(summary=summary, headline=headline, aggregates=aggregates)
-    with db.sessions.begin() as s:
+    if staged is not None:
+        pred_probs_artifact, stored_bytes = staged.digest, staged.size
+    with owning(db, artifacts) as owners:
+        s = owners.session
         owned = s.execute(update(AuditRecord).where(*_owned(audit_id, worker_id)).values(
             status=DONE, summary=summary, evaluation=evaluation, timings=timings,
             aggregates=aggregates, headline=headline,
             pred_probs_artifact=pred_probs_artifact, stored_bytes=stored_bytes, finished_at=utcnow(), error=None,
             progress={"stage": "done", "fraction": 1.0})).rowcount == 1
         if not owned:
-            s.rollback()
             return False
+        if staged is not None:
+            owners.adopt(staged)  # needs ``artifacts``
         blocks = row_blocks if row_blocks is not None else _blocks_of(rows, batch)
         conn = s.connection()
         t = time.perf_counter()
@@ -209,17 +229,28 @@ def fail(db: Database, audit_id: str, worker_id: str, error: dict, *, status: st
 def request_cancel(db: Database, audit_id: str) -> str:
     """Cancel a queued audit at once, flag a running one for its worker; returns the status after."""
     with db.sessions.begin() as s:
-        cancelled = s.execute(update(AuditRecord).where(AuditRecord.id == audit_id,
-                                                        AuditRecord.status == QUEUED).values(
-            status=CANCELLED, cancel_requested=True, finished_at=utcnow(),
-            error={"code": "cancelled", "message": "cancelled before it started", "field": None}))
-        was_queued = cancelled.rowcount == 1
-        s.execute(update(AuditRecord).where(AuditRecord.id == audit_id, AuditRecord.status == RUNNING).values(
-            cancel_requested=True))
-        status = s.scalar(select(AuditRecord.status).where(AuditRecord.id == audit_id))
+        return request_cancel_in(s, audit_id)
+
+
+def request_cancel_in(session: Session, audit_id: str) -> str | None:
+    """:func:`request_cancel` in the caller's transaction."""
+    cancelled = session.execute(update(AuditRecord).where(AuditRecord.id == audit_id,
+                                                          AuditRecord.status == QUEUED).values(
+        status=CANCELLED, cancel_requested=True, finished_at=utcnow(),
+        error={"code": "cancelled", "message": "cancelled before it started", "field": None}))
+    was_queued = cancelled.rowcount == 1
+    session.execute(update(AuditRecord).where(AuditRecord.id == audit_id, AuditRecord.status == RUNNING).values(
+        cancel_requested=True))
+    status = session.scalar(select(AuditRecord.status).where(AuditRecord.id == audit_id))
     if was_queued:
         log.info("audit %s cancelled before it started", audit_id, extra={"event": "cancelled", "audit_id": audit_id})
     return status
+
+
+def delete_unless_running(session: Session, audit_id: str) -> bool:
+    """Delete the audit row unless a worker holds it (a conditional ``DELETE``); whether it was deleted."""
+    return session.execute(delete(AuditRecord).where(AuditRecord.id == audit_id,
+                                                     AuditRecord.status != RUNNING)).rowcount == 1
 
 
 def requeue_stale(db: Database, *, stale_after: float, max_attempts: int) -> list[str]:

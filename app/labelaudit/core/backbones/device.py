@@ -17,3 +17,10 @@ def resolve_device(device: str = "auto") -> str:
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise OptionError("device 'cuda' was asked for but no CUDA GPU is available", field="device")
     return device
+
+
+def cuda_available() -> bool:
+    """Whether torch sees a CUDA GPU here (imports torch)."""
+    import torch
+
+    return bool(torch.cuda.is_available())

@@ -85,6 +85,12 @@ def encode_labels(labels, true_labels=None, *, class_names=None, field: str = "y
     classes, inverse = np.unique(pool, return_inverse=True)
     ids = inverse[: len(values)].astype(np.int64)
     true_ids = None if true is None else inverse[len(values):].astype(np.int64)
+    if true_ids is not None and true_ids.size:
+        unseen = np.setdiff1d(np.unique(true_ids), ids)
+        if unseen.size:  # a class only true labels name: the true labels' fault, not the labels'
+            shown = ", ".join(repr(str(classes[i])) for i in unseen[:5]) + (" ..." if unseen.size > 5 else "")
+            raise IngestError(f"{true_field} holds {unseen.size} value(s) that no row's {field} has: {shown}",
+                              field=true_field, code="unknown_class")
     return ids, true_ids, [str(c) for c in classes.tolist()]
 
 
