@@ -61,6 +61,22 @@ def test_mixed_sizes_resize_to_the_most_common(tmp_path, digits):
     assert ds.features.shape == (101, 1, 8, 8)
 
 
+def test_a_camera_sized_photo_is_resized_not_refused(tmp_path, digits):
+    """A 12 MP photo passes the server's values-per-example limit at its own size, but is decoded alone and
+    resized to the common size; only a bomb past 64 MP is refused from its header."""
+    from labelaudit.core.ingest import IngestLimits
+
+    photo = _png(np.full((3000, 4000, 3), 90, np.uint8))
+    path = make_zip(tmp_path / "d.zip", digits, n=100, extra={"class_0/photo.png": photo})
+    limits = IngestLimits(max_values_per_example=3 * 1024 * 1024)
+    ds = load_dataset(path, folds=2, limits=limits)
+    assert ds.features.shape == (101, 3, 8, 8)
+    bomb = make_zip(tmp_path / "b.zip", digits, n=100, extra={"class_0/bomb.png": _png(np.zeros((8200, 8200), np.uint8))})
+    with pytest.raises(IngestError) as info:
+        load_dataset(bomb, folds=2, limits=limits)
+    assert info.value.code == "example_too_large" and "class_0/bomb.png" in info.value.message
+
+
 def test_corrupt_image_is_reported_by_path_or_skipped(tmp_path, digits):
     path = make_zip(tmp_path / "d.zip", digits, n=100, extra={"class_1/broken.png": b"\x89PNG not really"})
     with pytest.raises(IngestError) as info:
