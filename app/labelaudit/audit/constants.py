@@ -68,6 +68,21 @@ PRED_PROBS_TOLERANCE = 1e-4
 #: are this size, never n x k.
 PRED_PROBS_CHUNK_BYTES = 4 * 1024 * 1024
 
+#: A text column is free text (a ``text`` feature) when its values are varied (at least this many distinct, or
+#: distinct in most rows) and long: a median of this many words, or this many characters on average. Shorter
+#: or fewer values are categories ("New York", "Some college").
+TEXT_MIN_DISTINCT = 50
+TEXT_MIN_MEDIAN_WORDS = 3
+TEXT_MIN_MEAN_CHARS = 30
+#: Most categories a categorical feature keeps: the most frequent, the rest become one "other" category
+#: (scikit-learn's gradient-boosted trees take at most 255 categories per feature).
+MAX_CATEGORIES = 255
+#: Delimiters that join several labels in one cell ("Adelie,Gentoo"): such a table is multi-label.
+MULTI_LABEL_DELIMITERS = (",", ";", "|")
+#: Numeric labels with more distinct values than this (and than a fifth of the rows) look like a regression
+#: target, not classes.
+MAX_NUMERIC_CLASSES = 100
+
 # -- results ----------------------------------------------------------------------------------------
 
 #: Bins of the stored score histogram over [0, 1]; a request may ask for any divisor of it.
