@@ -14,6 +14,14 @@ BACKBONE_NAMES: tuple[str, ...] = values(BackboneName)
 
 def get_backbone(name: str) -> Backbone:
     """The backbone registered under ``name`` (not ``auto``; see :func:`choose_backbone`)."""
+    if name == "gbt":
+        from labelaudit.audit.backbones.gbt import GBTBackbone
+
+        return GBTBackbone()
+    if name == "text":
+        from labelaudit.audit.backbones.text import TextBackbone
+
+        return TextBackbone()
     if name == "logreg":
         from labelaudit.audit.backbones.logreg import LogRegBackbone
 
@@ -41,11 +49,18 @@ def get_backbone(name: str) -> Backbone:
     raise OptionError(f"unknown backbone {name!r}; expected one of: {', '.join(BACKBONE_NAMES)}", field="backbone")
 
 
-def choose_backbone(name: str, modality: str, feature_shape: tuple[int, ...], options: dict | None = None) -> Backbone:
-    """Resolve ``name`` (``auto`` picks by modality) and check it fits the data and the options."""
+def choose_backbone(name: str, modality: str, feature_shape: tuple[int, ...], options: dict | None = None,
+                    *, has_text: bool = False) -> Backbone:
+    """Resolve ``name`` (``auto`` picks by modality) and check it fits the data and the options.
+
+    ``has_text``: the table has free-text columns, which only backbones with ``takes_text`` read.
+    """
     if name == "auto":
-        name = auto_backbone(modality, feature_shape)
+        name = auto_backbone(modality, feature_shape, has_text=has_text)
     backbone = get_backbone(name)
+    if has_text and not getattr(backbone, "takes_text", False):
+        raise OptionError(f"backbone {name!r} does not take text columns; use auto, text or logreg, or leave the "
+                          "text out with --drop-columns", field="backbone")
     if modality not in backbone.modalities:
         raise OptionError(f"backbone {name!r} does not take {modality} data; use one of: "
                           f"{', '.join(n for n in BACKBONE_NAMES[1:] if modality in get_backbone(n).modalities)}",
@@ -60,11 +75,12 @@ def choose_backbone(name: str, modality: str, feature_shape: tuple[int, ...], op
     return backbone
 
 
-def auto_backbone(modality: str, feature_shape: tuple[int, ...]) -> str:
-    """What ``auto`` means: ``mlp`` for tables; for images the small ``cnn`` up to 32 px
-    (measured best for time and AP on MNIST and digits on CPU), ``resnet`` above."""
+def auto_backbone(modality: str, feature_shape: tuple[int, ...], *, has_text: bool = False) -> str:
+    """What ``auto`` means: for tables ``text`` (TF-IDF and a linear model) when they hold free text, else
+    ``gbt`` (gradient-boosted trees: categories and missing values native, seconds on CPU); for images the
+    small ``cnn`` up to 32 px (measured best for time and AP on MNIST and digits on CPU), ``resnet`` above."""
     if modality != "image":
-        return "mlp"
+        return "text" if has_text else "gbt"
     side = max(feature_shape[-2:]) if len(feature_shape) >= 2 else 0
     return "cnn" if side <= AUTO_CNN_MAX_SIDE else "resnet"
 
