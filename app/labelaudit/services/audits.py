@@ -37,7 +37,8 @@ def create_audit(db: Database, artifacts: ArtifactStore, settings: Settings, *, 
     audit_options = AuditOptions(**options)
     labels = dataset_member(artifacts, ds_rec.artifact, "labels")  # memory-mapped; the features stay on disk
     check_options_for(ds_rec.modality, np.bincount(np.asarray(labels, dtype=np.int64), minlength=ds_rec.classes),
-                      tuple(ds_rec.feature_shape or ()), audit_options)
+                      tuple(ds_rec.feature_shape or ()), audit_options,
+                      has_text=bool((ds_rec.meta or {}).get("text_names")))
     check_storage(db, settings, tenant, ds_rec.rows * ds_rec.classes * 4)
     return queue.enqueue(db, dataset_id=ds_rec.id, options=audit_options.to_dict(), tenant=tenant,
                          max_active=settings.max_active_jobs_per_tenant)

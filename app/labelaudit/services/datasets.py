@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from labelaudit.audit.dataset import Dataset
-from labelaudit.audit.ingest import detect_format, load_dataset
+from labelaudit.audit.ingest import RoleOverrides, detect_format, load_dataset
 from labelaudit.audit.noise import inject_noise, realised_noise_matrix
 from labelaudit.config import Settings
 from labelaudit.errors import Conflict, StorageQuotaExceeded
@@ -38,8 +38,11 @@ def check_storage(db: Database, settings: Settings, tenant: str, adding: int = 0
 
 def ingest_file(db: Database, artifacts: ArtifactStore, settings: Settings, path: Path, *, sha256: str,
                 name: str, filename: str | None, format: str | None = None, label_column: str = "label",
-                labels_path: Path | None = None, tenant: str = LOCAL_TENANT) -> DatasetRecord:
+                labels_path: Path | None = None, tenant: str = LOCAL_TENANT, id_column: str | None = None,
+                roles: RoleOverrides | None = None) -> DatasetRecord:
     """Parse an uploaded file (and optional labels file) and store it as ``tenant``'s dataset.
+
+    ``id_column`` and ``roles`` (features, drop_columns, categorical, text) apply to tables.
 
     Raises :class:`~labelaudit.errors.IngestError` (nothing stored) when the file is not a valid
     dataset or breaks a limit (rows, classes, values per example), and
@@ -52,7 +55,8 @@ def ingest_file(db: Database, artifacts: ArtifactStore, settings: Settings, path
     temp_dir = settings.data_dir / "tmp"
     temp_dir.mkdir(parents=True, exist_ok=True)
     ds = load_dataset(path, format=format, label_column=label_column, labels=labels_path, folds=2,
-                      limits=settings.ingest_limits(), name=filename, temp_dir=temp_dir)
+                      limits=settings.ingest_limits(), name=filename, temp_dir=temp_dir, id_column=id_column,
+                      roles=roles)
     if not format:
         with open(path, "rb") as fh:
             format = detect_format(fh.read(4096), filename)
@@ -61,7 +65,8 @@ def ingest_file(db: Database, artifacts: ArtifactStore, settings: Settings, path
 
 
 def _nbytes(ds: Dataset) -> int:
-    return sum(int(a.nbytes) for a in (ds.labels, ds.features, ds.pred_probs, ds.true_labels) if a is not None)
+    return sum(int(a.nbytes) for a in (ds.labels, ds.features, ds.pred_probs, ds.true_labels, ds.texts)
+               if a is not None)
 
 
 def save_dataset(db: Database, artifacts: ArtifactStore, ds: Dataset, *, name: str, sha256: str | None = None,
@@ -75,7 +80,7 @@ def save_dataset(db: Database, artifacts: ArtifactStore, ds: Dataset, *, name: s
         parent_id=parent_id, rows=info["rows"], classes=info["classes"],
         class_names=[str(c) for c in info["class_names"]], modality=ds.modality, feature_shape=info["feature_shape"],
         format=format, sha256=sha256 or digest, artifact=digest, has_true_labels=ds.true_labels is not None,
-        noise=noise, meta={"feature_names": ds.feature_names} if ds.feature_names else None, created_at=utcnow())
+        noise=noise, meta=record_meta(ds), created_at=utcnow())
     try:
         with db.sessions.begin() as s:
             s.add(rec)
@@ -83,6 +88,16 @@ def save_dataset(db: Database, artifacts: ArtifactStore, ds: Dataset, *, name: s
         remove_unused(db, artifacts, (digest, "npz"))
         raise
     return rec
+
+
+def record_meta(ds: Dataset) -> dict | None:
+    """What a dataset record keeps besides its arrays: feature names and types, text columns, and for tables
+    the inferred schema (every column's role, type, missing share, distinct count), the id column and the rows
+    left out for want of a label."""
+    meta = {"feature_names": ds.feature_names, "feature_types": ds.feature_types, "text_names": ds.text_names,
+            **{k: ds.meta[k] for k in ("schema", "id_column", "missing_labels") if ds.meta.get(k) is not None}}
+    meta = {k: v for k, v in meta.items() if v}
+    return meta or None
 
 
 def derive_noisy(db: Database, artifacts: ArtifactStore, settings: Settings, *, dataset_id: str, tenant: str | None,

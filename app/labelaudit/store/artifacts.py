@@ -137,6 +137,8 @@ class ArtifactStore:
                 arrays[key] = (value, None)
         if ds.example_ids is not None:
             arrays["example_ids"] = (np.asarray(ds.example_ids).astype(str), None)
+        if ds.texts is not None:
+            arrays["texts"] = (np.asarray(ds.texts).astype(str), None)
 
         def write(out) -> None:
             with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
@@ -149,8 +151,11 @@ class ArtifactStore:
         return self._put_stream("npz", write)
 
     def load_dataset(self, digest: str, *, class_names: list[str], modality: str,
-                     feature_names: list[str] | None = None) -> Dataset:
-        """Read back a dataset stored with :meth:`put_dataset`; ``pred_probs`` come memory-mapped (read-only)."""
+                     feature_names: list[str] | None = None, feature_types: list[str] | None = None,
+                     text_names: list[str] | None = None, meta: dict | None = None) -> Dataset:
+        """Read back a dataset stored with :meth:`put_dataset`; ``pred_probs`` come memory-mapped (read-only).
+
+        ``feature_types``, ``text_names`` and ``meta`` (schema, missing labels) come from the record."""
         path = self.path(digest, "npz")
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files if k != "pred_probs"}
@@ -161,7 +166,8 @@ class ArtifactStore:
         return Dataset(labels=arrays["labels"].astype(np.int64), class_names=list(class_names), modality=modality,
                        features=arrays.get("features"), pred_probs=arrays.get("pred_probs"),
                        true_labels=arrays.get("true_labels"), example_ids=arrays.get("example_ids"),
-                       feature_names=feature_names)
+                       feature_names=feature_names, feature_types=feature_types, texts=arrays.get("texts"),
+                       text_names=text_names, meta=dict(meta or {}))
 
     def size(self, digest: str, ext: str) -> int:
         """Bytes the artifact takes on disk (0 when absent)."""
@@ -183,9 +189,11 @@ def artifact_store(settings: Settings) -> ArtifactStore:
 
 def dataset_arrays(artifacts: ArtifactStore, rec: DatasetRecord) -> Dataset:
     """The stored dataset ``rec`` as a :class:`Dataset` (pred_probs memory-mapped)."""
-    names = (rec.meta or {}).get("feature_names")
+    meta = rec.meta or {}
     return artifacts.load_dataset(rec.artifact, class_names=rec.class_names, modality=rec.modality,
-                                  feature_names=names)
+                                  feature_names=meta.get("feature_names"), feature_types=meta.get("feature_types"),
+                                  text_names=meta.get("text_names"),
+                                  meta={k: meta[k] for k in ("schema", "missing_labels", "id_column") if k in meta})
 
 
 def map_npz_member(path: Path, member: str) -> np.ndarray | None:
