@@ -82,6 +82,9 @@ PRED_PROBS_CHUNK_BYTES = 4 * 1024 * 1024
 TEXT_MIN_DISTINCT = 50
 TEXT_MIN_MEDIAN_WORDS = 3
 TEXT_MIN_MEAN_CHARS = 30
+#: Fewer rows than this are too few to call a column an identifier by its values alone (an integer
+#: sequence, single-word codes); its name still can (``id``, ``rownames``, ``Unnamed: 0``).
+MIN_ID_ROWS = 20
 #: Most categories a categorical feature keeps: the most frequent, the rest become one "other" category
 #: (scikit-learn's gradient-boosted trees take at most 255 categories per feature).
 MAX_CATEGORIES = 255

@@ -91,9 +91,6 @@ def from_dataframe(
     if len(df) == 0:
         raise IngestError("the table has no rows", field="file", code="empty_file")
     true_col = true_label_column if true_label_column in names else None
-    roles = infer_roles(df, label_column=label_column, id_column=id_column, true_label_column=true_col,
-                        overrides=RoleOverrides(features=features, drop_columns=tuple(drop_columns),
-                                                categorical=tuple(categorical), text=tuple(text)))
     missing = missing_label_mask(df[label_column])
     kept = df.loc[~missing] if missing.any() else df
     if len(kept) == 0:
@@ -103,6 +100,9 @@ def from_dataframe(
     if is_text_dtype(labels_col.dtype):
         labels_col = labels_col.map(lambda v: v.strip() if isinstance(v, str) else v)
     check_label_shape(labels_col, field=label_column)
+    roles = infer_roles(df, label_column=label_column, id_column=id_column, true_label_column=true_col,
+                        overrides=RoleOverrides(features=features, drop_columns=tuple(drop_columns),
+                                                categorical=tuple(categorical), text=tuple(text)))
     raw_true = None
     if true_col is not None:
         raw_true = kept[true_col].to_numpy()

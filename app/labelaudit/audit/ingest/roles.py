@@ -21,7 +21,7 @@ from typing import Sequence
 
 import numpy as np
 
-from labelaudit.audit.constants import TEXT_MIN_DISTINCT, TEXT_MIN_MEAN_CHARS, TEXT_MIN_MEDIAN_WORDS
+from labelaudit.audit.constants import MIN_ID_ROWS, TEXT_MIN_DISTINCT, TEXT_MIN_MEAN_CHARS, TEXT_MIN_MEDIAN_WORDS
 from labelaudit.audit.ingest.messages import preview
 from labelaudit.errors import ColumnProblems
 
@@ -212,6 +212,8 @@ def _id_reason(name: str, s, kind: str, distinct: int, n: int) -> str | None:
     sequence, uuids, or single-word codes)."""
     if distinct != n or s.isna().any():
         return None
+    if n < MIN_ID_ROWS and not _ID_NAMES.match(name.strip()):  # too few rows to tell an id by its values
+        return None
     if _ID_NAMES.match(name.strip()):
         return "unique per row, with an index or id name"
     values = s.to_numpy()
@@ -225,7 +227,7 @@ def _id_reason(name: str, s, kind: str, distinct: int, n: int) -> str | None:
         text = s.astype(str)
         if text.map(lambda v: bool(_UUID.match(v.strip()))).all():
             return "uuids, unique per row"
-        if not text.str.contains(r"\s").any() and n >= 20:
+        if not text.str.contains(r"\s").any():
             return "single-word codes, unique per row"
     return None
 
