@@ -85,6 +85,9 @@ TEXT_MIN_MEAN_CHARS = 30
 #: Fewer rows than this are too few to call a column an identifier by its values alone (an integer
 #: sequence, single-word codes); its name still can (``id``, ``rownames``, ``Unnamed: 0``).
 MIN_ID_ROWS = 20
+#: A text column whose values parse as numbers this often (but not always) is numbers with stray words
+#: ("?", "n/a", a typo): refused with its values named, rather than read as hundreds of categories.
+MOSTLY_NUMERIC = 0.9
 #: Most categories a categorical feature keeps: the most frequent, the rest become one "other" category
 #: (scikit-learn's gradient-boosted trees take at most 255 categories per feature).
 MAX_CATEGORIES = 255

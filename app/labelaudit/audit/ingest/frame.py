@@ -197,6 +197,8 @@ def _encode_column(s, kind: str) -> np.ndarray:
         return days.to_numpy(dtype=np.float64, na_value=np.nan)
     if kind == "boolean" and s.dtype == object:
         return s.map(lambda v: np.nan if _is_missing(v) else float(bool(v))).to_numpy(dtype=np.float64)
+    if is_text_dtype(s.dtype):
+        s = s.map(lambda v: v.strip() if isinstance(v, str) else v)
     with np.errstate(over="ignore"):
         return pd.to_numeric(s, errors="raise").to_numpy(dtype=np.float64, na_value=np.nan).astype(np.float32)
 

@@ -53,6 +53,7 @@ def check_label_shape(labels, *, field: str) -> None:
                                   field=field, code="multi_label")
     if distinct < 2:
         only = labels.iloc[0] if n else None
+        only = only.item() if hasattr(only, "item") else only
         raise IngestError(f"only one class ({only!r}, {n:,} rows with a label); an audit needs at least two",
                           field=field, code="single_class")
 

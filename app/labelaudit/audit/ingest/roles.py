@@ -21,7 +21,7 @@ from typing import Sequence
 
 import numpy as np
 
-from labelaudit.audit.constants import MIN_ID_ROWS, TEXT_MIN_DISTINCT, TEXT_MIN_MEAN_CHARS, TEXT_MIN_MEDIAN_WORDS
+from labelaudit.audit.constants import MIN_ID_ROWS, MOSTLY_NUMERIC, TEXT_MIN_DISTINCT, TEXT_MIN_MEAN_CHARS, TEXT_MIN_MEDIAN_WORDS
 from labelaudit.audit.ingest.messages import preview
 from labelaudit.errors import ColumnProblems
 
@@ -133,8 +133,12 @@ def infer_roles(frame, *, label_column: str, id_column: str | None = None, true_
         if name in overrides.text:
             infos.append(ColumnInfo(name, "feature", "text", missing, distinct, "named text"))
             continue
-        infos.append(_infer_one(name, s, missing, distinct, explicit=chosen is not None, have_id=have_id))
-        have_id = have_id or infos[-1].role == "id"
+        info = _infer_one(name, s, missing, distinct, explicit=chosen is not None, have_id=have_id)
+        if isinstance(info, dict):
+            problems.append(info)
+            continue
+        infos.append(info)
+        have_id = have_id or info.role == "id"
     if not problems and not any(i.role == "feature" for i in infos):
         ignored = [f"{i.name} ({i.reason})" for i in infos if i.role in ("ignored", "id")]
         problems.append({"code": "missing_features", "field": "features",
@@ -172,8 +176,9 @@ def _override_problems(names: list[str], label_column: str, id_column: str | Non
     return problems
 
 
-def _infer_one(name: str, s, missing: float, distinct: int, *, explicit: bool, have_id: bool) -> ColumnInfo:
-    """The inferred role of a column no override names (``explicit``: it is among the named features)."""
+def _infer_one(name: str, s, missing: float, distinct: int, *, explicit: bool, have_id: bool) -> ColumnInfo | dict:
+    """The inferred role of a column no override names (``explicit``: it is among the named features), or the
+    problem that keeps it from having one (numbers with a few stray words)."""
     import pandas as pd
 
     kind = _kind_of_values(s)
@@ -194,6 +199,16 @@ def _infer_one(name: str, s, missing: float, distinct: int, *, explicit: bool, h
     if kind == "datetime":
         return ColumnInfo(name, "feature", "datetime", missing, distinct, "dates and times")
     values = s.dropna().astype(str)
+    numbers = pd.to_numeric(values.str.strip(), errors="coerce")
+    parsed = float(numbers.notna().mean()) if len(values) else 0.0
+    if parsed == 1.0:
+        return ColumnInfo(name, "feature", "numeric", missing, distinct, "numbers written as text")
+    if parsed >= MOSTLY_NUMERIC:
+        stray = values[numbers.isna()]
+        return {"code": "non_numeric_feature", "field": name,
+                "message": f"column {name!r} holds numbers but {len(stray):,} values that are not (e.g. "
+                           f"{stray.iloc[0]!r} at row {int(stray.index[0])}): fix or blank them (blank is "
+                           f"missing), or name the column with --categorical or --drop-columns"}
     sample = values.iloc[:200]
     if len(sample) and sample.map(lambda v: bool(_DATE.match(v.strip()))).all():
         parsed = pd.to_datetime(values, errors="coerce", utc=True, format="mixed")
@@ -210,6 +225,8 @@ def _infer_one(name: str, s, missing: float, distinct: int, *, explicit: bool, h
 def _id_reason(name: str, s, kind: str, distinct: int, n: int) -> str | None:
     """Why a column is an identifier, or ``None``: unique per row and (an id-like name, an integer
     sequence, uuids, or single-word codes)."""
+    import pandas as pd
+
     if distinct != n or s.isna().any():
         return None
     if n < MIN_ID_ROWS and not _ID_NAMES.match(name.strip()):  # too few rows to tell an id by its values
@@ -218,13 +235,15 @@ def _id_reason(name: str, s, kind: str, distinct: int, n: int) -> str | None:
         return "unique per row, with an index or id name"
     values = s.to_numpy()
     if kind == "numeric" and np.issubdtype(values.dtype, np.number):
-        if np.all(values == np.round(values)):
+        if np.issubdtype(values.dtype, np.integer):  # ids are integers; floats that happen to be whole are not
             ordered = np.sort(values.astype(np.float64))
             if n > 1 and np.all(np.diff(ordered) == 1):
                 return "an integer sequence, unique per row"
         return None
     if kind == "text":
         text = s.astype(str)
+        if pd.to_numeric(text.str.strip(), errors="coerce").notna().mean() >= MOSTLY_NUMERIC:
+            return None  # numbers written as text: a numeric column, whatever the share of stray words
         if text.map(lambda v: bool(_UUID.match(v.strip()))).all():
             return "uuids, unique per row"
         if not text.str.contains(r"\s").any():
