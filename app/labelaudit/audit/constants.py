@@ -59,13 +59,19 @@ GPU_RESIDENT_SHARE = 0.5
 #: Share of an audit's progress bar given to training when a model is trained (ranking takes the rest).
 TRAIN_PROGRESS_SHARE = 0.95
 
-#: Tables of fewer training rows than this fit gradient-boosted trees on one thread: OpenMP's threads cost
-#: more than they bring there, and many times more on a busy machine (measured: 300 rows, 200 trees,
-#: 0.3 s on one thread, 9 s on two busy cores).
-GBT_SINGLE_THREAD_ROWS = 50_000
-#: Most terms each TF-IDF vectorizer of a text column keeps (words, and character n-grams): enough for
-#: short texts, bounded memory for long ones.
-TFIDF_MAX_FEATURES = 50_000
+#: Tables of fewer training rows than this fit scikit-learn models (trees, logistic regression, TF-IDF) on
+#: one thread: OpenMP's and BLAS's threads cost more than they bring there, and many times more on a busy
+#: machine (measured: 300 rows, 200 trees, 0.3 s on one thread, 9 s on two busy cores).
+SINGLE_THREAD_ROWS = 50_000
+#: Share of the ``gbt`` backbone's probabilities that come from a logistic regression on the encoded columns
+#: (the rest from the trees). Measured (bench/tables.py, pairwise noise 0.2, 2 seeds): AP of the trees alone /
+#: blended: titanic 0.571 / 0.608, credit 0.656 / 0.693, penguins 0.890 / 0.968.
+GBT_LINEAR_BLEND = 0.5
+#: Columns each text column's word n-grams, and its character n-grams, are hashed into (2**20: few
+#: collisions for any corpus an audit sees; only the columns seen in two training texts are kept per fold).
+TEXT_HASH_FEATURES = 1 << 20
+#: A text term is a model column when at least this many of a fold's training texts hold it.
+TEXT_MIN_DF = 2
 
 # -- inputs -----------------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from labelaudit.audit.constants import TEXT_HASH_FEATURES
 from labelaudit.audit.dataset import Dataset
 
 
@@ -26,11 +27,15 @@ class TableFeatures:
         Each ``values`` column's type: ``numeric``, ``boolean``, ``categorical`` or ``datetime``.
     texts : np.ndarray, optional
         str ``(n, t)``: the free-text columns ("" when missing).
+    text_counts : scipy.sparse.csr_matrix, optional
+        The texts' hashed word and character n-gram counts (:func:`hashed_counts`), computed once per audit:
+        hashing learns nothing from the rows, so each fold fits its TF-IDF weights on its own training rows.
     """
 
     values: np.ndarray
     types: tuple[str, ...]
     texts: np.ndarray | None = None
+    text_counts: object | None = None
 
     def __len__(self) -> int:
         return int(self.values.shape[0])
@@ -47,7 +52,8 @@ class TableFeatures:
     def __getitem__(self, rows) -> "TableFeatures":
         """The rows ``rows`` (an index array or mask) as a new :class:`TableFeatures`."""
         return TableFeatures(values=self.values[rows], types=self.types,
-                             texts=None if self.texts is None else self.texts[rows])
+                             texts=None if self.texts is None else self.texts[rows],
+                             text_counts=None if self.text_counts is None else self.text_counts[rows])
 
     @property
     def categorical(self) -> np.ndarray:
@@ -68,4 +74,21 @@ def model_input(ds: Dataset):
     if plain and not np.isnan(ds.features).any():  # numbers only, none missing: the array as it is
         return ds.features
     types = tuple(ds.feature_types or ("numeric",) * ds.features.shape[1])
-    return TableFeatures(values=ds.features, types=types, texts=ds.texts)
+    counts = None if ds.texts is None else hashed_counts(ds.texts)
+    return TableFeatures(values=ds.features, types=types, texts=ds.texts, text_counts=counts)
+
+
+def hashed_counts(texts: np.ndarray):
+    """Word (1-2 gram) and character (2-5 grams within words) counts of every text column, hashed into
+    :data:`~labelaudit.audit.constants.TEXT_HASH_FEATURES` columns each: a sparse ``(n, 2 * t * features)``
+    matrix. Stateless: the same text always gives the same row."""
+    from scipy import sparse
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    parts = []
+    for j in range(texts.shape[1]):
+        for analyzer, ngrams in (("word", (1, 2)), ("char_wb", (2, 5))):
+            hasher = HashingVectorizer(analyzer=analyzer, ngram_range=ngrams, n_features=TEXT_HASH_FEATURES,
+                                       alternate_sign=False, norm=None, dtype=np.float32)
+            parts.append(hasher.transform(texts[:, j]))
+    return sparse.hstack(parts, format="csr", dtype=np.float32)

@@ -2,7 +2,8 @@
 
 Numbers, booleans and dates: median-imputed, with a missing indicator, standardised. Categories: one-hot
 (missing is its own category; categories unseen in training are all zeros). Free text: TF-IDF of words
-(1-2 grams) and characters (2-5 grams within words), sublinear term frequency. Plain arrays are
+(1-2 grams) and characters (2-5 grams within words), sublinear term frequency, from the hashed counts
+:func:`~labelaudit.audit.table_features.hashed_counts` computed once per audit. Plain arrays are
 standardised only.
 """
 
@@ -10,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from labelaudit.audit.constants import TFIDF_MAX_FEATURES
-from labelaudit.audit.table_features import TableFeatures
+from labelaudit.audit.constants import TEXT_MIN_DF
+from labelaudit.audit.table_features import TableFeatures, hashed_counts
 
 
 def encode_table(X_train, X_eval, *, dense: bool = False):
@@ -39,17 +40,12 @@ def encode_table(X_train, X_eval, *, dense: bool = False):
         train_parts.append(onehot.fit_transform(np.nan_to_num(X_train.values[:, cat], nan=-1.0)))
         eval_parts.append(onehot.transform(np.nan_to_num(X_eval.values[:, cat], nan=-1.0)))
     if X_train.texts is not None:
-        for j in range(X_train.texts.shape[1]):
-            for vectorizer in text_vectorizers():
-                try:
-                    train_parts.append(vectorizer.fit_transform(X_train.texts[:, j]))
-                except ValueError:  # no term in two documents (tiny or empty texts): every term, or none
-                    vectorizer.set_params(min_df=1)
-                    try:
-                        train_parts.append(vectorizer.fit_transform(X_train.texts[:, j]))
-                    except ValueError:
-                        continue
-                eval_parts.append(vectorizer.transform(X_eval.texts[:, j]))
+        counts = (X_train.text_counts, X_eval.text_counts)
+        if counts[0] is None or counts[1] is None:
+            counts = (hashed_counts(X_train.texts), hashed_counts(X_eval.texts))
+        a, b = text_tfidf(*counts)
+        train_parts.append(a)
+        eval_parts.append(b)
     if not train_parts:  # nothing to learn from: a constant column
         return np.zeros((len(X_train), 1), np.float32), np.zeros((len(X_eval), 1), np.float32)
     if not any(sparse.issparse(p) for p in train_parts):
@@ -61,11 +57,14 @@ def encode_table(X_train, X_eval, *, dense: bool = False):
     return train, held
 
 
-def text_vectorizers():
-    """Fresh TF-IDF vectorizers of one text column: words (1-2 grams) and characters (2-5 grams in words)."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
+def text_tfidf(train_counts, eval_counts):
+    """TF-IDF (sublinear term frequency, l2 rows) of hashed counts, fitted on the training rows: the terms
+    in at least :data:`~labelaudit.audit.constants.TEXT_MIN_DF` training texts are kept."""
+    from sklearn.feature_extraction.text import TfidfTransformer
 
-    return (TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2, max_features=TFIDF_MAX_FEATURES,
-                            dtype=np.float32),
-            TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2,
-                            max_features=TFIDF_MAX_FEATURES, dtype=np.float32))
+    seen = np.asarray((train_counts > 0).sum(axis=0)).ravel()
+    keep = np.flatnonzero(seen >= TEXT_MIN_DF)
+    if keep.size == 0:
+        keep = np.flatnonzero(seen > 0)
+    tfidf = TfidfTransformer(sublinear_tf=True)
+    return tfidf.fit_transform(train_counts[:, keep]), tfidf.transform(eval_counts[:, keep])

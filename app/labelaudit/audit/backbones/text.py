@@ -10,6 +10,7 @@ import numpy as np
 
 from labelaudit.audit.backbones.base import FitContext
 from labelaudit.audit.backbones.encoding import encode_table
+from labelaudit.audit.backbones.threads import fold_threads
 
 
 class TextBackbone:
@@ -30,7 +31,8 @@ class TextBackbone:
         A, B = encode_table(X_train, X_eval)
         model = LogisticRegression(C=float(ctx.options.get("C", 4.0)), max_iter=int(ctx.options.get("max_iter", 1000)),
                                    random_state=ctx.seed)
-        model.fit(A, y_train)
+        with fold_threads(len(X_train)):
+            model.fit(A, y_train)
         probs = np.zeros((B.shape[0], ctx.num_classes), dtype=np.float64)
         probs[:, model.classes_] = model.predict_proba(B)
         if ctx.on_epoch:
