@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from labelaudit.audit.constants import TEXT_HASH_FEATURES
+from labelaudit.audit.constants import TEXT_CHAR_NGRAMS, TEXT_HASH_FEATURES, TEXT_MIN_DF
 from labelaudit.audit.dataset import Dataset
 
 
@@ -79,16 +79,19 @@ def model_input(ds: Dataset):
 
 
 def hashed_counts(texts: np.ndarray):
-    """Word (1-2 gram) and character (2-5 grams within words) counts of every text column, hashed into
-    :data:`~labelaudit.audit.constants.TEXT_HASH_FEATURES` columns each: a sparse ``(n, 2 * t * features)``
-    matrix. Stateless: the same text always gives the same row."""
+    """Word (1-2 gram) and character (:data:`~labelaudit.audit.constants.TEXT_CHAR_NGRAMS`, within words)
+    counts of every text column, hashed into :data:`~labelaudit.audit.constants.TEXT_HASH_FEATURES` columns
+    each: a sparse matrix with the columns of terms in at least two texts. No label is looked at."""
     from scipy import sparse
     from sklearn.feature_extraction.text import HashingVectorizer
 
     parts = []
     for j in range(texts.shape[1]):
-        for analyzer, ngrams in (("word", (1, 2)), ("char_wb", (2, 5))):
+        for analyzer, ngrams in (("word", (1, 2)), ("char_wb", TEXT_CHAR_NGRAMS)):
             hasher = HashingVectorizer(analyzer=analyzer, ngram_range=ngrams, n_features=TEXT_HASH_FEATURES,
                                        alternate_sign=False, norm=None, dtype=np.float32)
             parts.append(hasher.transform(texts[:, j]))
-    return sparse.hstack(parts, format="csr", dtype=np.float32)
+    counts = sparse.hstack(parts, format="csr", dtype=np.float32)
+    # only the terms of at least two texts can be a fold's model column: the rest are dropped once, here
+    seen = np.asarray((counts > 0).sum(axis=0)).ravel()
+    return counts[:, np.flatnonzero(seen >= TEXT_MIN_DF)]

@@ -29,7 +29,7 @@ class TextBackbone:
         from sklearn.linear_model import LogisticRegression
 
         A, B = encode_table(X_train, X_eval)
-        model = LogisticRegression(C=float(ctx.options.get("C", 4.0)), max_iter=int(ctx.options.get("max_iter", 1000)),
+        model = LogisticRegression(C=float(ctx.options.get("C", 1.0)), max_iter=int(ctx.options.get("max_iter", 1000)),
                                    random_state=ctx.seed)
         with fold_threads(len(X_train)):
             model.fit(A, y_train)
