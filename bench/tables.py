@@ -50,7 +50,7 @@ def baseline(df, label: str, noisy: np.ndarray, true: np.ndarray, seed: int, id_
     from sklearn.preprocessing import OneHotEncoder
 
     X = df.drop(columns=[label, *id_columns])
-    prep = ColumnTransformer([
+    prep = ColumnTransformer(sparse_threshold=0.0, transformers=[
         ("num", SimpleImputer(strategy="median"), make_column_selector(dtype_include="number")),
         ("cat", make_pipeline(SimpleImputer(strategy="most_frequent"), OneHotEncoder(handle_unknown="ignore")),
          make_column_selector(dtype_exclude="number")),
