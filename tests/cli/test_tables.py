@@ -5,6 +5,8 @@ other column as it was."""
 from __future__ import annotations
 
 import csv
+import subprocess
+import sys
 import json
 
 import numpy as np
@@ -124,3 +126,14 @@ def test_check_takes_column_roles(penguins_csv):
     proc = run("check", penguins_csv, "--label-column", "species", "--fast", "--drop-columns", "island", "-q")
     assert proc.returncode == 0, proc.stderr
     assert "verdict: pass" in proc.stdout
+
+
+def test_a_table_audit_never_imports_torch(penguins_csv):
+    code = ("import runpy, sys\n"
+            f"sys.argv = ['labelaudit', 'audit', {str(penguins_csv)!r}, '--label-column', 'species', '-q']\n"
+            "try:\n    runpy.run_module('labelaudit.cli', run_name='__main__')\n"
+            "except SystemExit as exc:\n    assert not exc.code, exc.code\n"
+            "print('torch' in sys.modules)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "False"
