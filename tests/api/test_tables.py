@@ -39,6 +39,16 @@ def test_upload_keeps_the_schema_id_column_and_missing_labels(client, app):
     assert got["summary"]["backbone"] == "gbt" and got["summary"]["missing_labels"]["count"] == 4
     issues = client.get(f"/v1/audits/{audit['id']}/issues", params={"limit": 5}).json()["items"]
     assert issues and all(row["example_id"].startswith("P0") for row in issues)
+    # the example as its columns read: category names, numbers, null where missing
+    rows = client.get(f"/v1/audits/{audit['id']}/issues", params={"limit": 100}).json()["items"]
+    holed = next(r for r in rows if r["example_id"] in set(penguins_like(90).loc[
+        penguins_like(90)["bill_length_mm"].isna(), "id"]))
+    ex = client.get(f"/v1/audits/{audit['id']}/examples/{holed['index']}")
+    assert ex.status_code == 200, ex.text
+    fields = ex.json()["fields"]
+    assert list(fields) == ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "sex"]
+    assert fields["bill_length_mm"] is None and fields["sex"] in ("male", "female", None)
+    assert isinstance(fields["flipper_length_mm"], str)  # named categorical: its category name
 
 
 def test_column_problems_are_one_422_naming_every_column(client):
@@ -80,3 +90,5 @@ def test_text_table_uploaded_and_audited(client, app):
     run_jobs(app)
     got = client.get(f"/v1/audits/{audit['id']}").json()
     assert got["status"] == "done" and got["summary"]["backbone"] == "text", json.dumps(got)[:500]
+    ex = client.get(f"/v1/audits/{audit['id']}/examples/0").json()
+    assert ex["fields"]["review"] == df.loc[0, "review"] and ex["fields"]["product"] == df.loc[0, "product"]

@@ -103,9 +103,39 @@ def get_example(audit_id: str, index: Annotated[int, Path(ge=0, le=MAX_INDEX)], 
         out.image_shape = list(ds.feature_shape or [])
     elif ds.modality == "tabular":
         features = dataset_member(artifacts, ds.artifact, "features")
-        out.features = [float(v) for v in np.asarray(features[index])]
+        values = np.asarray(features[index], dtype=np.float64)
+        out.features = [None if np.isnan(v) else float(v) for v in values]
         out.feature_names = (ds.meta or {}).get("feature_names")
+        if (ds.meta or {}).get("schema"):
+            texts = dataset_member(artifacts, ds.artifact, "texts")
+            out.fields = example_fields(ds.meta, values, None if texts is None else np.asarray(texts[index]))
     return out
+
+
+def example_fields(meta: dict, values: np.ndarray, texts: np.ndarray | None) -> dict:
+    """A table's example as its columns read: numbers, booleans, category names, dates (ISO), text (None when
+    missing), in the table's column order."""
+    from datetime import datetime, timedelta
+
+    names, types = meta.get("feature_names") or [], meta.get("feature_types") or []
+    categories = meta.get("categories") or {}
+    decoded: dict = {}
+    for name, kind, v in zip(names, types, values.tolist()):
+        if v != v:  # NaN
+            decoded[name] = None
+        elif kind == "categorical":
+            cats = categories.get(name) or []
+            decoded[name] = cats[int(v)] if int(v) < len(cats) else int(v)
+        elif kind == "boolean":
+            decoded[name] = bool(v)
+        elif kind == "datetime":
+            decoded[name] = (datetime(1970, 1, 1) + timedelta(days=v)).isoformat()
+        else:
+            decoded[name] = v
+    for name, text in zip(meta.get("text_names") or [], [] if texts is None else texts.tolist()):
+        decoded[name] = text or None
+    order = [c["name"] for c in meta.get("schema") or [] if c["name"] in decoded]
+    return {name: decoded[name] for name in order}
 
 
 @router.get("/{audit_id}/compare/{other_id}", response_model=CompareOut, responses=responses(404, 409, 422),

@@ -95,7 +95,8 @@ def record_meta(ds: Dataset) -> dict | None:
     the inferred schema (every column's role, type, missing share, distinct count), the id column and the rows
     left out for want of a label."""
     meta = {"feature_names": ds.feature_names, "feature_types": ds.feature_types, "text_names": ds.text_names,
-            **{k: ds.meta[k] for k in ("schema", "id_column", "missing_labels") if ds.meta.get(k) is not None}}
+            **{k: ds.meta[k] for k in ("schema", "id_column", "missing_labels", "categories")
+               if ds.meta.get(k) is not None}}
     meta = {k: v for k, v in meta.items() if v}
     return meta or None
 

@@ -193,7 +193,8 @@ def dataset_arrays(artifacts: ArtifactStore, rec: DatasetRecord) -> Dataset:
     return artifacts.load_dataset(rec.artifact, class_names=rec.class_names, modality=rec.modality,
                                   feature_names=meta.get("feature_names"), feature_types=meta.get("feature_types"),
                                   text_names=meta.get("text_names"),
-                                  meta={k: meta[k] for k in ("schema", "missing_labels", "id_column") if k in meta})
+                                  meta={k: meta[k] for k in ("schema", "missing_labels", "id_column", "categories")
+                                        if k in meta})
 
 
 def map_npz_member(path: Path, member: str) -> np.ndarray | None:

@@ -22,6 +22,8 @@ from labelaudit.errors import ColumnProblems, IngestError
 
 #: the column of known true labels (as ``labelaudit inject-noise`` writes it)
 TRUE_LABEL_COLUMN = "true_label"
+#: the category that stands for every category beyond the most frequent ones
+OTHER_CATEGORY = "(other)"
 #: missing-label rows listed by position in ``meta["missing_labels"]`` (the count is always exact)
 MAX_LISTED_MISSING = 1000
 
@@ -112,7 +114,8 @@ def from_dataframe(
     labels, true_labels, class_names = encode_labels(_label_array(labels_col), raw_true, field=label_column,
                                                      true_field=TRUE_LABEL_COLUMN, strict=False)
     feature_cols = [r for r in roles if r.role == "feature"]
-    encoded, problems = _encode_features(kept, [r for r in feature_cols if r.type != "text"])
+    categories: dict[str, list[str]] = {}
+    encoded, problems = _encode_features(kept, [r for r in feature_cols if r.type != "text"], categories)
     if problems:
         raise ColumnProblems(problems)
     text_cols = [r.name for r in feature_cols if r.type == "text"]
@@ -124,6 +127,7 @@ def from_dataframe(
     example_ids = None if key_col is None else kept[key_col].astype(str).to_numpy().astype(str)
     missing_rows = np.flatnonzero(missing)
     meta = {"label_column": label_column, "schema": [r.to_dict() for r in roles], "id_column": key_col,
+            "categories": categories,
             "missing_labels": _missing_summary(df, missing_rows, key_col)}
     if missing_rows.size:
         meta["kept_rows"] = np.flatnonzero(~missing)
@@ -154,13 +158,15 @@ def _label_array(labels) -> np.ndarray:
     return values
 
 
-def _encode_features(df, columns: list[ColumnInfo]) -> tuple[np.ndarray, list[dict]]:
-    """The non-text feature columns as one float32 matrix, and every column problem found."""
+def _encode_features(df, columns: list[ColumnInfo], categories: dict) -> tuple[np.ndarray, list[dict]]:
+    """The non-text feature columns as one float32 matrix, and every column problem found; each categorical
+    column's category names (in code order) go to ``categories``."""
     out = np.empty((len(df), len(columns)), dtype=np.float32)
     problems = []
     for j, info in enumerate(columns):
         try:
-            out[:, j] = _encode_column(df[info.name], info.type)
+            out[:, j] = _encode_column(df[info.name], info.type, categories.setdefault(info.name, [])
+                                       if info.type == "categorical" else [])
         except (TypeError, ValueError) as exc:
             problems.append({"code": "invalid_feature", "field": info.name,
                              "message": f"column {info.name!r} cannot be read as {info.type} ({exc}); name its "
@@ -175,8 +181,8 @@ def _encode_features(df, columns: list[ColumnInfo]) -> tuple[np.ndarray, list[di
     return out, problems
 
 
-def _encode_column(s, kind: str) -> np.ndarray:
-    """One feature column as float values (NaN: missing)."""
+def _encode_column(s, kind: str, names: list[str]) -> np.ndarray:
+    """One feature column as float values (NaN: missing); a categorical column's names go to ``names``."""
     import pandas as pd
 
     if kind == "categorical":
@@ -187,6 +193,7 @@ def _encode_column(s, kind: str) -> np.ndarray:
         keep = [k for k, _ in order[: MAX_CATEGORIES - 1]] if len(order) > MAX_CATEGORIES else [k for k, _ in order]
         code = {k: i for i, k in enumerate(keep)}
         other = float(len(keep))
+        names.extend(keep + ([OTHER_CATEGORY] if len(order) > len(keep) else []))
         return text.map(lambda v: np.nan if _is_missing(v) else float(code.get(v, other))).to_numpy(dtype=np.float64)
     if kind == "datetime":
         when = s if pd.api.types.is_datetime64_any_dtype(s.dtype) else \

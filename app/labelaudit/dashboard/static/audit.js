@@ -187,6 +187,11 @@
     if (ex.image_url) {
       visual = el("img", { class: "big", id: "example-image", alt: `example ${ex.index}`, width: 224, height: 224 });
       setImage(visual, ex.image_url + "?size=224");
+    } else if (ex.fields) {  // a table: its columns as read, text included
+      visual = el("table", { class: "grid", id: "example-features" },
+        el("tbody", {}, Object.entries(ex.fields).map(([k, v]) =>
+          el("tr", {}, el("td", {}, k), el("td", { class: typeof v === "number" ? "num" : "" },
+            v === null ? "–" : typeof v === "number" ? fixed(v, 4) : String(v))))));
     } else if (ex.features) {
       const n = Math.min(ex.features.length, 40);
       visual = el("table", { class: "grid mono", id: "example-features" },
