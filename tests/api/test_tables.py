@@ -3,6 +3,7 @@ dataset record, missing labels, problem documents naming every column, and text 
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 
@@ -49,6 +50,18 @@ def test_upload_keeps_the_schema_id_column_and_missing_labels(client, app):
     assert list(fields) == ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "sex"]
     assert fields["bill_length_mm"] is None and fields["sex"] in ("male", "female", None)
     assert isinstance(fields["flipper_length_mm"], str)  # named categorical: its category name
+    # the export, with the table's columns on request
+    plain = client.get(f"/v1/audits/{audit['id']}/export").text.splitlines()
+    assert not any(name.startswith('"column.') for name in plain[0].split(","))
+    rows = list(csv.DictReader(io.StringIO(client.get(f"/v1/audits/{audit['id']}/export",
+                                                      params={"columns": "true"}).text)))
+    assert len(rows) == 86 and rows[0]["column.sex"] in ("male", "female", "")
+    by_id = {r["example_id"]: r for r in rows}
+    original = penguins_like(90).set_index("id")
+    for key in list(by_id)[:10]:
+        want = original.loc[key, "bill_length_mm"]
+        got = by_id[key]["column.bill_length_mm"]
+        assert (got == "" and want != want) or abs(float(got) - want) < 1e-4
 
 
 def test_column_problems_are_one_422_naming_every_column(client):

@@ -26,6 +26,7 @@ from labelaudit.api.errors import responses
 from labelaudit.api.guards import reject_nul
 from labelaudit.api.schemas import MAX_INDEX
 from labelaudit.audit.aggregates import HISTOGRAM_BINS, rebin
+from labelaudit.audit.table_features import decode_rows
 from labelaudit.errors import LabelAuditError, NotFound, OptionError
 from labelaudit.services.results import aggregates_of, compare, done_audit_view
 from labelaudit.store import queries
@@ -108,34 +109,9 @@ def get_example(audit_id: str, index: Annotated[int, Path(ge=0, le=MAX_INDEX)], 
         out.feature_names = (ds.meta or {}).get("feature_names")
         if (ds.meta or {}).get("schema"):
             texts = dataset_member(artifacts, ds.artifact, "texts")
-            out.fields = example_fields(ds.meta, values, None if texts is None else np.asarray(texts[index]))
+            row_texts = None if texts is None else np.asarray(texts[index])[None]
+            out.fields = {k: v[0] for k, v in decode_rows(ds.meta, values[None], row_texts).items()}
     return out
-
-
-def example_fields(meta: dict, values: np.ndarray, texts: np.ndarray | None) -> dict:
-    """A table's example as its columns read: numbers, booleans, category names, dates (ISO), text (None when
-    missing), in the table's column order."""
-    from datetime import datetime, timedelta
-
-    names, types = meta.get("feature_names") or [], meta.get("feature_types") or []
-    categories = meta.get("categories") or {}
-    decoded: dict = {}
-    for name, kind, v in zip(names, types, values.tolist()):
-        if v != v:  # NaN
-            decoded[name] = None
-        elif kind == "categorical":
-            cats = categories.get(name) or []
-            decoded[name] = cats[int(v)] if int(v) < len(cats) else int(v)
-        elif kind == "boolean":
-            decoded[name] = bool(v)
-        elif kind == "datetime":
-            decoded[name] = (datetime(1970, 1, 1) + timedelta(days=v)).isoformat()
-        else:
-            decoded[name] = v
-    for name, text in zip(meta.get("text_names") or [], [] if texts is None else texts.tolist()):
-        decoded[name] = text or None
-    order = [c["name"] for c in meta.get("schema") or [] if c["name"] in decoded]
-    return {name: decoded[name] for name in order}
 
 
 @router.get("/{audit_id}/compare/{other_id}", response_model=CompareOut, responses=responses(404, 409, 422),

@@ -95,3 +95,40 @@ def hashed_counts(texts: np.ndarray):
     # only the terms of at least two texts can be a fold's model column: the rest are dropped once, here
     seen = np.asarray((counts > 0).sum(axis=0)).ravel()
     return counts[:, np.flatnonzero(seen >= TEXT_MIN_DF)]
+
+
+def decode_rows(meta: dict, values: np.ndarray, texts: np.ndarray | None) -> dict[str, list]:
+    """Rows of a table's stored features read back as its columns, in the table's column order.
+
+    ``meta`` is the dataset's (``feature_names``, ``feature_types``, ``text_names``, ``categories``,
+    ``schema``); ``values`` the rows' stored features ``(m, d)``; ``texts`` their texts ``(m, t)``. Numbers
+    stay numbers, booleans become bools, category codes their names, dates ISO text; missing is ``None``.
+    """
+    from datetime import datetime, timedelta
+
+    values = np.asarray(values, dtype=np.float64).reshape(len(values), -1)
+    names, types = meta.get("feature_names") or [], meta.get("feature_types") or []
+    categories = meta.get("categories") or {}
+    epoch = datetime(1970, 1, 1)
+    out: dict[str, list] = {}
+    for j, (name, kind) in enumerate(zip(names, types)):
+        cats = categories.get(name) or []
+
+        def read(v, kind=kind, cats=cats):
+            if v != v:  # NaN: missing
+                return None
+            if kind == "categorical":
+                return cats[int(v)] if int(v) < len(cats) else str(int(v))
+            if kind == "boolean":
+                return bool(v)
+            if kind == "datetime":
+                return (epoch + timedelta(days=v)).isoformat()
+            return v
+
+        out[name] = [read(v) for v in values[:, j].tolist()]
+    if texts is not None:
+        texts = np.asarray(texts).reshape(len(values), -1)
+        for j, name in enumerate(meta.get("text_names") or []):
+            out[name] = [t or None for t in texts[:, j].tolist()]
+    order = [c["name"] for c in meta.get("schema") or [] if c["name"] in out]
+    return {name: out[name] for name in order or list(out)}
