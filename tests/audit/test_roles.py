@@ -155,3 +155,20 @@ def test_text_and_other_columns_audited_together():
     assert result.backbone == "text"
     top = [r["index"] for r in result.rows(10)]
     assert len({0, 2, 4} & set(top)) >= 2
+
+
+def test_the_index_pandas_writes_is_an_id_even_in_a_small_table(tmp_path):
+    df = pd.DataFrame({"x": [0.5, 1.5, 2.5, 3.5] * 3, "label": ["a", "b"] * 6})
+    df.to_csv(tmp_path / "t.csv")  # index=True: a blank header over 0..11
+    ds = load_dataset(tmp_path / "t.csv", folds=2)
+    assert roles_of(ds)[""] == ("id", "numeric") and ds.feature_names == ["x"]
+    assert ds.example_ids.tolist() == [str(i) for i in range(12)]
+
+
+def test_id_names_are_matched_carefully():
+    n = 40
+    df = pd.DataFrame({"PassengerId": np.arange(n)[::-1] * 3, "paid": np.random.default_rng(0).random(n),
+                       "user_id": [f"u {i}" for i in range(n)], "label": ["a", "b"] * (n // 2)})
+    got = roles_of(from_dataframe(df, "label"))
+    assert got["PassengerId"][0] == got["user_id"][0] == "id"
+    assert got["paid"] == ("feature", "numeric")  # unique floats whose name ends in "id" are not ids

@@ -28,9 +28,12 @@ from labelaudit.errors import ColumnProblems
 FEATURE_TYPES = ("numeric", "boolean", "categorical", "text", "datetime")
 ROLES = ("feature", "id", "ignored", "label", "true_label")
 
-#: names of index and key columns (lower case; ``Unnamed: 0`` is pandas' unnamed index)
-_ID_NAMES = re.compile(r"^(unnamed: ?\d+|rownames|row_?names|index|idx|id|uuid|guid|key|.*[_ ]id|.*[a-z]Id)$",
+#: names of index and key columns (``Unnamed: 0`` is pandas' unnamed index read back by pandas, a blank name
+#: the same read by pyarrow)
+_ID_NAMES = re.compile(r"^(|unnamed: ?\d+|rownames|row_?names|index|idx|id|uuid|guid|key|.*[_ .-]id)$",
                        re.IGNORECASE)
+#: camelCase key names (PassengerId, userID), case-sensitive: "paid" and "valid" are not ids
+_CAMEL_ID = re.compile(r"^.*[a-z0-9]I[dD]$")
 _UUID = re.compile(r"^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$", re.IGNORECASE)
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$")
 
@@ -229,9 +232,10 @@ def _id_reason(name: str, s, kind: str, distinct: int, n: int) -> str | None:
 
     if distinct != n or s.isna().any():
         return None
-    if n < MIN_ID_ROWS and not _ID_NAMES.match(name.strip()):  # too few rows to tell an id by its values
+    id_name = bool(_ID_NAMES.match(name.strip()) or _CAMEL_ID.match(name.strip()))
+    if n < MIN_ID_ROWS and not id_name:  # too few rows to tell an id by its values
         return None
-    if _ID_NAMES.match(name.strip()):
+    if id_name:
         return "unique per row, with an index or id name"
     values = s.to_numpy()
     if kind == "numeric" and np.issubdtype(values.dtype, np.number):
