@@ -49,7 +49,7 @@ def reviews(n: int = 120, *, seed: int = 0) -> pd.DataFrame:
     rows = []
     for i in range(n):
         good = i % 2 == 0
-        words = list(rng.choice(FILLER, 6)) + list(rng.choice(POSITIVE if good else NEGATIVE, 2))
+        words = list(rng.choice(FILLER, 4)) + list(rng.choice(POSITIVE if good else NEGATIVE, 3))
         rng.shuffle(words)
         rows.append({"review": " ".join(words).capitalize() + ".", "stars": int(rng.integers(3, 6) if good
                                                                                   else rng.integers(1, 4)),

@@ -165,7 +165,7 @@ def run_audit(
         report(progress, Progress(stage="training", fraction=0.0, folds=options.folds, message="starting"))
         t = time.perf_counter()
         crossval = cross_validate(
-            model_input(dataset), dataset.labels, model=model, num_classes=dataset.num_classes, folds=options.folds,
+            model_input(dataset, char_ngrams=bool(options.backbone_options.get("char_ngrams"))), dataset.labels, model=model, num_classes=dataset.num_classes, folds=options.folds,
             epochs=options.epochs, seed=options.seed, device=options.device, options=options.backbone_options,
             keys=keys, progress=scaled, should_stop=should_stop, executor=executor or LocalExecutor(),
         )

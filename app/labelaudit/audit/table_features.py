@@ -65,29 +65,31 @@ class TableFeatures:
         return bool(np.isnan(self.values).any())
 
 
-def model_input(ds: Dataset):
+def model_input(ds: Dataset, *, char_ngrams: bool = False):
     """What the backbones train on: ``ds.features`` for arrays, images and tables of complete numbers; a
-    :class:`TableFeatures` for a table with categories, dates, missing values or text."""
+    :class:`TableFeatures` for a table with categories, dates, missing values or text (``char_ngrams``: hash
+    character n-grams of the text too)."""
     if ds.modality != "tabular" or (ds.feature_types is None and ds.texts is None):
         return ds.features
     plain = ds.texts is None and all(t in ("numeric", "boolean") for t in ds.feature_types or ())
     if plain and not np.isnan(ds.features).any():  # numbers only, none missing: the array as it is
         return ds.features
     types = tuple(ds.feature_types or ("numeric",) * ds.features.shape[1])
-    counts = None if ds.texts is None else hashed_counts(ds.texts)
+    counts = None if ds.texts is None else hashed_counts(ds.texts, char_ngrams=char_ngrams)
     return TableFeatures(values=ds.features, types=types, texts=ds.texts, text_counts=counts)
 
 
-def hashed_counts(texts: np.ndarray):
-    """Word (1-2 gram) and character (:data:`~labelaudit.audit.constants.TEXT_CHAR_NGRAMS`, within words)
-    counts of every text column, hashed into :data:`~labelaudit.audit.constants.TEXT_HASH_FEATURES` columns
-    each: a sparse matrix with the columns of terms in at least two texts. No label is looked at."""
+def hashed_counts(texts: np.ndarray, *, char_ngrams: bool = False):
+    """Word (1-2 gram) counts of every text column, and with ``char_ngrams`` character
+    (:data:`~labelaudit.audit.constants.TEXT_CHAR_NGRAMS`, within words) counts, each hashed into
+    :data:`~labelaudit.audit.constants.TEXT_HASH_FEATURES` columns: a sparse matrix with the columns of terms
+    in at least two texts. No label is looked at."""
     from scipy import sparse
     from sklearn.feature_extraction.text import HashingVectorizer
 
     parts = []
     for j in range(texts.shape[1]):
-        for analyzer, ngrams in (("word", (1, 2)), ("char_wb", TEXT_CHAR_NGRAMS)):
+        for analyzer, ngrams in (("word", (1, 2)), *((("char_wb", TEXT_CHAR_NGRAMS),) if char_ngrams else ())):
             hasher = HashingVectorizer(analyzer=analyzer, ngram_range=ngrams, n_features=TEXT_HASH_FEATURES,
                                        alternate_sign=False, norm=None, dtype=np.float32)
             parts.append(hasher.transform(texts[:, j]))

@@ -17,7 +17,7 @@ class LogRegBackbone:
     modalities = ("tabular", "image")
     uses_torch = False
     takes_text = True
-    option_names = frozenset({"C", "max_iter"})
+    option_names = frozenset({"C", "max_iter", "char_ngrams"})
 
     def default_epochs(self, n_train: int) -> int:
         return 0

@@ -1,4 +1,4 @@
-"""Free text (and the table's other columns): TF-IDF of words and characters into a linear model.
+"""Free text (and the table's other columns): TF-IDF of words (and characters, on request) into a linear model.
 
 Fast, offline and strong on short texts (reviews, tickets, intents); the other columns join as one-hot
 categories and standardised numbers (:mod:`labelaudit.audit.backbones.encoding`).
@@ -14,13 +14,14 @@ from labelaudit.audit.backbones.threads import fold_threads
 
 
 class TextBackbone:
-    """TF-IDF (word 1-2 grams, character 2-5 grams) and the other columns into multinomial logistic regression."""
+    """TF-IDF (word 1-2 grams; character 3-5 grams with ``char_ngrams``) and the other columns into multinomial
+    logistic regression."""
 
     name = "text"
     modalities = ("tabular",)
     uses_torch = False
     takes_text = True
-    option_names = frozenset({"C", "max_iter"})
+    option_names = frozenset({"C", "max_iter", "char_ngrams"})
 
     def default_epochs(self, n_train: int) -> int:
         return 0
