@@ -23,7 +23,21 @@
     $("audit-sub").replaceChildren("dataset ", el("a", { href: `/dashboard?dataset_id=${dataset.id}` }, dataset.name),
       ` · ${num(dataset.rows)} examples · ${dataset.classes} classes · ${dataset.modality}`,
       dataset.noise ? ` · injected ${dataset.noise.kind} noise ${pct(dataset.noise.rate, 0)}` : "");
+    showColumns();
     follow();
+  }
+
+  // A table's schema: every column's role and type, and the rows left out for want of a label.
+  function showColumns() {
+    if (!dataset.columns) return;
+    $("columns-section").hidden = false;
+    const missing = dataset.missing_labels && dataset.missing_labels.count;
+    $("columns-note").textContent = (dataset.id_column ? `Examples keyed by ${dataset.id_column}. ` : "")
+      + (missing ? `${num(missing)} rows with no label were left out.` : "");
+    $("columns-table").querySelector("tbody").replaceChildren(...dataset.columns.map(c =>
+      el("tr", {}, el("td", {}, c.name), el("td", {}, c.role), el("td", {}, c.type),
+        el("td", { class: "num" }, pct(c.missing_share, 0)), el("td", { class: "num" }, num(c.distinct)),
+        el("td", { class: "muted" }, c.reason))));
   }
 
   // Poll while queued or running; show results once done.
