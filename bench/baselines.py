@@ -62,7 +62,7 @@ def cleanlab_baseline(X: np.ndarray, labels: np.ndarray, true: np.ndarray, *, se
     from cleanlab.filter import find_label_issues
     from cleanlab.rank import get_label_quality_scores
 
-    from labelaudit.audit.evaluate import evaluate_audit
+    from labelaudit.core.evaluate import evaluate_audit
 
     X = X.astype(np.float32)
     t = time.perf_counter()

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from labelaudit.audit.dataset import Dataset
-from labelaudit.audit.ingest import from_arrays, load_dataset
+from labelaudit.core.dataset import Dataset
+from labelaudit.core.ingest import from_arrays, load_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 MNIST = ROOT.parent / "shared" / "datasets" / "mnist-test" / "t10k-images-idx3-ubyte.gz"

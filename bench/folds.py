@@ -37,9 +37,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from labelaudit.audit.dataset import Dataset  # noqa: E402
-from labelaudit.audit.noise import inject_noise  # noqa: E402
-from labelaudit.audit.pipeline import AuditOptions, run_audit  # noqa: E402
+from labelaudit.core.dataset import Dataset  # noqa: E402
+from labelaudit.core.noise import inject_noise  # noqa: E402
+from labelaudit.core.pipeline import AuditOptions, run_audit  # noqa: E402
 
 
 def synthetic_images(n: int, classes: int = 10, side: int = 32, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -102,7 +102,7 @@ class GpuSampler:
 def run_one(name: str, ds: Dataset, options: AuditOptions, args) -> dict:
     executor = None
     if name == "ray":
-        from labelaudit.audit.executors import RayExecutor
+        from labelaudit.core.executors import RayExecutor
 
         executor = RayExecutor(cpus_per_fold=args.cpus_per_fold,
                                gpus_per_fold=args.gpus_per_fold if options.device != "cpu" else 0.0)
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> None:
     options = AuditOptions(backbone=args.backbone, folds=args.folds, epochs=args.epochs, seed=args.seed,
                            device=args.device)
     if "ray" in args.executors:  # the cluster's start is not a fold's cost: it happens once per worker process
-        from labelaudit.audit.executors import ensure_ray
+        from labelaudit.core.executors import ensure_ray
 
         t = time.perf_counter()
         ensure_ray()

@@ -67,9 +67,9 @@ def step_cuda_tests(args) -> dict:
 
 def step_mnist(args) -> dict:
     """The default audit of MNIST-10k with 20% pairwise noise: cross-validation seconds, AP, accuracy."""
-    from labelaudit.audit.ingest import load_dataset
-    from labelaudit.audit.noise import inject_noise
-    from labelaudit.audit.pipeline import AuditOptions, run_audit
+    from labelaudit.core.ingest import load_dataset
+    from labelaudit.core.noise import inject_noise
+    from labelaudit.core.pipeline import AuditOptions, run_audit
 
     path = Path(args.mnist) if args.mnist else MNIST
     ds = load_dataset(path)
@@ -91,9 +91,9 @@ def step_mnist(args) -> dict:
 
 def step_folds(args) -> dict:
     """``bench/folds.py``'s images, 5 folds on the local executor: wall time, images/s, GPU busy share."""
-    from labelaudit.audit.dataset import Dataset
-    from labelaudit.audit.noise import inject_noise
-    from labelaudit.audit.pipeline import AuditOptions
+    from labelaudit.core.dataset import Dataset
+    from labelaudit.core.noise import inject_noise
+    from labelaudit.core.pipeline import AuditOptions
     from bench.folds import run_one
 
     n = 2_000 if args.quick else 50_000
@@ -109,8 +109,8 @@ def step_folds(args) -> dict:
 
 def step_throughput(args) -> dict:
     """Images trained per second per backbone, GPU and CPU, on 32x32 RGB images (one fold's training)."""
-    from labelaudit.audit.backbones import get_backbone
-    from labelaudit.audit.backbones.base import FitContext
+    from labelaudit.core.backbones import get_backbone
+    from labelaudit.core.backbones.base import FitContext
 
     n_gpu, n_cpu = (512, 256) if args.quick else (20_000, 1_024)
     images, labels = synthetic_images(max(n_gpu, n_cpu), seed=1)

@@ -24,8 +24,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from labelaudit.audit.noise import inject_noise  # noqa: E402
-from labelaudit.audit.pipeline import AuditOptions, run_audit  # noqa: E402
+from labelaudit.core.noise import inject_noise  # noqa: E402
+from labelaudit.core.pipeline import AuditOptions, run_audit  # noqa: E402
 from bench.baselines import cleanlab_baseline  # noqa: E402
 from bench.data import load  # noqa: E402
 

@@ -7,7 +7,7 @@ each method runs in a fresh subprocess on the same files, the way an upload is h
 - ``whole-array``: the previous code, replayed here: ``np.load`` of the whole array, the
   vectorised checks (``isfinite`` and comparisons build n x k temporaries), clipping and
   renormalising in memory when rows need it, then ``put_dataset``;
-- ``streamed``: :func:`labelaudit.audit.ingest.load_dataset` on the path (a read-only memory map
+- ``streamed``: :func:`labelaudit.core.ingest.load_dataset` on the path (a read-only memory map
   checked in row chunks; rows needing repair are written chunk by chunk to an unlinked
   temporary file), then ``put_dataset``.
 
@@ -63,9 +63,9 @@ def old_ingest(path: str, labels_path: str):
     """
     import numpy as np
 
-    from labelaudit.audit.dataset import Dataset
-    from labelaudit.audit.ingest import PRED_PROBS_TOLERANCE, validate_dataset
-    from labelaudit.audit.ingest.labels import label_values
+    from labelaudit.core.dataset import Dataset
+    from labelaudit.core.ingest import PRED_PROBS_TOLERANCE, validate_dataset
+    from labelaudit.core.ingest.labels import label_values
     from labelaudit.errors import IngestError
 
     P = np.load(path, allow_pickle=False)
@@ -107,7 +107,7 @@ def child(args) -> None:
     import numpy as np  # noqa: F401  imports are not timed
     import numpy.lib.format  # noqa: F401
 
-    from labelaudit.audit import ingest
+    from labelaudit.core import ingest
     from labelaudit.store.artifacts import ArtifactStore
 
     work = Path(args.workdir)

@@ -27,8 +27,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.baselines import cleanlab_baseline  # noqa: E402
 from bench.data import load  # noqa: E402
-from labelaudit.audit.noise import inject_noise  # noqa: E402
-from labelaudit.audit.pipeline import AuditOptions, run_audit  # noqa: E402
+from labelaudit.core.noise import inject_noise  # noqa: E402
+from labelaudit.core.pipeline import AuditOptions, run_audit  # noqa: E402
 
 
 

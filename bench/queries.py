@@ -60,7 +60,7 @@ def synthetic_audit(n: int, seed: int = 0):
 
 def insert_audit(db, n: int, tenant: str = "local") -> str:
     """One dataset and one finished audit of ``tenant`` with ``n`` rows, inserted in bulk; returns the audit id."""
-    from labelaudit.audit.aggregates import audit_aggregates, headline
+    from labelaudit.core.aggregates import audit_aggregates, headline
     from labelaudit.store.ids import new_id
     from labelaudit.store.models import AuditRecord, DatasetRecord, utcnow
 

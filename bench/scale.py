@@ -8,7 +8,7 @@ subprocess on the same file, opened as a read-only memory map:
 - ``argmax floor``: the floor plus each row's ``np.argmax`` (chunks of 4 MB on every CPU, threads):
   the least a method pays that reads every probability, as confident learning must (the
   suggested label, the margin and the confident joint depend on every value of a row);
-- ``labelaudit``: :func:`labelaudit.audit.ranking.rank_label_issues` in chunks (the whole Ranking:
+- ``labelaudit``: :func:`labelaudit.core.ranking.rank_label_issues` in chunks (the whole Ranking:
   issue mask, scores, ranks, noise matrices; the chunked path is forced at every size);
 - ``cleanlab``: cleanlab's ``find_label_issues`` (prune_by_noise_rate, ``n_jobs=1`` as the
   service calls it) + ``get_label_quality_scores`` (normalized_margin) + argsort;
@@ -70,7 +70,7 @@ def child(args) -> None:
     import cleanlab.rank  # noqa: F401
     from cleanlab.experimental.label_issues_batched import find_label_issues_batched
 
-    from labelaudit.audit.ranking import rank_label_issues
+    from labelaudit.core.ranking import rank_label_issues
 
     P = np.load(args.data, mmap_mode="r")
     labels = np.load(args.data + ".labels.npy")
@@ -86,7 +86,7 @@ def child(args) -> None:
     elif args.child == "argmax floor":
         from concurrent.futures import ThreadPoolExecutor
 
-        from labelaudit.audit.ranking.chunked import CHUNK_CELLS, _cpus
+        from labelaudit.core.ranking.chunked import CHUNK_CELLS, _cpus
 
         n, k = P.shape
         rows = max(1, CHUNK_CELLS // k)
@@ -124,9 +124,9 @@ def child(args) -> None:
 def _store_setup(args, P, labels):
     import numpy as np
 
-    from labelaudit.audit.dataset import Dataset
-    from labelaudit.audit.pipeline import AuditOptions, AuditResult
-    from labelaudit.audit.ranking import rank_label_issues
+    from labelaudit.core.dataset import Dataset
+    from labelaudit.core.pipeline import AuditOptions, AuditResult
+    from labelaudit.core.ranking import rank_label_issues
     from labelaudit.config import Settings
     from labelaudit.store import queue
     from labelaudit.store.artifacts import ArtifactStore

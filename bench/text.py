@@ -28,10 +28,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.realdata import cleanlab_defaults, load_table, means, row  # noqa: E402
-from labelaudit.audit.evaluate import evaluate_audit  # noqa: E402
-from labelaudit.audit.ingest import from_dataframe  # noqa: E402
-from labelaudit.audit.noise import inject_noise  # noqa: E402
-from labelaudit.audit.pipeline import AuditOptions, run_audit  # noqa: E402
+from labelaudit.core.evaluate import evaluate_audit  # noqa: E402
+from labelaudit.core.ingest import from_dataframe  # noqa: E402
+from labelaudit.core.noise import inject_noise  # noqa: E402
+from labelaudit.core.pipeline import AuditOptions, run_audit  # noqa: E402
 
 RATE = 0.1
 

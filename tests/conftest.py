@@ -59,7 +59,7 @@ def write_idx(path: Path, array: np.ndarray, *, gz: bool = True) -> Path:
 @pytest.fixture
 def mnist_subset(tmp_path) -> tuple[Path, Path]:
     """The first 600 MNIST test images and labels as a gzip IDX pair."""
-    from labelaudit.audit.ingest import read_idx_array
+    from labelaudit.core.ingest import read_idx_array
 
     images = read_idx_array(require(MNIST_DIR / "t10k-images-idx3-ubyte.gz"))[:600]
     labels = read_idx_array(require(MNIST_DIR / "t10k-labels-idx1-ubyte.gz"))[:600]

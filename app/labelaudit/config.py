@@ -6,7 +6,7 @@ rather than at import time so tests can vary them. The fields come in groups
 (``storage``, ``server``, ``limits``, ``worker``, ``auth``, ``ray``: see :data:`GROUPS`);
 ``docs/configuration.md`` has one table per group, checked against this class by a test.
 Constants of the algorithms, which a deployer has no reason to change, live with
-their reasons in :mod:`labelaudit.audit.constants`.
+their reasons in :mod:`labelaudit.core.constants`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
-    from labelaudit.audit.ingest.limits import IngestLimits
+    from labelaudit.core.ingest.limits import IngestLimits
 
 #: The groups of settings, in the order the docs list them.
 GROUPS = ("storage", "server", "limits", "worker", "auth", "ray")
@@ -120,8 +120,8 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.data_dir / 'labelaudit.sqlite').resolve()}"
 
     def ingest_limits(self) -> IngestLimits:
-        """The limits uploads are read under (:class:`~labelaudit.audit.ingest.IngestLimits`)."""
-        from labelaudit.audit.ingest.limits import IngestLimits  # lazy: importing ingest loads numpy
+        """The limits uploads are read under (:class:`~labelaudit.core.ingest.IngestLimits`)."""
+        from labelaudit.core.ingest.limits import IngestLimits  # lazy: importing ingest loads numpy
 
         return IngestLimits(
             min_rows=self.min_rows, max_rows=self.max_rows, max_classes=self.max_classes,

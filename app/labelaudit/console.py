@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from labelaudit.audit.progress import Progress
+from labelaudit.core.progress import Progress
 
 #: Details of a failed rule (classes over the limit, new issues) printed on screen; the reports hold them all.
 SHOWN_DETAILS = 10
@@ -99,7 +99,7 @@ def _size(n: float) -> str:
 
 
 def print_summary(console: Console, result, *, top: int = 10) -> None:
-    """The human summary of an :class:`~labelaudit.audit.pipeline.AuditResult`."""
+    """The human summary of an :class:`~labelaudit.core.pipeline.AuditResult`."""
     s = result.summary()
     ds = result.dataset
     how = "your pred_probs" if s["backbone"] is None else (

@@ -196,8 +196,8 @@ def test_backbone_option_values_are_checked_before_queueing(client):
 
 
 def test_every_backbone_option_has_a_checked_value():
-    from labelaudit.audit.backbones import BACKBONE_NAMES, get_backbone
-    from labelaudit.audit.backbones.options import BackboneOptionValues
+    from labelaudit.core.backbones import BACKBONE_NAMES, get_backbone
+    from labelaudit.core.backbones.options import BackboneOptionValues
 
     names = set().union(*(get_backbone(b).option_names for b in BACKBONE_NAMES[1:]))
     assert names <= set(BackboneOptionValues.model_fields), names - set(BackboneOptionValues.model_fields)
@@ -206,7 +206,7 @@ def test_every_backbone_option_has_a_checked_value():
 def test_api_callers_may_name_weights_only_inside_the_weights_folder(client, app, tmp_path, digits):
     import torch
 
-    from labelaudit.audit.backbones.resnet import ResNet
+    from labelaudit.core.backbones.resnet import ResNet
 
     X, y = digits
     buf = io.BytesIO()

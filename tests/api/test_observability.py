@@ -151,7 +151,7 @@ def test_unhandled_error_counts_as_internal_error_with_request_id(app, json_log)
 
 
 def _pred_probs_dataset(app) -> str:
-    from labelaudit.audit.ingest import from_pred_probs
+    from labelaudit.core.ingest import from_pred_probs
     from labelaudit.services.datasets import save_dataset
 
     P, y = synthetic_pred_probs(60)

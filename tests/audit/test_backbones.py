@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from labelaudit.audit.backbones import choose_backbone, get_backbone
-from labelaudit.audit.backbones.base import FitContext
-from labelaudit.audit.backbones.cnn import build_cnn
-from labelaudit.audit.backbones.device import resolve_device
-from labelaudit.audit.backbones.mlp import build_mlp
-from labelaudit.audit.options import check_device
+from labelaudit.core.backbones import choose_backbone, get_backbone
+from labelaudit.core.backbones.base import FitContext
+from labelaudit.core.backbones.cnn import build_cnn
+from labelaudit.core.backbones.device import resolve_device
+from labelaudit.core.backbones.mlp import build_mlp
+from labelaudit.core.options import check_device
 from labelaudit.errors import OptionError
 
 

@@ -6,7 +6,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from labelaudit.audit.compare import class_changes, diff_issues, page_after, shared_share
+from labelaudit.core.compare import class_changes, diff_issues, page_after, shared_share
 
 Row = namedtuple("Row", "index rank")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from labelaudit.audit.crossval import cross_val_pred_probs, fold_plan
-from labelaudit.audit.order import key_folds, key_hashes
+from labelaudit.core.crossval import cross_val_pred_probs, fold_plan
+from labelaudit.core.order import key_folds, key_hashes
 from labelaudit.errors import AuditCancelled, OptionError
 
 KEYS = np.array([f"id:{i}" for i in range(3000)], dtype=object)

@@ -10,13 +10,13 @@ import pytest
 import torch
 from PIL import Image
 
-from labelaudit.audit.backbones import auto_backbone, choose_backbone, get_backbone
-from labelaudit.audit.backbones.base import FitContext
-from labelaudit.audit.backbones.image_model import FrozenBody, load_weights, resize_images
-from labelaudit.audit.backbones.mbconv import MBConvNet
-from labelaudit.audit.backbones.resnet import ResNet
-from labelaudit.audit.ingest import load_dataset
-from labelaudit.audit.pipeline import AuditOptions, run_audit
+from labelaudit.core.backbones import auto_backbone, choose_backbone, get_backbone
+from labelaudit.core.backbones.base import FitContext
+from labelaudit.core.backbones.image_model import FrozenBody, load_weights, resize_images
+from labelaudit.core.backbones.mbconv import MBConvNet
+from labelaudit.core.backbones.resnet import ResNet
+from labelaudit.core.ingest import load_dataset
+from labelaudit.core.pipeline import AuditOptions, run_audit
 from labelaudit.errors import IngestError, OptionError
 
 
@@ -99,7 +99,7 @@ def test_families_forward_backward(name):
 
 
 def test_se_resnet_has_squeeze_excitation_blocks():
-    from labelaudit.audit.backbones.blocks import SqueezeExcite
+    from labelaudit.core.backbones.blocks import SqueezeExcite
 
     se = get_backbone("se_resnet").build(1, 3, 28, {"width": 16})
     plain = get_backbone("resnet").build(1, 3, 28, {"width": 16})
@@ -150,7 +150,7 @@ def test_auto_choice_and_resize():
 
 
 def test_small_end_to_end_image_audit_from_zip(tmp_path, digits):
-    from labelaudit.audit.noise import inject_noise
+    from labelaudit.core.noise import inject_noise
 
     ds = load_dataset(make_zip(tmp_path / "d.zip", digits, n=600), folds=5)
     noisy = inject_noise(ds.labels, rate=0.2, seed=0)
@@ -170,7 +170,7 @@ def test_early_stopping_option_runs(digits):
 
 def test_small_image_sets_still_learn_with_default_settings(digits):
     """A few hundred images, 3 folds: the default batch shrinks so the epochs hold enough steps to learn."""
-    from labelaudit.audit.ingest import from_arrays
+    from labelaudit.core.ingest import from_arrays
 
     X, y = digits
     result = run_audit(from_arrays(X[:450], y[:450]), AuditOptions(backbone="cnn", folds=3, seed=0, device="cpu"))

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from labelaudit.audit.ingest import (
+from labelaudit.core.ingest import (
     PRED_PROBS_TOLERANCE,
     READERS,
     IngestLimits,
@@ -270,7 +270,7 @@ def test_zip_claiming_an_unsupported_zip_version_is_a_parse_error(tmp_path):
 
     from PIL import Image
 
-    from labelaudit.audit.ingest import load_dataset
+    from labelaudit.core.ingest import load_dataset
     from labelaudit.errors import IngestError
 
     buf = io.BytesIO()

@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from labelaudit.audit.ingest import IngestLimits, from_pred_probs, load_dataset, read_npz, read_pred_probs
-from labelaudit.audit.ingest import pred_probs as pred_probs_module
-from labelaudit.audit.ingest.labels import label_values
-from labelaudit.audit.mapped import is_mapped
+from labelaudit.core.ingest import IngestLimits, from_pred_probs, load_dataset, read_npz, read_pred_probs
+from labelaudit.core.ingest import pred_probs as pred_probs_module
+from labelaudit.core.ingest.labels import label_values
+from labelaudit.core.mapped import is_mapped
 from labelaudit.errors import IngestError
 from labelaudit.store.artifacts import ArtifactStore
 
@@ -308,7 +308,7 @@ _CHILD = textwrap.dedent("""
 
     import numpy as np
 
-    from labelaudit.audit.ingest import load_dataset
+    from labelaudit.core.ingest import load_dataset
     from labelaudit.store.artifacts import ArtifactStore
 
     def status(field):

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from labelaudit.audit.ingest import IngestLimits, load_dataset
+from labelaudit.core.ingest import IngestLimits, load_dataset
 from labelaudit.config import Settings, get_settings
 from labelaudit.errors import IngestError
 
@@ -162,5 +162,5 @@ def test_limits_are_frozen():
 
 
 def test_ingest_does_not_import_the_settings():
-    code = "import sys, labelaudit.audit.ingest; assert 'labelaudit.config' not in sys.modules"
+    code = "import sys, labelaudit.core.ingest; assert 'labelaudit.config' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)

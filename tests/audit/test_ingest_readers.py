@@ -12,8 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from labelaudit.audit.ingest import FORMATS, READERS, IngestLimits, ReadOptions, detect_format, load_dataset
-from labelaudit.audit.ingest.detection import normalise_format
+from labelaudit.core.ingest import FORMATS, READERS, IngestLimits, ReadOptions, detect_format, load_dataset
+from labelaudit.core.ingest.detection import normalise_format
 from labelaudit.vocab import InputFormat, values
 
 N = 12  # rows of each file: two classes of six

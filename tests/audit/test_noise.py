@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from labelaudit.audit.noise import derangement, inject_noise, realised_noise_matrix
+from labelaudit.core.noise import derangement, inject_noise, realised_noise_matrix
 from labelaudit.errors import OptionError
 
 LABELS = np.repeat(np.arange(4), [50, 33, 17, 100])

@@ -15,10 +15,10 @@ import hashlib
 import numpy as np
 import pytest
 
-from labelaudit.audit.dataset import Dataset
-from labelaudit.audit.executors import LocalExecutor
-from labelaudit.audit.pipeline import AuditOptions, run_audit
-from labelaudit.audit.ranking import rank_label_issues
+from labelaudit.core.dataset import Dataset
+from labelaudit.core.executors import LocalExecutor
+from labelaudit.core.pipeline import AuditOptions, run_audit
+from labelaudit.core.ranking import rank_label_issues
 
 RANKING_ARRAYS = ("is_issue", "quality_scores", "suggested_labels", "ranks", "order", "class_sizes", "class_issues",
                   "noise_matrix", "inverse_noise_matrix", "joint", "confident_joint")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from labelaudit.audit.ingest import from_arrays, load_dataset
-from labelaudit.audit.noise import inject_noise
-from labelaudit.audit.pipeline import AuditOptions, run_audit
+from labelaudit.core.ingest import from_arrays, load_dataset
+from labelaudit.core.noise import inject_noise
+from labelaudit.core.pipeline import AuditOptions, run_audit
 from labelaudit.errors import OptionError
 from tests.conftest import LABEL_ERRORS_DIR, require
 
@@ -67,8 +67,8 @@ def test_result_dict_is_json_ready(digits):
 def test_the_same_rows_in_any_order_give_the_same_audit(digits, backbone, epochs):
     """Folds, training order and the ranking follow example keys (content hashes here), not row positions:
     every example gets the same scores and flag, bit for bit, whatever the order of the rows."""
-    from labelaudit.audit.ingest import from_arrays
-    from labelaudit.audit.keys import example_keys
+    from labelaudit.core.ingest import from_arrays
+    from labelaudit.core.keys import example_keys
 
     X, y = digits
     X, y = X[:600].reshape(600, -1), y[:600]

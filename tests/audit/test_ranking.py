@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from labelaudit.audit.evaluate import evaluate_audit
-from labelaudit.audit.ingest import load_dataset
-from labelaudit.audit.ranking import RANK_METHODS, rank_label_issues
+from labelaudit.core.evaluate import evaluate_audit
+from labelaudit.core.ingest import load_dataset
+from labelaudit.core.ranking import RANK_METHODS, rank_label_issues
 from labelaudit.errors import OptionError
 from tests.conftest import LABEL_ERRORS_DIR, require
 

@@ -1,4 +1,4 @@
-"""The chunked ranking (labelaudit.audit.ranking.chunked) gives exactly cleanlab's results, in bounded memory."""
+"""The chunked ranking (labelaudit.core.ranking.chunked) gives exactly cleanlab's results, in bounded memory."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import warnings
 import numpy as np
 import pytest
 
-from labelaudit.audit import ranking
-from labelaudit.audit.dataset import Dataset
-from labelaudit.audit.ranking import (FILTER_METHODS, RANK_METHODS, pruning, rank_label_issues,
+from labelaudit.core import ranking
+from labelaudit.core.dataset import Dataset
+from labelaudit.core.ranking import (FILTER_METHODS, RANK_METHODS, pruning, rank_label_issues,
                                       rank_label_issues_chunked, smallest_mask, stable_argsort)
 from labelaudit.store.artifacts import ArtifactStore
 from bench.common import synthetic_pred_probs, synthetic_pred_probs_file
@@ -190,7 +190,7 @@ def test_smallest_is_the_set_argsort_picks():
 
 def test_audit_of_a_stored_dataset_ranks_its_memory_map(tmp_path, monkeypatch, noisy_100):
     """The worker's way: dataset artifact -> memory-mapped pred_probs -> run_audit (chunked) -> row blocks."""
-    from labelaudit.audit.pipeline import AuditOptions, run_audit
+    from labelaudit.core.pipeline import AuditOptions, run_audit
     from labelaudit.jobs.worker import result_row_blocks, result_rows
 
     P, y = noisy_100

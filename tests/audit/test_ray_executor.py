@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from labelaudit.audit.backbones.logreg import LogRegBackbone
-from labelaudit.audit.backbones.mlp import MLPBackbone
-from labelaudit.audit.crossval import cross_val_pred_probs
-from labelaudit.audit.executors import FoldFailed, LocalExecutor, RayExecutor, job_runtime_env
+from labelaudit.core.backbones.logreg import LogRegBackbone
+from labelaudit.core.backbones.mlp import MLPBackbone
+from labelaudit.core.crossval import cross_val_pred_probs
+from labelaudit.core.executors import FoldFailed, LocalExecutor, RayExecutor, job_runtime_env
 from labelaudit.errors import AuditCancelled, OptionError
 from labelaudit.services.executors import executor_from_settings
 
@@ -179,8 +179,8 @@ def test_device_requests(ray_cluster):
 
 
 def test_run_audit_on_ray_reports_progress_and_matches_local(ray_cluster, table):
-    from labelaudit.audit.ingest import from_arrays
-    from labelaudit.audit.pipeline import AuditOptions, run_audit
+    from labelaudit.core.ingest import from_arrays
+    from labelaudit.core.pipeline import AuditOptions, run_audit
 
     X, y = table
     ds = from_arrays(X, y)
@@ -203,7 +203,7 @@ def test_worker_with_ray_executor_setting(ray_cluster, tmp_path, monkeypatch):
 
     from fastapi.testclient import TestClient
 
-    from labelaudit.audit import executors
+    from labelaudit.core import executors
     from labelaudit.config import get_settings
     from labelaudit.jobs.worker import run_worker
     from labelaudit.main import create_app
@@ -243,8 +243,8 @@ def test_worker_with_ray_executor_setting(ray_cluster, tmp_path, monkeypatch):
             stop.set()
             worker.join(30)
     assert ray_runs == [2]  # the worker's folds went through the Ray executor
-    from labelaudit.audit.ingest import load_dataset
-    from labelaudit.audit.pipeline import AuditOptions, run_audit
+    from labelaudit.core.ingest import load_dataset
+    from labelaudit.core.pipeline import AuditOptions, run_audit
 
     path = tmp_path / "d.csv"
     path.write_bytes(csv_bytes(300))

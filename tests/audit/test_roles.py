@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from labelaudit.audit.ingest import RoleOverrides, from_dataframe, infer_roles, load_dataset
-from labelaudit.audit.pipeline import AuditOptions, run_audit
+from labelaudit.core.ingest import RoleOverrides, from_dataframe, infer_roles, load_dataset
+from labelaudit.core.pipeline import AuditOptions, run_audit
 from labelaudit.errors import ColumnProblems, IngestError
 from tests.tables import penguins_like, reviews
 

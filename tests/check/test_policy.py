@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from labelaudit.audit.dataset import Dataset
-from labelaudit.audit.keys import example_keys
+from labelaudit.core.dataset import Dataset
+from labelaudit.core.keys import example_keys
 from labelaudit.check.baseline import load_baseline_keys, new_issue_rows
 from labelaudit.check.gate import GateOutcome
 from labelaudit.check.policy import Policy, evaluate_policy, load_config, load_policy

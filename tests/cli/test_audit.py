@@ -75,7 +75,7 @@ def test_inject_noise_writes_true_labels_and_round_trips(digits_csv, tmp_path):
     assert proc.returncode == 0, proc.stderr
     header = out.read_text().splitlines()[0].replace('"', "").split(",")
     assert "true_label" in header and "label" in header
-    from labelaudit.audit.ingest import load_dataset
+    from labelaudit.core.ingest import load_dataset
 
     ds = load_dataset(out)
     assert ds.true_labels is not None

@@ -119,7 +119,7 @@ def test_published_pred_probs_report_the_real_issue_rate(tmp_path):
 
 
 def test_pred_probs_flag_skips_training(digits_csv, tmp_path):
-    from labelaudit.audit.ingest import load_dataset
+    from labelaudit.core.ingest import load_dataset
 
     ds = load_dataset(digits_csv)
     rng = np.random.default_rng(0)

@@ -24,7 +24,7 @@ N_IMAGES = 800
 
 
 def upload_mnist(c: httpx.Client, tmp_path: Path) -> dict:
-    from labelaudit.audit.ingest import read_idx_array
+    from labelaudit.core.ingest import read_idx_array
     from tests.conftest import write_idx
 
     images_gz, labels_gz = SHARED / "mnist-test" / "t10k-images-idx3-ubyte.gz", SHARED / "mnist-test" / "t10k-labels-idx1-ubyte.gz"

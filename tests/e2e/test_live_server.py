@@ -50,7 +50,7 @@ def all_issues(c: httpx.Client, audit_id: str, **params) -> list[dict]:
 
 
 def test_mnist_and_digits_through_a_live_server(live_server, tmp_path):
-    from labelaudit.audit.ingest import read_idx_array
+    from labelaudit.core.ingest import read_idx_array
     from tests.conftest import write_idx
 
     mnist = SHARED / "mnist-test"
@@ -116,7 +116,7 @@ def test_bring_your_own_pred_probs_cifar10(live_server):
 
 def test_cli_remote_client_against_the_live_server(live_server, tmp_path):
     """The CLI's ``--server`` mode (labelaudit.check.remote) speaks this API: upload, audit, summary, all rows."""
-    from labelaudit.audit.pipeline import AuditOptions
+    from labelaudit.core.pipeline import AuditOptions
     from labelaudit.check.remote import remote_audit
 
     path = tmp_path / "digits.csv"

@@ -24,8 +24,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from labelaudit.audit.dataset import Dataset
-from labelaudit.audit.ingest import FORMATS, IngestLimits, from_pred_probs, load_dataset, read_idx_array
+from labelaudit.core.dataset import Dataset
+from labelaudit.core.ingest import FORMATS, IngestLimits, from_pred_probs, load_dataset, read_idx_array
 from labelaudit.api.errors import status_of
 from labelaudit.errors import LabelAuditError
 from tests.hostile.corpus import csv_bytes, idx_bytes, idx_pair, image_members, npy_bytes, npz_bytes, \

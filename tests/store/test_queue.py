@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 from labelaudit.store import queue
 from labelaudit.store.models import AuditRecord, AuditRow, utcnow
 from labelaudit.services.datasets import save_dataset
-from labelaudit.audit.ingest import from_pred_probs
+from labelaudit.core.ingest import from_pred_probs
 from tests.service_fixtures import synthetic_pred_probs
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from labelaudit.api.exports import _schema
-from labelaudit.audit.ingest import from_arrays
-from labelaudit.audit.pipeline import AuditOptions, run_audit
+from labelaudit.core.ingest import from_arrays
+from labelaudit.core.pipeline import AuditOptions, run_audit
 from labelaudit.jobs.worker import result_row_blocks
 from labelaudit.store.models import ROW_COLUMNS, AuditRow
 
@@ -28,7 +28,7 @@ def test_row_columns_are_the_tables_and_every_producer_writes_them(digits):
 def test_documents_are_checked_where_they_enter_the_store(digits):
     import pytest
 
-    from labelaudit.audit.aggregates import headline
+    from labelaudit.core.aggregates import headline
     from labelaudit.errors import AuditFailed
     from labelaudit.jobs.worker import jsonable, result_aggregates
     from labelaudit.store.documents import check_documents

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from sqlalchemy import inspect
 
-from labelaudit.audit.ingest import from_arrays
-from labelaudit.audit.keys import file_sha256 as sha256_file
+from labelaudit.core.ingest import from_arrays
+from labelaudit.core.keys import file_sha256 as sha256_file
 from labelaudit.store.artifacts import ArtifactStore
 from labelaudit.services.datasets import save_dataset
 from labelaudit.store.artifacts import dataset_arrays as load_arrays

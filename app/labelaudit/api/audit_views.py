@@ -25,8 +25,8 @@ from labelaudit.api.deps import ArtifactsDep, SessionDep, TenantDep
 from labelaudit.api.errors import responses
 from labelaudit.api.guards import reject_nul
 from labelaudit.api.schemas import MAX_INDEX
-from labelaudit.audit.aggregates import HISTOGRAM_BINS, rebin
-from labelaudit.audit.table_features import decode_rows
+from labelaudit.core.aggregates import HISTOGRAM_BINS, rebin
+from labelaudit.core.table_features import decode_rows
 from labelaudit.errors import LabelAuditError, NotFound, OptionError
 from labelaudit.services.results import aggregates_of, compare, done_audit_view
 from labelaudit.store import queries

@@ -15,7 +15,7 @@ from labelaudit.api.errors import responses
 from labelaudit.api.exports import MEDIA_TYPES, TableSource, export_stream
 from labelaudit.api.guards import reject_nul
 from labelaudit.api.schemas import AuditIn, AuditOut, Page, ProgressOut
-from labelaudit.audit.aggregates import headline
+from labelaudit.core.aggregates import headline
 from labelaudit.errors import NotFound, OptionError
 from labelaudit.services import audits as service
 from labelaudit.services.results import DoneAudit, done_audit_view

@@ -19,8 +19,8 @@ from labelaudit.api.guards import reject_nul
 from labelaudit.api.images import image_png
 from labelaudit.api.schemas import MAX_INDEX, DatasetOut, NoiseIn, Page
 from labelaudit.api.uploads import receive_multipart
-from labelaudit.audit.constants import DEFAULT_LABEL_COLUMN
-from labelaudit.audit.ingest import FORMATS, RoleOverrides
+from labelaudit.core.constants import DEFAULT_LABEL_COLUMN
+from labelaudit.core.ingest import FORMATS, RoleOverrides
 from labelaudit.errors import NotFound, OptionError, UnsupportedFormat
 from labelaudit.services import datasets as service
 from labelaudit.store import queries

@@ -13,7 +13,7 @@ from typing import Iterator
 
 import numpy as np
 
-from labelaudit.audit.table_features import decode_rows
+from labelaudit.core.table_features import decode_rows
 from labelaudit.store import queries
 from labelaudit.store.db import Database
 from labelaudit.store.models import ROW_COLUMNS, AuditRow

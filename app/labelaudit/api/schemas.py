@@ -7,7 +7,7 @@ from typing import Annotated, Any, Generic, Literal, Optional, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from labelaudit.audit.constants import (
+from labelaudit.core.constants import (
     DEFAULT_BACKBONE,
     DEFAULT_DEVICE,
     DEFAULT_FILTER_BY,
@@ -96,7 +96,7 @@ class DatasetOut(BaseModel):
 
 
 class NoiseIn(BaseModel):
-    """Label noise to inject into a copy of a dataset (see ``labelaudit.audit.noise``)."""
+    """Label noise to inject into a copy of a dataset (see ``labelaudit.core.noise``)."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"kind": "pairwise", "rate": 0.2, "seed": 1},

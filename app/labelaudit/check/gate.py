@@ -73,7 +73,7 @@ class GateOutcome:
 
 def dataset_info(path: Path | None, dataset=None, **extra) -> dict:
     """What the reports say of the audited dataset: its file's name, path and sha256, and its size."""
-    from labelaudit.audit.keys import file_sha256
+    from labelaudit.core.keys import file_sha256
 
     info: dict = {"name": path.name if path else None, "path": str(path) if path else None,
                   "sha256": file_sha256(path) if path and path.is_file() else None}
@@ -84,9 +84,9 @@ def dataset_info(path: Path | None, dataset=None, **extra) -> dict:
 
 def local_audit(dataset, options, *, pred_probs_path: Path | None, progress, source: dict) -> AuditOutput:
     """Audit in this process; ``source`` is :func:`dataset_info` of the file the dataset came from."""
-    from labelaudit.audit.ingest import from_pred_probs, read_npy
-    from labelaudit.audit.keys import example_keys
-    from labelaudit.audit.pipeline import run_audit
+    from labelaudit.core.ingest import from_pred_probs, read_npy
+    from labelaudit.core.keys import example_keys
+    from labelaudit.core.pipeline import run_audit
     from labelaudit.services.executors import executor_from_settings
 
     if pred_probs_path is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from labelaudit.audit.progress import Progress
+from labelaudit.core.progress import Progress
 from labelaudit.check.gate import AuditOutput
 from labelaudit.client import Client
 from labelaudit.client.multipart import UploadProgress
@@ -26,10 +26,10 @@ def remote_audit(server: str, *, api_key: str | None, path: Path | None, dataset
     roles = roles or {}
     keys = None
     if path is not None and not is_pred_probs_npy(path, format):
-        from labelaudit.audit.ingest import load_dataset
-        from labelaudit.audit.keys import example_keys
+        from labelaudit.core.ingest import load_dataset
+        from labelaudit.core.keys import example_keys
 
-        from labelaudit.audit.ingest import RoleOverrides
+        from labelaudit.core.ingest import RoleOverrides
 
         overrides = RoleOverrides(**{k: tuple(v) for k, v in roles.items()}) if roles else None
         keys = example_keys(load_dataset(path, format=format, label_column=label_column, labels=labels,

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from labelaudit.audit.constants import (
+from labelaudit.core.constants import (
     DEFAULT_BACKBONE,
     DEFAULT_DEVICE,
     DEFAULT_FILTER_BY,
@@ -75,14 +75,14 @@ def audit(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
 ) -> None:
     """Audit a dataset's labels and print the suspected label issues."""
-    from labelaudit.audit.pipeline import AuditOptions, run_audit
+    from labelaudit.core.pipeline import AuditOptions, run_audit
     from labelaudit.console import ProgressDisplay, print_summary
     from labelaudit.services.executors import executor_from_settings
 
     dataset = load_input(path, format, label_column, labels, id_column, folds, image_size, skip_corrupt,
                          roles=column_roles(features, drop_columns, categorical, text))
     if inject_noise is not None:
-        from labelaudit.audit.noise import inject_noise as inject
+        from labelaudit.core.noise import inject_noise as inject
 
         noisy = inject(dataset.labels, kind=inject_noise.value, rate=noise_rate, seed=seed,
                        noise_matrix=read_noise_matrix(noise_matrix), num_classes=dataset.num_classes)

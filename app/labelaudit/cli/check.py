@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from labelaudit.audit.constants import (
+from labelaudit.core.constants import (
     DEFAULT_DEVICE,
     DEFAULT_FILTER_BY,
     DEFAULT_FOLDS,
@@ -135,7 +135,7 @@ def _settle(args: dict):
 
 def _run(policy, data, source: dict, notes: list[str], args: dict):
     """Audit (here or on the server) and judge."""
-    from labelaudit.audit.pipeline import AuditOptions
+    from labelaudit.core.pipeline import AuditOptions
     from labelaudit.check.gate import FAST_SETTINGS, local_audit, run_gate
     from labelaudit.console import ProgressDisplay
 

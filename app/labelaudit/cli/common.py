@@ -82,7 +82,7 @@ def column_roles(features: Optional[list[str]] = None, drop_columns: Optional[li
     (``None`` when none is given)."""
     if not (features or drop_columns or categorical or text):
         return None
-    from labelaudit.audit.ingest import RoleOverrides
+    from labelaudit.core.ingest import RoleOverrides
 
     def names(values):
         return tuple(n.strip() for v in values or () for n in v.split(",") if n.strip())
@@ -96,7 +96,7 @@ def load_input(path: Path, fmt: Optional[InputFormat], label_column: str, labels
                roles=None):
     """Read and validate a dataset file for a command (unreadable images it skipped are listed on stderr;
     rows left out for want of a label are counted there)."""
-    from labelaudit.audit.ingest import load_dataset
+    from labelaudit.core.ingest import load_dataset
 
     ds = load_dataset(path, format=fmt.value if fmt else None, label_column=label_column, labels=labels,
                       id_column=id_column, folds=folds, image_size=image_size, skip_corrupt=skip_corrupt,

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from labelaudit.audit.constants import DEFAULT_LABEL_COLUMN, DEFAULT_NOISE_RATE, DEFAULT_SEED, MAX_SEED
+from labelaudit.core.constants import DEFAULT_LABEL_COLUMN, DEFAULT_NOISE_RATE, DEFAULT_SEED, MAX_SEED
 from labelaudit.cli.common import (
     CATEGORICAL,
     DROP_COLUMNS,
@@ -40,8 +40,8 @@ def inject_noise_cmd(
     text: Optional[list[str]] = TEXT,
 ) -> None:
     """Write a copy of a dataset with controlled label noise and the true labels kept."""
-    from labelaudit.audit.noise import inject_noise
-    from labelaudit.audit.writers import relabel_table, save_dataset
+    from labelaudit.core.noise import inject_noise
+    from labelaudit.core.writers import relabel_table, save_dataset
 
     dataset = load_input(source, format, label_column, labels, id_column, 2,
                          roles=column_roles(features, drop_columns, categorical, text))

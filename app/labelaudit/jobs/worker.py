@@ -24,9 +24,9 @@ import traceback
 import numpy as np
 
 from labelaudit import logs
-from labelaudit.audit.aggregates import audit_aggregates, headline
-from labelaudit.audit.pipeline import AuditOptions, AuditResult, run_audit
-from labelaudit.audit.progress import Progress
+from labelaudit.core.aggregates import audit_aggregates, headline
+from labelaudit.core.pipeline import AuditOptions, AuditResult, run_audit
+from labelaudit.core.progress import Progress
 from labelaudit.config import Settings, get_settings
 from labelaudit.errors import AuditCancelled, AuditFailed, LabelAuditError, is_storage_full
 from labelaudit.services.artifacts import remove_unused

@@ -7,7 +7,7 @@ from pathlib import PurePosixPath
 import numpy as np
 from sqlalchemy.orm import Session
 
-from labelaudit.audit.pipeline import AuditOptions, check_options_for
+from labelaudit.core.pipeline import AuditOptions, check_options_for
 from labelaudit.config import Settings
 from labelaudit.errors import Conflict, NotReady, OptionError
 from labelaudit.services.artifacts import remove_unused

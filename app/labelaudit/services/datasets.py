@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from labelaudit.audit.dataset import Dataset
-from labelaudit.audit.ingest import RoleOverrides, detect_format, load_dataset
-from labelaudit.audit.noise import inject_noise, realised_noise_matrix
+from labelaudit.core.dataset import Dataset
+from labelaudit.core.ingest import RoleOverrides, detect_format, load_dataset
+from labelaudit.core.noise import inject_noise, realised_noise_matrix
 from labelaudit.config import Settings
 from labelaudit.errors import Conflict, StorageQuotaExceeded
 from labelaudit.services.artifacts import remove_unused

@@ -1,6 +1,6 @@
 """Which executor runs an audit's folds: the choice the settings make (``LABELAUDIT_EXECUTOR``).
 
-The domain (:mod:`labelaudit.audit.executors`) reads no settings; the worker, the CLI
+The domain (:mod:`labelaudit.core.executors`) reads no settings; the worker, the CLI
 and the CI gate get their executor here.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from labelaudit.audit.executors import Executor, LocalExecutor, RayExecutor
+from labelaudit.core.executors import Executor, LocalExecutor, RayExecutor
 from labelaudit.config import Settings, get_settings
 from labelaudit.errors import MissingExtra
 
@@ -25,7 +25,7 @@ def executor_from_settings(settings: Settings | None = None) -> Executor:
 
 
 def ray_executor_from_settings(settings: Settings) -> RayExecutor:
-    """A :class:`~labelaudit.audit.executors.RayExecutor` with the ``ray_*`` settings."""
+    """A :class:`~labelaudit.core.executors.RayExecutor` with the ``ray_*`` settings."""
     return RayExecutor(cpus_per_fold=settings.ray_cpus_per_fold, gpus_per_fold=settings.ray_gpus_per_fold,
                        max_retries=settings.ray_max_retries, torch_threads=settings.ray_torch_threads,
                        address=settings.ray_address, num_cpus=settings.ray_num_cpus)

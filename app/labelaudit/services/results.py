@@ -24,10 +24,10 @@ import numpy as np
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from labelaudit.audit.aggregates import audit_aggregates, headline
-from labelaudit.audit.compare import class_changes, diff_issues, page_after, row_key, shared_share
-from labelaudit.audit.constants import MIN_SHARED
-from labelaudit.audit.keys import example_keys
+from labelaudit.core.aggregates import audit_aggregates, headline
+from labelaudit.core.compare import class_changes, diff_issues, page_after, row_key, shared_share
+from labelaudit.core.constants import MIN_SHARED
+from labelaudit.core.keys import example_keys
 from labelaudit.errors import NotFound, NotReady, OptionError
 from labelaudit.store import queries
 from labelaudit.store.artifacts import ArtifactStore, dataset_arrays

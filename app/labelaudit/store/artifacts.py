@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from labelaudit.audit.dataset import Dataset
-from labelaudit.audit.mapped import release_pages, stored_member_offset
+from labelaudit.core.dataset import Dataset
+from labelaudit.core.mapped import release_pages, stored_member_offset
 
 if TYPE_CHECKING:
     from labelaudit.config import Settings

@@ -1,7 +1,7 @@
 """The JSON documents stored with a finished audit, typed: summary, headline, dashboard aggregates.
 
 The worker builds them as plain dicts (:meth:`AuditResult.summary`,
-:func:`~labelaudit.audit.aggregates.headline`, :func:`~labelaudit.audit.aggregates.audit_aggregates`);
+:func:`~labelaudit.core.aggregates.headline`, :func:`~labelaudit.core.aggregates.audit_aggregates`);
 :func:`check_documents` validates them against these models where they cross into
 the store (:func:`labelaudit.store.queue.finish`), so a document with a missing,
 extra or mistyped field fails the audit loudly instead of being stored and read

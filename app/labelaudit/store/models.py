@@ -81,7 +81,7 @@ class AuditRecord(Base):
     evaluation: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     #: small figures for lists: issue rate, health score, backbone, duration (set when done)
     headline: Mapped[dict | None] = mapped_column(JSON, nullable=True)
-    #: computed once when done: class table, score histogram, confusion counts (see labelaudit.audit.aggregates)
+    #: computed once when done: class table, score histogram, confusion counts (see labelaudit.core.aggregates)
     aggregates: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     error: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     pred_probs_artifact: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -1,0 +1,45 @@
+"""What every backbone implements: fit on one fold's training part, predict the held-out part."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Optional, Protocol
+
+import numpy as np
+
+from labelaudit.core.progress import StopCheck
+
+
+@dataclass
+class FitContext:
+    """Everything a backbone needs besides the arrays.
+
+    ``on_epoch(epoch, epochs)`` is called after each training epoch; ``should_stop``
+    is polled between epochs so a cancelled audit stops promptly.
+    """
+
+    num_classes: int
+    seed: int = 0
+    device: str = "cpu"
+    epochs: Optional[int] = None
+    on_epoch: Optional[Callable[[int, int], None]] = None
+    should_stop: Optional[StopCheck] = None
+    options: dict = field(default_factory=dict)
+
+
+class Backbone(Protocol):
+    """A model family that produces out-of-sample probabilities for one fold."""
+
+    name: str
+    modalities: tuple[str, ...]
+    uses_torch: bool
+    option_names: frozenset[str]
+
+    def fit_predict(self, X_train: np.ndarray, y_train: np.ndarray, X_eval: np.ndarray,
+                    ctx: FitContext) -> np.ndarray:
+        """Train on ``(X_train, y_train)``; return ``(len(X_eval), k)`` probabilities."""
+        ...
+
+    def default_epochs(self, n_train: int) -> int:
+        """Epochs used when the caller gives none (0 for non-iterative models)."""
+        ...

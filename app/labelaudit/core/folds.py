@@ -1,0 +1,116 @@
+"""One fold's training: a :class:`FoldSpec` and the arrays in, a :class:`FoldResult` out.
+
+:func:`train_fold` is a pure function of its spec and the arrays, so every executor
+(:mod:`labelaudit.core.executors`) that runs it gives the same held-out probabilities.
+A leaf of the domain: it imports only the backbones, progress and errors, and torch
+(to set the fold's thread count) only when a torch backbone trains.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from labelaudit.core.backbones import Backbone, FitContext
+from labelaudit.core.progress import StopCheck
+
+
+@dataclass(frozen=True)
+class FoldSpec:
+    """Everything that decides one fold's held-out probabilities, besides the arrays.
+
+    ``seed`` is the fold's own seed (``seed * 1000 + fold`` of the audit) and
+    ``threads`` the torch intra-op thread count (CPU results depend on it; 0 leaves
+    the process's setting alone). Small enough to ship to another process.
+    """
+
+    fold: int  # 0-based
+    folds: int
+    model: Backbone
+    num_classes: int
+    seed: int
+    device: str
+    epochs: int
+    options: dict = field(default_factory=dict)
+    threads: int = 0
+
+
+@dataclass(frozen=True)
+class FoldPlan:
+    """Which examples each fold holds out and trains on, and in what order.
+
+    ``fold_ids``: every example's fold; ``order``: the examples in their canonical
+    order (:func:`labelaudit.core.order.canonical_order`), in which every fold's
+    training and held-out rows are taken, so a fold's model does not depend on the
+    rows' positions; ``keep``: examples that may be trained on (all when ``None``).
+    """
+
+    fold_ids: np.ndarray
+    order: np.ndarray
+    keep: np.ndarray | None = None
+
+    def rows(self, fold: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(train, held_out)``: row indices of fold ``fold``'s training and held-out parts, canonical order."""
+        in_fold = self.fold_ids[self.order] == fold
+        trainable = ~in_fold if self.keep is None else ~in_fold & self.keep[self.order]
+        return self.order[trainable], self.order[in_fold]
+
+
+@dataclass(frozen=True)
+class FoldResult:
+    """One fold's held-out probabilities (rows of :meth:`FoldPlan.rows`' ``held_out``, in that order)."""
+
+    fold: int
+    held_out_probs: np.ndarray
+    seconds: float
+    accuracy: float
+
+
+EpochCallback = Callable[[int, int], None]
+
+
+def train_fold(
+    spec: FoldSpec,
+    features: np.ndarray,
+    labels: np.ndarray,
+    plan: FoldPlan,
+    *,
+    on_epoch: EpochCallback | None = None,
+    should_stop: StopCheck | None = None,
+) -> FoldResult:
+    """Train a fresh model on every fold but ``spec.fold`` and predict ``spec.fold``.
+
+    Parameters
+    ----------
+    spec : FoldSpec
+    features, labels : np.ndarray
+        The whole dataset (validated by the caller's entry point).
+    plan : FoldPlan
+        Every example's fold, the canonical order and the trainable examples.
+    on_epoch : callable, optional
+        ``on_epoch(epoch, epochs)`` after every training epoch.
+    should_stop : callable, optional
+        Polled between epochs; True raises :class:`~labelaudit.errors.AuditCancelled`.
+    """
+    train, held_out = plan.rows(spec.fold)
+    if spec.model.uses_torch and spec.threads:
+        import torch
+
+        if torch.get_num_threads() != spec.threads:
+            torch.set_num_threads(spec.threads)
+    ctx = FitContext(num_classes=spec.num_classes, seed=spec.seed, device=spec.device, epochs=spec.epochs,
+                     on_epoch=on_epoch, should_stop=should_stop, options=dict(spec.options))
+    start = time.perf_counter()
+    probs = spec.model.fit_predict(features[train], labels[train], features[held_out], ctx)
+    seconds = time.perf_counter() - start
+    accuracy = float((probs.argmax(axis=1) == labels[held_out]).mean())
+    return FoldResult(fold=spec.fold, held_out_probs=probs, seconds=seconds, accuracy=accuracy)
+
+
+def local_threads() -> int:
+    """Torch threads the in-process executor trains with: every core this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
