@@ -107,6 +107,7 @@ def print_summary(console: Console, result, *, top: int = 10) -> None:
         if s["epochs"] else f"{s['backbone']}, {s['folds']} folds")
     console.print(f"[bold]Audited {s['num_examples']:,} examples, {s['num_classes']} classes ({s['modality']})[/] "
                   f"with {how} in {result.timings['total_seconds']:.1f}s")
+    print_columns(console, ds)
     console.print(f"Label issues: [bold]{s['num_issues']:,}[/] ({s['issue_rate']:.2%}); "
                   f"estimated {s['estimated_num_issues']:,}; health score {s['health_score']:.3f}; "
                   f"cross-validated accuracy {s['cv_accuracy']:.3f}")
@@ -127,17 +128,51 @@ def print_summary(console: Console, result, *, top: int = 10) -> None:
 
     if top:
         issues = Table(title=f"Top {top} suspected label issues", show_edge=False)
-        for col in ("rank", "index", "given", "suggested", "quality", "issue"):
+        with_ids = ds.example_ids is not None
+        for col in ("rank", "index", *(("id",) if with_ids else ()), "given", "suggested", "quality", "issue"):
             issues.add_column(col, justify="right" if col in ("rank", "index", "quality") else "left")
         if ds.true_labels is not None:
             issues.add_column("true")
         for row in result.rows(top):
-            cells = [str(row["rank"]), str(row["index"]), row["given_class"], row["suggested_class"],
-                     f"{row['quality_score']:.4f}", "yes" if row["is_issue"] else ""]
+            cells = [str(row["rank"]), str(row["index"]), *((row["example_id"],) if with_ids else ()),
+                     row["given_class"], row["suggested_class"], f"{row['quality_score']:.4f}",
+                     "yes" if row["is_issue"] else ""]
             if ds.true_labels is not None:
                 cells.append(ds.class_names[row["true_label"]])
             issues.add_row(*cells)
         console.print(issues)
+
+
+def describe_columns(schema: list[dict]) -> list[str]:
+    """A table's schema in a few lines: features by type (with their missing share), the id, what was ignored."""
+    features = [c for c in schema if c["role"] == "feature"]
+    lines = []
+    if features:
+        def one(c: dict) -> str:
+            miss = f", {c['missing_share']:.0%} missing" if c["missing_share"] else ""
+            return f"{c['name']} ({c['type']}{miss})"
+        lines.append("Features: " + ", ".join(one(c) for c in features))
+    ids = [c["name"] for c in schema if c["role"] == "id"]
+    if ids:
+        lines.append("Identifiers (never features): " + ", ".join(ids))
+    ignored = [f"{c['name']} ({c['reason']})" for c in schema if c["role"] == "ignored"]
+    if ignored:
+        lines.append("Ignored: " + ", ".join(ignored))
+    return lines
+
+
+def print_columns(console: Console, ds) -> None:
+    """A table's column roles, and the rows left out for want of a label."""
+    schema = ds.meta.get("schema") if ds.meta else None
+    if not schema:
+        return
+    for line in describe_columns(schema):
+        console.print(line, highlight=False)
+    if ds.meta.get("id_column"):
+        console.print(f"Examples keyed by: {ds.meta['id_column']}", highlight=False)
+    missing = ds.meta.get("missing_labels") or {}
+    if missing.get("count"):
+        console.print(f"Rows with no label, left out: {missing['count']:,}", highlight=False)
 
 
 def print_rules(console: Console, outcome) -> None:

@@ -27,6 +27,10 @@ class LabelAuditError(Exception):
         """The error as a JSON-ready mapping: ``code``, ``field``, ``message``."""
         return {"code": self.code, "field": self.field, "message": self.message}
 
+    def details(self) -> list[dict]:
+        """Every problem the error reports, each as :meth:`to_dict` gives one (one, unless a subclass holds more)."""
+        return [self.to_dict()]
+
     def __str__(self) -> str:
         return f"{self.field}: {self.message}" if self.field else self.message
 
@@ -35,6 +39,24 @@ class IngestError(LabelAuditError):
     """A dataset could not be read or failed validation."""
 
     code = "invalid_dataset"
+
+
+class ColumnProblems(IngestError):
+    """Several columns of a table are at fault: every one is reported at once, each with its fix.
+
+    ``problems`` lists ``{code, field, message}`` per column; the message joins them.
+    """
+
+    code = "column_problems"
+
+    def __init__(self, problems: list[dict]):
+        message = "; ".join(p["message"] for p in problems)
+        super().__init__(message, field=problems[0]["field"] if len(problems) == 1 else "columns",
+                         code=problems[0]["code"] if len(problems) == 1 else None)
+        self.problems = problems
+
+    def details(self) -> list[dict]:
+        return [dict(p) for p in self.problems]
 
 
 class UnsupportedFormat(IngestError):

@@ -64,6 +64,8 @@ class BackboneName(StrEnum):
     """Models trained in each fold; ``auto`` picks by modality and image size."""
 
     AUTO = "auto"
+    GBT = "gbt"
+    TEXT = "text"
     LOGREG = "logreg"
     MLP = "mlp"
     CNN = "cnn"

@@ -109,7 +109,7 @@ def test_dataset_limits_are_422_naming_the_limit(clients):
     assert problem_code(upload_pred_probs(a, rows=450)) == (422, "too_many_rows", "rows")
     assert problem_code(upload_pred_probs(a, k=6)) == (422, "too_many_classes", "labels")
     wide = "\n".join([",".join(f"f{i}" for i in range(65)) + ",label"]
-                     + [",".join("1" for _ in range(65)) + f",{i % 2}" for i in range(40)]).encode()
+                     + [",".join(str((i + j) % 7) for j in range(65)) + f",{i % 2}" for i in range(40)]).encode()
     r = a.post("/v1/datasets", files={"file": ("wide.csv", wide)})
     assert problem_code(r) == (422, "example_too_large", "file") and "65 features per row" in r.json()["detail"]
     assert upload_pred_probs(a).status_code == 201  # within every limit

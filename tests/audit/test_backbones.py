@@ -48,7 +48,11 @@ def test_fit_predict_returns_probabilities(name):
 
 def test_auto_picks_by_modality_and_rejects_mismatches():
     assert choose_backbone("auto", "image", (1, 8, 8)).name == "cnn"
-    assert choose_backbone("auto", "tabular", (5,)).name == "mlp"
+    assert choose_backbone("auto", "tabular", (5,)).name == "gbt"
+    assert choose_backbone("auto", "tabular", (5,), has_text=True).name == "text"
+    with pytest.raises(OptionError) as info:  # trees and the MLP read no text
+        choose_backbone("gbt", "tabular", (5,), has_text=True)
+    assert info.value.field == "backbone" and "text" in info.value.message
     with pytest.raises(OptionError) as info:
         choose_backbone("cnn", "tabular", (5,))
     assert info.value.field == "backbone"

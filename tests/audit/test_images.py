@@ -160,7 +160,7 @@ def test_weights_finetune_and_linear_probe(tmp_path, digits):
 def test_auto_choice_and_resize():
     assert auto_backbone("image", (1, 28, 28)) == "cnn"
     assert auto_backbone("image", (3, 64, 64)) == "resnet"
-    assert auto_backbone("tabular", (10,)) == "mlp"
+    assert auto_backbone("tabular", (10,)) == "gbt"
     out = resize_images(np.zeros((3, 1, 28, 28), np.uint8), 16)
     assert out.shape == (3, 1, 16, 16)
 

@@ -26,6 +26,7 @@ from labelaudit.api.errors import responses
 from labelaudit.api.guards import reject_nul
 from labelaudit.api.schemas import MAX_INDEX
 from labelaudit.core.aggregates import HISTOGRAM_BINS, rebin
+from labelaudit.core.table_features import decode_rows
 from labelaudit.errors import LabelAuditError, NotFound, OptionError
 from labelaudit.services.results import aggregates_of, compare, done_audit_view
 from labelaudit.store import queries
@@ -103,8 +104,13 @@ def get_example(audit_id: str, index: Annotated[int, Path(ge=0, le=MAX_INDEX)], 
         out.image_shape = list(ds.feature_shape or [])
     elif ds.modality == "tabular":
         features = dataset_member(artifacts, ds.artifact, "features")
-        out.features = [float(v) for v in np.asarray(features[index])]
+        values = np.asarray(features[index], dtype=np.float64)
+        out.features = [None if np.isnan(v) else float(v) for v in values]
         out.feature_names = (ds.meta or {}).get("feature_names")
+        if (ds.meta or {}).get("schema"):
+            texts = dataset_member(artifacts, ds.artifact, "texts")
+            row_texts = None if texts is None else np.asarray(texts[index])[None]
+            out.fields = {k: v[0] for k, v in decode_rows(ds.meta, values[None], row_texts).items()}
     return out
 
 

@@ -12,7 +12,7 @@ from fastapi.responses import FileResponse, StreamingResponse
 from labelaudit.api.dashboard_schemas import IssuePage
 from labelaudit.api.deps import ArtifactsDep, DatabaseDep, SessionDep, SettingsDep, TenantDep
 from labelaudit.api.errors import responses
-from labelaudit.api.exports import MEDIA_TYPES, export_stream
+from labelaudit.api.exports import MEDIA_TYPES, TableSource, export_stream
 from labelaudit.api.guards import reject_nul
 from labelaudit.api.schemas import AuditIn, AuditOut, Page, ProgressOut
 from labelaudit.core.aggregates import headline
@@ -20,6 +20,7 @@ from labelaudit.errors import NotFound, OptionError
 from labelaudit.services import audits as service
 from labelaudit.services.results import DoneAudit, done_audit_view
 from labelaudit.store import queries
+from labelaudit.store.examples import dataset_member
 from labelaudit.store.models import DONE, AuditRecord, as_utc
 from labelaudit.vocab import AuditStatus
 
@@ -213,10 +214,19 @@ def get_pred_probs(audit_id: str, session: SessionDep, artifacts: ArtifactsDep, 
 @router.get("/{audit_id}/export", responses={
     200: {"content": {"text/csv": {}, "application/vnd.apache.parquet": {}}}, **responses(404, 409, 422)},
     summary="Export all rows")
-def export(audit_id: str, session: SessionDep, db: DatabaseDep, tenant: TenantDep,
-           format: Literal["csv", "parquet"] = "csv") -> StreamingResponse:
-    """Every example in rank order as CSV or Parquet, streamed (the server holds one block of rows at a time)."""
+def export(audit_id: str, session: SessionDep, db: DatabaseDep, tenant: TenantDep, artifacts: ArtifactsDep,
+           format: Literal["csv", "parquet"] = "csv",
+           columns: Annotated[bool, Query(description="a table's columns too, as read (prefixed `column.`)")] = False
+           ) -> StreamingResponse:
+    """Every example in rank order as CSV or Parquet, streamed (the server holds one block of rows at a time);
+    with ``columns``, a table's original columns beside each row (category names, dates, text)."""
     rec = done_audit(session, audit_id, tenant)
     names = (rec.summary or {}).get("class_names")
-    return StreamingResponse(export_stream(db, audit_id, format, names), media_type=MEDIA_TYPES[format],
+    table = None
+    if columns:
+        ds = queries.get_dataset(session, dataset_id=rec.dataset_id, tenant=tenant)
+        if (ds.meta or {}).get("schema"):
+            table = TableSource(meta=ds.meta, features=dataset_member(artifacts, ds.artifact, "features"),
+                                texts=dataset_member(artifacts, ds.artifact, "texts"))
+    return StreamingResponse(export_stream(db, audit_id, format, names, table=table), media_type=MEDIA_TYPES[format],
                              headers={"Content-Disposition": f'attachment; filename="{audit_id}.{format}"'})

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from labelaudit.api.schemas import IssueRow, Page
 
@@ -88,8 +88,12 @@ class ExampleOut(BaseModel):
     top_classes: list[ProbabilityOut]
     image_url: Optional[str] = None
     image_shape: Optional[list[int]] = None
-    features: Optional[list[float]] = None
+    features: Optional[list[Optional[float]]] = Field(None, description="the stored feature values (category "
+                                                                      "codes, days); null when missing")
     feature_names: Optional[list[str]] = None
+    fields: Optional[dict[str, Any]] = Field(None, description="a table's example as its columns read: numbers, "
+                                                               "category names, dates (ISO), text; null when "
+                                                               "missing")
 
 
 class CompareSide(BaseModel):

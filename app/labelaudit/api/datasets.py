@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import shutil
 import tempfile
 from pathlib import Path
@@ -20,7 +22,7 @@ from labelaudit.api.images import image_png
 from labelaudit.api.schemas import MAX_INDEX, DatasetOut, NoiseIn, Page
 from labelaudit.api.uploads import receive_multipart
 from labelaudit.core.constants import DEFAULT_LABEL_COLUMN
-from labelaudit.core.ingest import FORMATS
+from labelaudit.core.ingest import FORMATS, RoleOverrides
 from labelaudit.errors import NotFound, OptionError, UnsupportedFormat
 from labelaudit.services import datasets as service
 from labelaudit.store import queries
@@ -43,6 +45,13 @@ _UPLOAD_BODY = {
                 "name": {"type": "string"},
                 "format": {"type": "string", "enum": ["auto", *FORMATS]},
                 "label_column": {"type": "string", "default": DEFAULT_LABEL_COLUMN},
+                "id_column": {"type": "string", "description": "A table's column of stable example keys "
+                                                               "(else the first column inferred to be an id)."},
+                **{field: {"type": "string", "description": what + " (comma-separated names, or a JSON list)"}
+                   for field, what in (("features", "The feature columns; every other column is ignored"),
+                                       ("drop_columns", "Columns left out"),
+                                       ("categorical", "Columns treated as categories"),
+                                       ("text", "Columns treated as free text"))},
             }}}},
     }
 }
@@ -61,10 +70,13 @@ def created(response: Response, rec: DatasetRecord) -> DatasetOut:
 
 def dataset_out(rec: DatasetRecord) -> DatasetOut:
     """The response model of a dataset record."""
+    meta = rec.meta or {}
     return DatasetOut(id=rec.id, name=rec.name, parent_id=rec.parent_id, rows=rec.rows, classes=rec.classes,
                       class_names=rec.class_names, modality=rec.modality, feature_shape=rec.feature_shape,
                       format=rec.format, sha256=rec.sha256, has_true_labels=rec.has_true_labels, noise=rec.noise,
-                      review=(rec.meta or {}).get("review"), created_at=as_utc(rec.created_at))
+                      review=(rec.meta or {}).get("review"), columns=meta.get("schema"),
+                      id_column=meta.get("id_column"), missing_labels=meta.get("missing_labels"),
+                      created_at=as_utc(rec.created_at))
 
 
 @router.post("", status_code=201, response_model=DatasetOut, openapi_extra=_UPLOAD_BODY,
@@ -97,7 +109,7 @@ async def upload_dataset(request: Request, response: Response, settings: Setting
             name=name,
             filename=main.filename, format=None if fmt == "auto" else fmt,
             label_column=form.fields.get("label_column") or DEFAULT_LABEL_COLUMN, labels_path=labels.path if labels else None,
-            tenant=tenant)
+            tenant=tenant, id_column=(form.fields.get("id_column") or "").strip() or None, roles=_roles(form.fields))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return created(response, rec)
@@ -108,6 +120,26 @@ def _in_slot(app, fn, *args, **kwargs):
     takes memory: this many at once, each within the limits)."""
     with app.state.ingest_slots:
         return fn(*args, **kwargs)
+def _roles(fields: dict) -> RoleOverrides | None:
+    """The column roles an upload names: ``features``, ``drop_columns``, ``categorical``, ``text``, each a
+    comma-separated list of names or a JSON list of strings."""
+    named = {}
+    for field in ("features", "drop_columns", "categorical", "text"):
+        raw = (fields.get(field) or "").strip()
+        if not raw:
+            continue
+        if raw.startswith("["):
+            try:
+                names = json.loads(raw)
+            except ValueError:
+                names = None
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                raise OptionError(f"{field} must be a JSON list of column names or a comma-separated list",
+                                  field=field)
+        else:
+            names = [n.strip() for n in raw.split(",") if n.strip()]
+        named[field] = tuple(names)
+    return RoleOverrides(**named) if named else None
 
 
 @router.get("", response_model=Page[DatasetOut], responses=responses(422), summary="List datasets")

@@ -110,7 +110,7 @@ def _field(loc) -> str:
 
 async def _domain(request: Request, exc: LabelAuditError) -> JSONResponse:
     retry = getattr(exc, "retry_after", None)
-    return _answer(request, status_of(exc), exc.message, code=exc.code, errors=[exc.to_dict()],
+    return _answer(request, status_of(exc), exc.message, code=exc.code, errors=exc.details(),
                    headers={"Retry-After": str(retry)} if retry else None)
 
 

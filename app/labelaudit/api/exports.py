@@ -8,10 +8,12 @@ back what each block added, so a million-row export costs the server one block o
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
 
+from labelaudit.core.table_features import decode_rows
 from labelaudit.store import queries
 from labelaudit.store.db import Database
 from labelaudit.store.models import ROW_COLUMNS, AuditRow
@@ -47,6 +49,37 @@ class _Drain(io.RawIOBase):
         return data
 
 
+@dataclass(frozen=True)
+class TableSource:
+    """A table dataset's stored features and texts (memory-mapped) and its record's ``meta``: the columns an
+    export with ``columns`` adds to each row."""
+
+    meta: dict
+    features: np.ndarray | None
+    texts: np.ndarray | None
+
+
+def _column_arrays(table: TableSource, index: np.ndarray) -> dict:
+    """The original columns of the rows at ``index`` as Arrow arrays named ``column.<name>``."""
+    import pyarrow as pa
+
+    values = np.asarray(table.features[index]) if table.features is not None else np.zeros((len(index), 0))
+    texts = None if table.texts is None else np.asarray(table.texts[index])
+    decoded = decode_rows(table.meta, values, texts)
+    return {f"column.{name}": pa.array(col, from_pandas=True) for name, col in decoded.items()}
+
+
+def _column_fields(meta: dict) -> list:
+    """The Arrow fields of a table's columns in an export: numbers float64, booleans bool, the rest text."""
+    import pyarrow as pa
+
+    types = dict(zip(meta.get("feature_names") or [], meta.get("feature_types") or []))
+    types.update({name: "text" for name in meta.get("text_names") or []})
+    order = [c["name"] for c in meta.get("schema") or [] if c["name"] in types]
+    arrow = {"numeric": pa.float64(), "boolean": pa.bool_()}
+    return [pa.field(f"column.{name}", arrow.get(types[name], pa.string())) for name in order]
+
+
 def _schema(class_names: list[str] | None):
     import pyarrow as pa
 
@@ -58,7 +91,7 @@ def _schema(class_names: list[str] | None):
     return pa.schema(fields)
 
 
-def _table(rows, schema, names: np.ndarray | None):
+def _table(rows, schema, names: np.ndarray | None, table: TableSource | None = None):
     import pyarrow as pa
 
     cols = list(zip(*rows))
@@ -66,20 +99,28 @@ def _table(rows, schema, names: np.ndarray | None):
     if names is not None:
         arrays += [pa.array(names[np.asarray(cols[2], dtype=np.int64)], type=pa.string()),
                    pa.array(names[np.asarray(cols[3], dtype=np.int64)], type=pa.string())]
+    if table is not None:
+        index = np.asarray(cols[ROW_COLUMNS.index("index")], dtype=np.int64)
+        extra = _column_arrays(table, index)
+        arrays += [extra[schema.field(i).name].cast(schema.field(i).type)
+                   for i in range(len(arrays), len(schema))]
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
 def export_stream(db: Database, audit_id: str, fmt: str, class_names: list[str] | None,
-                  block_rows: int | None = None) -> Iterator[bytes]:
+                  block_rows: int | None = None, table: TableSource | None = None) -> Iterator[bytes]:
     """The bytes of ``audit_id``'s rows in rank order as ``fmt`` (``csv`` or ``parquet``), block by block
     (``block_rows``, default :data:`EXPORT_BLOCK_ROWS`; a Parquet row group each).
 
-    With ``class_names``, two more columns name the given and suggested classes.
+    With ``class_names``, two more columns name the given and suggested classes; with ``table``, the
+    table's original columns follow (``column.<name>``).
     """
     import pyarrow as pa
 
     block_rows = block_rows or EXPORT_BLOCK_ROWS
     schema = _schema(class_names)
+    if table is not None:
+        schema = pa.schema([*schema, *_column_fields(table.meta)])
     names = np.asarray(class_names, dtype=object) if class_names else None
     sink = _Drain()
     if fmt == "csv":
@@ -97,7 +138,8 @@ def export_stream(db: Database, audit_id: str, fmt: str, class_names: list[str] 
                 rows = queries.rows_in_rank_range(session, audit_id=audit_id, start=start, stop=start + block_rows)
                 if not rows:
                     break
-                writer.write_table(_table(rows, schema, names))
+                block = _table(rows, schema, names, table)
+                writer.write_table(block)
                 start += block_rows
                 if data := sink.take():
                     yield data

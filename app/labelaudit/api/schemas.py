@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Annotated, Any, Generic, Optional, TypeVar
+from typing import Annotated, Any, Generic, Literal, Optional, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -55,6 +55,26 @@ class Problem(BaseModel):
     request_id: Optional[str] = Field(None, description="The request's X-Request-ID, to find it in the server log.")
 
 
+class ColumnOut(BaseModel):
+    """One column of an uploaded table: its role, type and what was seen in it."""
+
+    name: str
+    role: Literal["feature", "id", "ignored", "label", "true_label"]
+    type: str = Field(description="a feature's type (numeric, boolean, categorical, text, datetime); else what "
+                                  "the values look like")
+    missing_share: float = Field(ge=0, le=1)
+    distinct: int = Field(description="distinct values seen, missing not counted")
+    reason: str
+
+
+class MissingLabelsOut(BaseModel):
+    """Rows left out of the dataset for want of a label (None, NaN, empty or blank text)."""
+
+    count: int
+    rows: list[int] = Field(description="their positions in the uploaded table (the first 1,000)")
+    ids: Optional[list[str]] = Field(None, description="their id column's values, when there is one")
+
+
 class DatasetOut(BaseModel):
     """A stored dataset."""
 
@@ -73,6 +93,9 @@ class DatasetOut(BaseModel):
     review: Optional[dict[str, Any]] = Field(None, description=(
         "a corrected dataset's lineage: the audit whose decisions made it (audit_id, dataset_id) and the decisions "
         "applied (decisions_applied, relabelled, excluded, kept, unsure)"))
+    columns: Optional[list[ColumnOut]] = Field(None, description="a table's schema: every column's role and type")
+    id_column: Optional[str] = Field(None, description="the column whose values key the examples")
+    missing_labels: Optional[MissingLabelsOut] = None
     created_at: datetime
 
 

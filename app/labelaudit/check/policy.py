@@ -63,6 +63,15 @@ class DataOptions(BaseModel):
     id_column: Optional[str] = Field(None, description="Column with a stable key per example.")
     format: Optional[InputFormat] = Field(None, description="Input format (detected when unset).")
     labels: Optional[Path] = Field(None, description="Labels file for IDX images or a pred_probs .npy.")
+    features: Optional[list[str]] = Field(None, description="A table's feature columns (others ignored).")
+    drop_columns: Optional[list[str]] = Field(None, description="A table's columns to leave out.")
+    categorical: Optional[list[str]] = Field(None, description="A table's columns to treat as categories.")
+    text: Optional[list[str]] = Field(None, description="A table's columns to treat as free text.")
+
+    def roles(self) -> dict:
+        """The column roles named, as keyword arguments (``features``, ``drop_columns``, ...)."""
+        return {k: getattr(self, k) for k in ("features", "drop_columns", "categorical", "text")
+                if getattr(self, k)}
 
 
 #: Keys a config file may hold: the rules (at the top level or under ``[policy]``), ``baseline``, ``decisions``,

@@ -13,7 +13,8 @@ from labelaudit.client.multipart import UploadProgress
 def remote_audit(server: str, *, api_key: str | None, path: Path | None, dataset_id: str | None,
                  labels: Path | None, label_column: str, id_column: str | None, format: str | None,
                  options, progress, timeout: float = 3600.0,
-                 upload_progress: UploadProgress | None = None, kept_from_server: bool = False) -> AuditOutput:
+                 upload_progress: UploadProgress | None = None, kept_from_server: bool = False,
+                 roles: dict | None = None) -> AuditOutput:
     """Audit on ``server`` and return what :func:`labelaudit.check.gate.local_audit` returns.
 
     Example keys for baseline matching are computed from the local file when a
@@ -22,15 +23,20 @@ def remote_audit(server: str, *, api_key: str | None, path: Path | None, dataset
     the file is then never loaded here, only streamed), they are row indices.
     ``upload_progress`` follows the upload (see :data:`UploadProgress`). With
     ``kept_from_server``, the examples the tenant's reviewers decided ``keep`` (decisions
-    carry over to this audit by example key) come back as ``kept_keys``.
+    carry over to this audit by example key) come back as ``kept_keys``. ``roles`` names a table's
+    columns (``features``, ``drop_columns``, ``categorical``, ``text``), here and on the server alike.
     """
+    roles = roles or {}
     keys = None
     if path is not None and not is_pred_probs_npy(path, format):
         from labelaudit.core.ingest import load_dataset
         from labelaudit.core.keys import example_keys
 
+        from labelaudit.core.ingest import RoleOverrides
+
+        overrides = RoleOverrides(**{k: tuple(v) for k, v in roles.items()}) if roles else None
         keys = example_keys(load_dataset(path, format=format, label_column=label_column, labels=labels,
-                                         id_column=id_column, folds=options.folds))
+                                         id_column=id_column, folds=options.folds, roles=overrides))
 
     def on_poll(p: dict) -> None:
         if progress is not None:
@@ -41,7 +47,7 @@ def remote_audit(server: str, *, api_key: str | None, path: Path | None, dataset
     with Client(server, api_key) as client:
         if path is not None:
             dataset_id = client.upload(path, label=label_column, format=format, labels=labels,
-                                       progress=upload_progress)["id"]
+                                       progress=upload_progress, id_column=id_column, **roles)["id"]
         audit = client.create_audit(dataset_id, **{k: v for k, v in options.to_dict().items()
                                                    if k != "backbone_options"})
         state = client.wait(audit["id"], timeout=timeout, progress=on_poll)

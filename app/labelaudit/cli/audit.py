@@ -21,7 +21,17 @@ from labelaudit.core.constants import (
     MAX_FOLDS,
     MAX_SEED,
 )
-from labelaudit.cli.common import err, guard, load_input, out, read_noise_matrix, write_json, write_rows_csv
+from labelaudit.cli.common import (
+    CATEGORICAL,
+    DROP_COLUMNS,
+    FEATURES,
+    TEXT,
+    column_roles,
+    err,
+    guard,
+    load_input,
+)
+from labelaudit.cli.common import out, read_noise_matrix, write_json, write_rows_csv
 from labelaudit.vocab import BackboneName, Device, FilterBy, InputFormat, NoiseKind, RankMethod, WeightsMode
 
 
@@ -33,6 +43,10 @@ def audit(
     label_column: str = typer.Option(DEFAULT_LABEL_COLUMN, "--label-column", help="Label column of a table."),
     id_column: Optional[str] = typer.Option(None, "--id-column", help="Column with a stable key per example."),
     format: Optional[InputFormat] = typer.Option(None, "--format", help="Input format (detected when omitted)."),
+    features: Optional[list[str]] = FEATURES,
+    drop_columns: Optional[list[str]] = DROP_COLUMNS,
+    categorical: Optional[list[str]] = CATEGORICAL,
+    text: Optional[list[str]] = TEXT,
     backbone: BackboneName = typer.Option(DEFAULT_BACKBONE, "--backbone", help="Model trained in each fold."),
     folds: int = typer.Option(DEFAULT_FOLDS, "--folds", min=2, max=MAX_FOLDS, help="Cross-validation folds."),
     epochs: Optional[int] = typer.Option(None, "--epochs", min=1, max=MAX_EPOCHS,
@@ -65,7 +79,8 @@ def audit(
     from labelaudit.console import ProgressDisplay, print_summary
     from labelaudit.services.executors import executor_from_settings
 
-    dataset = load_input(path, format, label_column, labels, id_column, folds, image_size, skip_corrupt)
+    dataset = load_input(path, format, label_column, labels, id_column, folds, image_size, skip_corrupt,
+                         roles=column_roles(features, drop_columns, categorical, text))
     if inject_noise is not None:
         from labelaudit.core.noise import inject_noise as inject
 

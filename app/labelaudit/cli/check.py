@@ -18,7 +18,19 @@ from labelaudit.core.constants import (
     MAX_FOLDS,
     MAX_SEED,
 )
-from labelaudit.cli.common import closed_pipe, err, fail, guard, load_input, out
+from labelaudit.cli.common import (
+    CATEGORICAL,
+    DROP_COLUMNS,
+    FEATURES,
+    TEXT,
+    closed_pipe,
+    column_roles,
+    err,
+    fail,
+    guard,
+    load_input,
+    out,
+)
 from labelaudit.errors import EXIT_FAILED, OptionError
 from labelaudit.vocab import BackboneName, Device, FilterBy, InputFormat, RankMethod
 
@@ -40,6 +52,10 @@ def check(
     id_column: Optional[str] = typer.Option(None, "--id-column", help="Stable example key for --baseline matching "
                                             "(else a hash of each example's content)."),
     format: Optional[InputFormat] = typer.Option(None, "--format"),
+    features: Optional[list[str]] = FEATURES,
+    drop_columns: Optional[list[str]] = DROP_COLUMNS,
+    categorical: Optional[list[str]] = CATEGORICAL,
+    text: Optional[list[str]] = TEXT,
     backbone: Optional[BackboneName] = typer.Option(None, "--backbone"),
     folds: Optional[int] = typer.Option(None, "--folds", min=2, max=MAX_FOLDS),
     epochs: Optional[int] = typer.Option(None, "--epochs", min=1, max=MAX_EPOCHS),
@@ -107,6 +123,9 @@ def _settle(args: dict):
                                   "max_new_issues", "baseline", "decisions")}
     data_flags = {"label_column": args["label_column"], "id_column": args["id_column"],
                   "format": args["format"], "labels": args["labels"]}
+    for key in ("features", "drop_columns", "categorical", "text"):  # comma-separated or repeated
+        if args[key]:
+            data_flags[key] = [n.strip() for v in args[key] for n in v.split(",") if n.strip()]
     policy, data, policy_source = load_config(flags, data_flags, config=args["config"])
     notes = [f"policy from {policy_source} (flags win)"] if policy_source else []
     path, dataset_id, server = args["path"], args["dataset_id"], args["server"]
@@ -144,9 +163,11 @@ def _run(policy, data, source: dict, notes: list[str], args: dict):
                 return remote_audit(args["server"], api_key=args["api_key"], path=path,
                                     dataset_id=args["dataset_id"], labels=data.labels, label_column=label_column,
                                     id_column=data.id_column, format=fmt, options=options, progress=progress,
-                                    upload_progress=progress.upload, kept_from_server=args["server_decisions"])
+                                    upload_progress=progress.upload, kept_from_server=args["server_decisions"],
+                                    roles=data.roles())
         else:
-            dataset = load_input(path, data.format, label_column, data.labels, data.id_column, options.folds)
+            dataset = load_input(path, data.format, label_column, data.labels, data.id_column, options.folds,
+                                 roles=column_roles(**data.roles()))
             source.update(rows=dataset.num_examples, classes=dataset.num_classes)
 
             def audit_fn():

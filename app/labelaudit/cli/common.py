@@ -79,13 +79,45 @@ def guard(fn):
     return run
 
 
+#: the column-role options of ``audit``, ``check`` and ``inject-noise`` (repeat them, or give comma-separated names)
+FEATURES = typer.Option(None, "--features", help="Feature columns (comma-separated or repeated); every other "
+                        "column is ignored. Inferred when omitted.")
+DROP_COLUMNS = typer.Option(None, "--drop-columns", help="Columns to leave out (comma-separated or repeated).")
+CATEGORICAL = typer.Option(None, "--categorical", help="Columns to treat as categories, whatever their values.")
+TEXT = typer.Option(None, "--text", help="Columns to treat as free text.")
+
+
+def column_roles(features: Optional[list[str]] = None, drop_columns: Optional[list[str]] = None,
+                 categorical: Optional[list[str]] = None, text: Optional[list[str]] = None):
+    """The ``--features``, ``--drop-columns``, ``--categorical`` and ``--text`` flags as one ``RoleOverrides``
+    (``None`` when none is given)."""
+    if not (features or drop_columns or categorical or text):
+        return None
+    from labelaudit.core.ingest import RoleOverrides
+
+    def names(values):
+        return tuple(n.strip() for v in values or () for n in v.split(",") if n.strip())
+
+    return RoleOverrides(features=names(features) if features else None, drop_columns=names(drop_columns),
+                         categorical=names(categorical), text=names(text))
+
+
 def load_input(path: Path, fmt: Optional[InputFormat], label_column: str, labels: Optional[Path],
-               id_column: Optional[str], folds: int, image_size: Optional[int] = None, skip_corrupt: bool = False):
-    """Read and validate a dataset file for a command (unreadable images it skipped are listed on stderr)."""
+               id_column: Optional[str], folds: int, image_size: Optional[int] = None, skip_corrupt: bool = False,
+               roles=None):
+    """Read and validate a dataset file for a command (unreadable images it skipped are listed on stderr;
+    rows left out for want of a label are counted there)."""
     from labelaudit.core.ingest import load_dataset
 
     ds = load_dataset(path, format=fmt.value if fmt else None, label_column=label_column, labels=labels,
-                      id_column=id_column, folds=folds, image_size=image_size, skip_corrupt=skip_corrupt)
+                      id_column=id_column, folds=folds, image_size=image_size, skip_corrupt=skip_corrupt,
+                      roles=roles)
+    missing = ds.meta.get("missing_labels") or {}
+    if missing.get("count"):
+        shown = missing.get("ids") or [str(r) for r in missing["rows"]]
+        err.print(f"left out {missing['count']:,} rows with no label in {label_column!r} "
+                  f"({'ids' if missing.get('ids') else 'rows'} {', '.join(shown[:5])}"
+                  + (" ..." if missing["count"] > 5 else "") + ")", highlight=False)
     skipped = ds.meta.get("skipped") or []
     if skipped:
         err.print(f"skipped {len(skipped)} unreadable images: {', '.join(skipped[:5])}"

@@ -10,6 +10,8 @@ carrying the problem document's ``status``, ``code``, ``field``, ``errors`` and 
 
 from __future__ import annotations
 
+import json
+
 import io
 import time
 from pathlib import Path
@@ -64,18 +66,28 @@ class Client:
     # -- datasets --------------------------------------------------------------------------------------
 
     def upload(self, data, *, label: str = "label", name: str | None = None, format: str | None = None,
-               labels=None, progress: UploadProgress | None = None) -> dict:
+               labels=None, progress: UploadProgress | None = None, id_column: str | None = None,
+               features: list[str] | None = None, drop_columns: list[str] | None = None,
+               categorical: list[str] | None = None, text: list[str] | None = None) -> dict:
         """Upload a dataset; returns its record (``id``, ``rows``, ``classes``, ``class_names``, ...).
 
         ``data`` is a path (streamed, never read whole), a pandas DataFrame (sent as
         Parquet, its dtypes kept), ``(X, y)`` arrays (sent as NPZ) or ``bytes``; ``label``
         names the label column of a table; ``labels`` is the labels file of IDX images or
-        of a pred_probs ``.npy``; ``progress(sent, total)`` follows the upload.
+        of a pred_probs ``.npy``; ``progress(sent, total)`` follows the upload. A table's
+        ``id_column`` and column roles (``features``, ``drop_columns``, ``categorical``,
+        ``text``) go along as form fields.
         """
         filename, source = _payload(data, name=name)
         fields = {"name": name or filename, "label_column": label}
         if format:
             fields["format"] = format
+        if id_column:
+            fields["id_column"] = id_column
+        for field, names in (("features", features), ("drop_columns", drop_columns),
+                             ("categorical", categorical), ("text", text)):
+            if names:
+                fields[field] = json.dumps(list(names))
         files: dict = {"file": source}
         if labels is not None:
             files["labels_file"] = Path(labels)

@@ -65,6 +65,24 @@ GPU_RESIDENT_SHARE = 0.5
 #: Share of an audit's progress bar given to training when a model is trained (ranking takes the rest).
 TRAIN_PROGRESS_SHARE = 0.95
 
+#: Tables of fewer training rows than this fit scikit-learn models (trees, logistic regression, TF-IDF) on
+#: one thread: OpenMP's and BLAS's threads cost more than they bring there, and many times more on a busy
+#: machine (measured: 300 rows, 200 trees, 0.3 s on one thread, 9 s on two busy cores).
+SINGLE_THREAD_ROWS = 50_000
+#: Share of the ``gbt`` backbone's probabilities that come from a logistic regression on the encoded columns
+#: (the rest from the trees). Measured (bench/tables.py, pairwise noise 0.2, 2 seeds): AP of the trees alone /
+#: blended: titanic 0.571 / 0.608, credit 0.656 / 0.693, penguins 0.890 / 0.968.
+GBT_LINEAR_BLEND = 0.5
+#: Columns each text column's word n-grams, and its character n-grams, are hashed into (2**20: few
+#: collisions for any corpus an audit sees; only the columns seen in two training texts are kept per fold).
+TEXT_HASH_FEATURES = 1 << 20
+#: Character n-gram lengths of text features (within words), with the backbone option ``char_ngrams``. Off by
+#: default: on fine-food reviews (bench/text.py, 3 seeds) words alone ranked errors better (AP 0.466 against
+#: 0.458 with 3-5 character grams) in half the time.
+TEXT_CHAR_NGRAMS = (3, 5)
+#: A text term is a model column when at least this many of a fold's training texts hold it.
+TEXT_MIN_DF = 2
+
 # -- inputs -----------------------------------------------------------------------------------------
 
 #: Largest gap between a pred_probs row sum (or value) and its valid range that is
@@ -73,6 +91,27 @@ PRED_PROBS_TOLERANCE = 1e-4
 #: Bytes of pred_probs (in their working dtype) checked, converted or repaired at a time: temporaries
 #: are this size, never n x k.
 PRED_PROBS_CHUNK_BYTES = 4 * 1024 * 1024
+
+#: A text column is free text (a ``text`` feature) when its values are varied (at least this many distinct, or
+#: distinct in most rows) and long: a median of this many words, or this many characters on average. Shorter
+#: or fewer values are categories ("New York", "Some college").
+TEXT_MIN_DISTINCT = 50
+TEXT_MIN_MEDIAN_WORDS = 3
+TEXT_MIN_MEAN_CHARS = 30
+#: Fewer rows than this are too few to call a column an identifier by its values alone (an integer
+#: sequence, single-word codes); its name still can (``id``, ``rownames``, ``Unnamed: 0``).
+MIN_ID_ROWS = 20
+#: A text column whose values parse as numbers this often (but not always) is numbers with stray words
+#: ("?", "n/a", a typo): refused with its values named, rather than read as hundreds of categories.
+MOSTLY_NUMERIC = 0.9
+#: Most categories a categorical feature keeps: the most frequent, the rest become one "other" category
+#: (scikit-learn's gradient-boosted trees take at most 255 categories per feature).
+MAX_CATEGORIES = 255
+#: Delimiters that join several labels in one cell ("Adelie,Gentoo"): such a table is multi-label.
+MULTI_LABEL_DELIMITERS = (",", ";", "|")
+#: Numeric labels with more distinct values than this (and than a fifth of the rows) look like a regression
+#: target, not classes.
+MAX_NUMERIC_CLASSES = 100
 
 # -- results ----------------------------------------------------------------------------------------
 

@@ -29,11 +29,20 @@ class Dataset:
     true_labels : np.ndarray, optional
         Known true labels (from injected noise), used to score the audit.
     feature_names : list[str], optional
+    feature_types : list[str], optional
+        A table's type of each ``features`` column (``numeric``, ``boolean``, ``categorical``: integer codes,
+        ``datetime``: days since 1970); NaN marks a missing value. ``None``: all numeric, none missing.
+    texts : np.ndarray, optional
+        A table's free-text features, str ``(n, t)`` ("" when missing), named by ``text_names``.
+    text_names : list[str], optional
     example_ids : np.ndarray, optional
         A caller-named stable key per example (e.g. an ``id`` column).
     extra_columns : dict[str, np.ndarray], optional
         More per-example string columns carried through storage and written back to
         files (a corrected dataset's original label and review decision).
+    meta : dict
+        What the reader saw: for tables ``schema`` (every column's role, type, missing share and distinct
+        count), ``id_column`` and ``missing_labels`` (count and rows left out for want of a label).
     """
 
     labels: np.ndarray
@@ -43,6 +52,9 @@ class Dataset:
     pred_probs: np.ndarray | None = None
     true_labels: np.ndarray | None = None
     feature_names: list[str] | None = None
+    feature_types: list[str] | None = None
+    texts: np.ndarray | None = None
+    text_names: list[str] | None = None
     example_ids: np.ndarray | None = None
     extra_columns: dict | None = None
     meta: dict = field(default_factory=dict)
@@ -75,4 +87,6 @@ class Dataset:
             "modality": self.modality,
             "feature_shape": shape,
             "has_true_labels": self.true_labels is not None,
+            "text_columns": list(self.text_names or []),
+            "missing_labels": int((self.meta.get("missing_labels") or {}).get("count", 0)),
         }

@@ -20,11 +20,23 @@ def file_sha256(path: Path, *, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def content_keys(features: np.ndarray) -> np.ndarray:
-    """``sha:<16 hex>``: a hash of each example's feature row or image bytes (see :func:`example_keys`)."""
+def content_keys(features: np.ndarray, texts: np.ndarray | None = None) -> np.ndarray:
+    """``sha:<16 hex>``: a hash of each example's feature row or image bytes, and its text columns when it has
+    any (see :func:`example_keys`)."""
+    if hasattr(features, "values") and hasattr(features, "texts"):  # a table's TableFeatures
+        features, texts = features.values, features.texts
     n = len(features)
     rows = np.ascontiguousarray(np.asarray(features).reshape(n, -1))
-    return np.array([f"sha:{hashlib.blake2b(r.tobytes(), digest_size=8).hexdigest()}" for r in rows], dtype=object)
+    if texts is None:
+        return np.array([f"sha:{hashlib.blake2b(r.tobytes(), digest_size=8).hexdigest()}" for r in rows],
+                        dtype=object)
+    keys = []
+    for r, t in zip(rows, texts):
+        h = hashlib.blake2b(r.tobytes(), digest_size=8)
+        for cell in t.tolist():
+            h.update(b"\x00" + cell.encode("utf-8", "surrogatepass"))
+        keys.append(f"sha:{h.hexdigest()}")
+    return np.array(keys, dtype=object)
 
 
 def example_keys(ds: Dataset) -> np.ndarray:
@@ -40,7 +52,7 @@ def example_keys(ds: Dataset) -> np.ndarray:
         return np.array([f"id:{v}" for v in ds.example_ids.tolist()], dtype=object)
     if ds.features is None:
         return positional_keys(ds.num_examples)
-    return content_keys(ds.features)
+    return content_keys(ds.features, ds.texts)
 
 
 def has_stable_keys(ds: Dataset) -> bool:

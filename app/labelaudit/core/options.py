@@ -65,7 +65,8 @@ def check_options(dataset: Dataset, options: AuditOptions) -> Backbone | None:
         ``None`` for a pred_probs dataset, which trains nothing.
     """
     shape = tuple(dataset.features.shape[1:]) if dataset.features is not None else ()
-    model = check_options_for(dataset.modality, dataset.class_counts(), shape, options)
+    model = check_options_for(dataset.modality, dataset.class_counts(), shape, options,
+                              has_text=dataset.texts is not None)
     if dataset.modality == "pred_probs":
         check_ranking_arrays(np.asarray(dataset.labels), np.asarray(dataset.pred_probs))
     else:
@@ -74,15 +75,17 @@ def check_options(dataset: Dataset, options: AuditOptions) -> Backbone | None:
 
 
 def check_options_for(modality: str, class_counts: np.ndarray, feature_shape: tuple,
-                      options: AuditOptions) -> Backbone | None:
-    """:func:`check_options` from what a stored dataset's record and labels tell, without loading its features."""
+                      options: AuditOptions, *, has_text: bool = False) -> Backbone | None:
+    """:func:`check_options` from what a stored dataset's record and labels tell, without loading its features
+    (``has_text``: the table has free-text columns)."""
     check_ranking_options(options.rank_method, options.filter_by)
     check_device(options.device)
     if modality == "pred_probs":
         return None
     check_folds(options.folds, int(np.asarray(class_counts).min()))
     check_epochs(options.epochs)
-    return choose_backbone(options.backbone, modality, tuple(feature_shape), options.backbone_options)
+    return choose_backbone(options.backbone, modality, tuple(feature_shape), options.backbone_options,
+                           has_text=has_text)
 
 
 def check_cross_val_options(features: np.ndarray, labels: np.ndarray, *, num_classes: int, modality: str,
@@ -95,8 +98,9 @@ def check_cross_val_options(features: np.ndarray, labels: np.ndarray, *, num_cla
     check_features(features, labels)
     check_folds(folds, int(np.bincount(labels, minlength=num_classes).min()), allow_two=True)
     check_epochs(epochs)
-    model = choose_backbone(backbone, modality, tuple(features.shape[1:]), options) if isinstance(backbone, str) \
-        else backbone
+    has_text = getattr(features, "texts", None) is not None
+    model = choose_backbone(backbone, modality, tuple(features.shape[1:]), options, has_text=has_text) \
+        if isinstance(backbone, str) else backbone
     check_device(device)
     return model
 

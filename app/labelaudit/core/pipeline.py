@@ -26,6 +26,7 @@ from labelaudit.core.options import AuditOptions, check_options, check_options_f
 from labelaudit.core.order import canonical_order, key_hashes
 from labelaudit.core.progress import Progress, ProgressCallback, StopCheck, check_stop, report
 from labelaudit.core.ranking import CHUNKED_RANKING_CELLS, Ranking, compute_ranking
+from labelaudit.core.table_features import model_input
 
 __all__ = ["AuditOptions", "AuditResult", "check_options", "check_options_for", "run_audit"]
 
@@ -61,6 +62,7 @@ class AuditResult:
             "num_classes": ds.num_classes,
             "class_names": list(ds.class_names),
             "modality": ds.modality,
+            "missing_labels": missing_labels(ds),
             "num_issues": r.num_issues,
             "issue_rate": r.issue_rate,
             "estimated_num_issues": r.estimated_num_issues,
@@ -111,6 +113,12 @@ class AuditResult:
         }
 
 
+def missing_labels(ds: Dataset) -> dict:
+    """Rows of a table left out of the audit for want of a label: ``count``, ``rows`` (their positions in the
+    table) and ``ids`` (their id column's values, when there is one)."""
+    return dict(ds.meta.get("missing_labels") or {"count": 0, "rows": []})
+
+
 def run_audit(
     dataset: Dataset,
     options: AuditOptions | None = None,
@@ -157,7 +165,7 @@ def run_audit(
         report(progress, Progress(stage="training", fraction=0.0, folds=options.folds, message="starting"))
         t = time.perf_counter()
         crossval = cross_validate(
-            dataset.features, dataset.labels, model=model, num_classes=dataset.num_classes, folds=options.folds,
+            model_input(dataset, char_ngrams=bool(options.backbone_options.get("char_ngrams"))), dataset.labels, model=model, num_classes=dataset.num_classes, folds=options.folds,
             epochs=options.epochs, seed=options.seed, device=options.device, options=options.backbone_options,
             keys=keys, progress=scaled, should_stop=should_stop, executor=executor or LocalExecutor(),
         )

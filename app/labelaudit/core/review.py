@@ -140,8 +140,11 @@ def apply_decisions(ds: Dataset, keys: np.ndarray, decisions: Mapping[str, Decis
     extra = {k: rows(v) for k, v in (ds.extra_columns or {}).items()}
     extra.update({ORIGINAL_LABEL_COLUMN: original[keep_rows].astype(str),
                   DECISION_COLUMN: kinds[keep_rows].astype(str)})
+    # a table's per-row schema facts (rows left out for want of a label) describe the parent's rows, not these
+    meta = {k: v for k, v in ds.meta.items() if k not in ("missing_labels", "kept_rows")}
     out = replace(ds, labels=labels[keep_rows], features=rows(ds.features), pred_probs=rows(ds.pred_probs),
-                  true_labels=rows(ds.true_labels), example_ids=rows(ds.example_ids), extra_columns=extra)
+                  true_labels=rows(ds.true_labels), example_ids=rows(ds.example_ids), texts=rows(ds.texts),
+                  extra_columns=extra, meta=meta)
     return Corrected(out, counts[ReviewDecision.RELABEL], counts[ReviewDecision.EXCLUDE],
                      counts[ReviewDecision.KEEP], counts[ReviewDecision.UNSURE])
 

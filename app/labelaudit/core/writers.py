@@ -40,6 +40,90 @@ def save_dataset(ds: Dataset, path: str | Path, *, format: str | None = None,
     return path
 
 
+def relabel_table(ds: Dataset, source: str | Path, path: str | Path, *, label_column: str,
+                  format: str | None = None) -> Path:
+    """Write the table at ``source`` to ``path`` with ``ds``'s labels in ``label_column`` and its true labels in a
+    ``true_label`` column; every other column is written as it was read, value for value.
+
+    ``ds`` is the dataset read from ``source``; rows it left out for want of a label keep their (missing)
+    label and get no true label. A CSV written from a CSV keeps every other cell's text as it was (only the
+    quoting may be normalised); otherwise the columns are read and written by pyarrow, CSV cells as text.
+    """
+    source, path = Path(source), Path(path)
+    fmt_in = ds.meta.get("format")
+    fmt = {"pq": "parquet"}.get((format or path.suffix.lstrip(".")).lower(), (format or path.suffix.lstrip(".")).lower())
+    if fmt not in ("csv", "parquet") or fmt_in not in ("csv", "parquet"):
+        raise OptionError("a table's labels are written back to a .csv or .parquet file", field="output")
+    kept = ds.meta.get("kept_rows")
+    rows = np.arange(ds.num_examples) if kept is None else np.asarray(kept)
+    names = np.asarray(ds.class_names, dtype=object)
+    given = {int(r): names[y] for r, y in zip(rows.tolist(), ds.labels.tolist())}
+    true = {} if ds.true_labels is None else {int(r): names[y] for r, y in zip(rows.tolist(), ds.true_labels.tolist())}
+    if fmt_in == "csv" and fmt == "csv":
+        _relabel_csv(source, path, label_column, given, true)
+    else:
+        _relabel_arrow(source, fmt_in, path, fmt, label_column, given, true)
+    return path
+
+
+def _relabel_csv(source: Path, path: Path, label_column: str, given: dict, true: dict) -> None:
+    import csv
+    import gzip
+
+    delimiter = "\t" if source.name.lower().endswith((".tsv", ".tsv.gz")) else ","
+    with open(source, "rb") as raw:
+        gz = raw.read(2) == b"\x1f\x8b"
+    opener = gzip.open if gz else open
+    with opener(source, "rt", encoding="utf-8", newline="") as fin, open(path, "w", encoding="utf-8",
+                                                                        newline="") as fout:
+        reader = csv.reader(fin, delimiter=delimiter)
+        writer = csv.writer(fout, delimiter=delimiter, lineterminator="\n")
+        header = next(reader)
+        at = header.index(label_column)
+        true_at = header.index(TRUE_LABEL_COLUMN) if TRUE_LABEL_COLUMN in header else None
+        writer.writerow(header if true_at is not None or not true else [*header, TRUE_LABEL_COLUMN])
+        for i, row in enumerate(reader):
+            if i in given:
+                row[at] = given[i]
+            if true:
+                value = true.get(i, "")
+                if true_at is None:
+                    row.append(value)
+                else:
+                    row[true_at] = value
+            writer.writerow(row)
+
+
+def _relabel_arrow(source: Path, fmt_in: str, path: Path, fmt: str, label_column: str, given: dict,
+                   true: dict) -> None:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    if fmt_in == "parquet":
+        table = pq.read_table(source)
+    else:  # every cell as the text it was
+        header = pacsv.read_csv(source, read_options=pacsv.ReadOptions(block_size=1 << 22)).column_names
+        table = pacsv.read_csv(source, convert_options=pacsv.ConvertOptions(
+            column_types={n: pa.string() for n in header}, strings_can_be_null=False,
+            quoted_strings_can_be_null=False))
+    labels = table.column(label_column)
+    old = labels.to_pylist()
+    values = [given.get(i, None if v is None else str(v)) for i, v in enumerate(old)]
+    table = table.set_column(table.column_names.index(label_column), label_column,
+                             pa.array(values, type=pa.string()).cast(labels.type))
+    if true:
+        column = pa.array([true.get(i) for i in range(table.num_rows)], type=pa.string())
+        if TRUE_LABEL_COLUMN in table.column_names:
+            table = table.set_column(table.column_names.index(TRUE_LABEL_COLUMN), TRUE_LABEL_COLUMN, column)
+        else:
+            table = table.append_column(TRUE_LABEL_COLUMN, column)
+    if fmt == "parquet":
+        pq.write_table(table, path)
+    else:
+        pacsv.write_csv(table, path)
+
+
 def _write_npz(ds: Dataset, path: Path) -> None:
     arrays: dict[str, np.ndarray] = {"y": ds.labels, "class_names": np.asarray(ds.class_names, dtype=str)}
     if ds.modality == "pred_probs":

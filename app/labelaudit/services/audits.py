@@ -43,7 +43,8 @@ def create_audit(db: Database, artifacts: ArtifactStore, settings: Settings, *, 
     except FileNotFoundError:  # deleted since it was read
         raise NotFound(f"no dataset {dataset_id!r}", field="dataset_id") from None
     check_options_for(ds_rec.modality, np.bincount(np.asarray(labels, dtype=np.int64), minlength=ds_rec.classes),
-                      tuple(ds_rec.feature_shape or ()), checked or audit_options)
+                      tuple(ds_rec.feature_shape or ()), checked or audit_options,
+                      has_text=bool((ds_rec.meta or {}).get("text_names")))
     results_bytes = ds_rec.rows * ds_rec.classes * 4
     check_storage(db, settings, tenant, results_bytes)
 

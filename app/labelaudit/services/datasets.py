@@ -16,7 +16,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from labelaudit.core.dataset import Dataset
-from labelaudit.core.ingest import detect_format, load_dataset
+from labelaudit.core.ingest import RoleOverrides, detect_format, load_dataset
 from labelaudit.core.noise import inject_noise, realised_noise_matrix
 from labelaudit.config import Settings
 from labelaudit.errors import Conflict, NotFound, OptionError, StorageQuotaExceeded
@@ -49,8 +49,11 @@ def check_quota(session: Session, settings: Settings, tenant: str, adding: int) 
 
 def ingest_file(db: Database, artifacts: ArtifactStore, settings: Settings, path: Path, *, sha256: str,
                 name: str, filename: str | None, format: str | None = None, label_column: str = "label",
-                labels_path: Path | None = None, tenant: str = LOCAL_TENANT) -> DatasetRecord:
+                labels_path: Path | None = None, tenant: str = LOCAL_TENANT, id_column: str | None = None,
+                roles: RoleOverrides | None = None) -> DatasetRecord:
     """Parse an uploaded file (and optional labels file) and store it as ``tenant``'s dataset.
+
+    ``id_column`` and ``roles`` (features, drop_columns, categorical, text) apply to tables.
 
     Raises :class:`~labelaudit.errors.IngestError` (nothing stored) when the file is not a valid
     dataset or breaks a limit (rows, classes, values per example), and
@@ -63,7 +66,8 @@ def ingest_file(db: Database, artifacts: ArtifactStore, settings: Settings, path
     temp_dir = settings.data_dir / "tmp"
     temp_dir.mkdir(parents=True, exist_ok=True)
     ds = load_dataset(path, format=format, label_column=label_column, labels=labels_path, folds=2,
-                      limits=settings.ingest_limits(), name=filename, temp_dir=temp_dir)
+                      limits=settings.ingest_limits(), name=filename, temp_dir=temp_dir, id_column=id_column,
+                      roles=roles)
     if not format:
         with open(path, "rb") as fh:
             format = detect_format(fh.read(4096), filename)
@@ -73,7 +77,8 @@ def ingest_file(db: Database, artifacts: ArtifactStore, settings: Settings, path
 
 
 def _nbytes(ds: Dataset) -> int:
-    return sum(int(a.nbytes) for a in (ds.labels, ds.features, ds.pred_probs, ds.true_labels) if a is not None)
+    return sum(int(a.nbytes) for a in (ds.labels, ds.features, ds.pred_probs, ds.true_labels, ds.texts)
+               if a is not None)
 
 
 def save_dataset(db: Database, artifacts: ArtifactStore, ds: Dataset, *, name: str, sha256: str | None = None,
@@ -111,7 +116,8 @@ def save_dataset(db: Database, artifacts: ArtifactStore, ds: Dataset, *, name: s
 
 
 def _meta(ds: Dataset, review: dict | None) -> dict | None:
-    meta = {k: v for k, v in (("feature_names", ds.feature_names), ("review", review)) if v}
+    """:func:`record_meta`, and a corrected dataset's lineage (``review``)."""
+    meta = {**(record_meta(ds) or {}), **({"review": review} if review else {})}
     return meta or None
 
 
@@ -141,6 +147,17 @@ def export_dataset(artifacts: ArtifactStore, settings: Settings, rec: DatasetRec
         path.unlink(missing_ok=True)
         raise
     return path
+
+
+def record_meta(ds: Dataset) -> dict | None:
+    """What a dataset record keeps besides its arrays: feature names and types, text columns, and for tables
+    the inferred schema (every column's role, type, missing share, distinct count), the id column and the rows
+    left out for want of a label."""
+    meta = {"feature_names": ds.feature_names, "feature_types": ds.feature_types, "text_names": ds.text_names,
+            **{k: ds.meta[k] for k in ("schema", "id_column", "missing_labels", "categories")
+               if ds.meta.get(k) is not None}}
+    meta = {k: v for k, v in meta.items() if v}
+    return meta or None
 
 
 def derive_noisy(db: Database, artifacts: ArtifactStore, settings: Settings, *, dataset_id: str, tenant: str | None,

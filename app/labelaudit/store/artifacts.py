@@ -199,6 +199,8 @@ class ArtifactStore:
             arrays["example_ids"] = (np.asarray(ds.example_ids).astype(str), None)
         for name, column in (ds.extra_columns or {}).items():
             arrays[EXTRA_PREFIX + name] = (np.asarray(column).astype(str), None)
+        if ds.texts is not None:
+            arrays["texts"] = (np.asarray(ds.texts).astype(str), None)
 
         def write(out) -> None:
             with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
@@ -211,8 +213,11 @@ class ArtifactStore:
         return self._stage("npz", write)
 
     def load_dataset(self, digest: str, *, class_names: list[str], modality: str,
-                     feature_names: list[str] | None = None) -> Dataset:
-        """Read back a dataset stored with :meth:`put_dataset`; ``pred_probs`` come memory-mapped (read-only)."""
+                     feature_names: list[str] | None = None, feature_types: list[str] | None = None,
+                     text_names: list[str] | None = None, meta: dict | None = None) -> Dataset:
+        """Read back a dataset stored with :meth:`put_dataset`; ``pred_probs`` come memory-mapped (read-only).
+
+        ``feature_types``, ``text_names`` and ``meta`` (schema, missing labels) come from the record."""
         path = self.path(digest, "npz")
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files if k != "pred_probs"}
@@ -225,7 +230,8 @@ class ArtifactStore:
                        true_labels=arrays.get("true_labels"), example_ids=arrays.get("example_ids"),
                        extra_columns={k[len(EXTRA_PREFIX):]: v for k, v in arrays.items()
                                       if k.startswith(EXTRA_PREFIX)} or None,
-                       feature_names=feature_names)
+                       feature_names=feature_names, feature_types=feature_types, texts=arrays.get("texts"),
+                       text_names=text_names, meta=dict(meta or {}))
 
     def size(self, digest: str, ext: str) -> int:
         """Bytes the artifact takes on disk (0 when absent)."""
@@ -251,9 +257,12 @@ def artifact_store(settings: Settings) -> ArtifactStore:
 
 def dataset_arrays(artifacts: ArtifactStore, rec: DatasetRecord) -> Dataset:
     """The stored dataset ``rec`` as a :class:`Dataset` (pred_probs memory-mapped)."""
-    names = (rec.meta or {}).get("feature_names")
+    meta = rec.meta or {}
     return artifacts.load_dataset(rec.artifact, class_names=rec.class_names, modality=rec.modality,
-                                  feature_names=names)
+                                  feature_names=meta.get("feature_names"), feature_types=meta.get("feature_types"),
+                                  text_names=meta.get("text_names"),
+                                  meta={k: meta[k] for k in ("schema", "missing_labels", "id_column", "categories")
+                                        if k in meta})
 
 
 def map_npz_member(path: Path, member: str) -> np.ndarray | None:

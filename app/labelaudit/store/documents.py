@@ -55,6 +55,8 @@ class AuditSummary(_Document):
     noise_matrix: list[list[Optional[float]]]
     joint: list[list[Optional[float]]]
     classes: list[ClassRow]
+    #: rows of a table left out for want of a label (absent from audits stored before it was counted)
+    missing_labels: Optional[dict] = None
 
 
 class Headline(_Document):

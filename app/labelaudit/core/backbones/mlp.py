@@ -6,6 +6,8 @@ import numpy as np
 from torch import nn
 
 from labelaudit.core.backbones.base import FitContext
+from labelaudit.core.backbones.encoding import encode_table
+from labelaudit.core.table_features import TableFeatures
 from labelaudit.core.backbones.training import TrainConfig, epochs_for, train_and_predict
 
 
@@ -26,6 +28,7 @@ class MLPBackbone:
     name = "mlp"
     modalities = ("tabular", "image")
     uses_torch = True
+    takes_text = False
     option_names = frozenset({"batch_size", "lr", "weight_decay", "label_smoothing", "loss", "gce_q", "hidden",
                               "dropout"})
 
@@ -34,6 +37,8 @@ class MLPBackbone:
 
     def fit_predict(self, X_train: np.ndarray, y_train: np.ndarray, X_eval: np.ndarray,
                     ctx: FitContext) -> np.ndarray:
+        if isinstance(X_train, TableFeatures):  # typed columns: one-hot, imputed with indicators
+            X_train, X_eval = encode_table(X_train, X_eval, dense=True)
         X_train = X_train.reshape(len(X_train), -1)
         X_eval = X_eval.reshape(len(X_eval), -1)
         opts = ctx.options

@@ -45,6 +45,11 @@ class BackboneOptionValues(BaseModel):
     dropout: Optional[float] = Field(None, ge=0, lt=1)
     C: Optional[float] = Field(None, gt=0)
     max_iter: Optional[int] = Field(None, ge=1, le=100_000)
+    max_leaf_nodes: Optional[int] = Field(None, ge=2, le=4_096)
+    min_samples_leaf: Optional[int] = Field(None, ge=1, le=1_000_000)
+    linear_blend: Optional[float] = Field(None, ge=0, le=1)
+    char_ngrams: Optional[bool] = None
+    l2_regularization: Optional[float] = Field(None, ge=0)
 
 
 def check_option_values(options: dict) -> None:

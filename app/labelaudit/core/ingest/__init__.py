@@ -1,6 +1,7 @@
 """Read datasets from files or bytes and validate them once, at the door.
 
-Formats: CSV and Parquet tables (feature columns and a label column), NPZ arrays
+Formats: CSV and Parquet tables and pandas DataFrames (:func:`from_dataframe`: columns of any
+type, each given a role by :mod:`.roles`, and a label column), NPZ arrays
 (``X``, ``y``, optional ``class_names``), IDX image/label pairs (as MNIST ships
 them, raw or gzip), zip archives of images in class folders, and the caller's own
 out-of-sample predicted probabilities (``pred_probs`` plus labels, as ``.npy``
@@ -22,6 +23,7 @@ from __future__ import annotations
 from labelaudit.core.ingest.archives import ZIP_METHODS
 from labelaudit.core.ingest.arrays import from_arrays, read_npz
 from labelaudit.core.ingest.detection import FORMATS, detect_format
+from labelaudit.core.ingest.frame import from_dataframe
 from labelaudit.core.ingest.idx import read_idx, read_idx_array
 from labelaudit.core.ingest.images import IMAGE_EXTENSIONS, read_image_zip
 from labelaudit.core.ingest.limits import IngestLimits
@@ -29,6 +31,7 @@ from labelaudit.core.ingest.load import load_dataset
 from labelaudit.core.ingest.npy import read_npy
 from labelaudit.core.ingest.pred_probs import PRED_PROBS_TOLERANCE, from_pred_probs, read_pred_probs
 from labelaudit.core.ingest.readers import READERS, ReadOptions
+from labelaudit.core.ingest.roles import ColumnInfo, RoleOverrides, infer_roles
 from labelaudit.core.ingest.sources import Source
 from labelaudit.core.ingest.tables import DEFAULT_LABEL_COLUMN, TRUE_LABEL_COLUMN, read_table
 from labelaudit.core.ingest.validation import validate_dataset
@@ -41,11 +44,15 @@ __all__ = [
     "READERS",
     "TRUE_LABEL_COLUMN",
     "ZIP_METHODS",
+    "ColumnInfo",
     "IngestLimits",
+    "RoleOverrides",
     "ReadOptions",
     "Source",
     "detect_format",
     "from_arrays",
+    "from_dataframe",
+    "infer_roles",
     "from_pred_probs",
     "load_dataset",
     "read_idx",

@@ -12,10 +12,15 @@ from labelaudit.core.ingest.detection import detect_format, normalise_format
 from labelaudit.core.ingest.limits import IngestLimits
 from labelaudit.core.ingest.npy import npy_header
 from labelaudit.core.ingest.readers import READERS, SEPARATE_LABELS, ReadOptions
+from labelaudit.core.ingest.roles import RoleOverrides
 from labelaudit.core.ingest.sources import Source, as_arrow_input, binary_stream, peek
 from labelaudit.core.ingest.tables import DEFAULT_LABEL_COLUMN
 from labelaudit.core.ingest.validation import validate_dataset
 from labelaudit.errors import IngestError
+from labelaudit.vocab import InputFormat
+
+#: formats whose columns have roles
+TABLE_FORMATS = frozenset({InputFormat.CSV, InputFormat.PARQUET})
 
 
 def load_dataset(
@@ -31,6 +36,7 @@ def load_dataset(
     image_size: int | None = None,
     skip_corrupt: bool = False,
     temp_dir: str | Path | None = None,
+    roles: RoleOverrides | None = None,
 ) -> Dataset:
     """Read and validate a dataset in any supported format.
 
@@ -69,6 +75,9 @@ def load_dataset(
         For pred_probs read from a path: where a converted or repaired copy is
         written (see :func:`~labelaudit.core.ingest.from_pred_probs`); default: the
         system's temporary folder.
+    roles : RoleOverrides, optional
+        For tables: columns named as features, dropped, categorical or text
+        (see :func:`~labelaudit.core.ingest.from_dataframe`).
 
     Returns
     -------
@@ -86,11 +95,16 @@ def load_dataset(
     if labels is not None and fmt not in SEPARATE_LABELS:
         raise IngestError(f"a separate labels file is only read with IDX images and pred_probs .npy files; a {fmt} "
                           "file carries its own labels", field="labels", code="unused_labels")
+    if roles is not None and roles.named() and fmt not in TABLE_FORMATS:
+        option = next(iter(roles.named()))
+        raise IngestError(f"{option} names table columns; a {fmt} file has none", field=option,
+                          code="unused_option")
     announced = _announced_rows(source, fmt, limits) if limits.max_rows is not None else None
     if announced is not None and announced > limits.max_rows:  # refused before a byte of data is parsed
         raise IngestError(f"{announced} rows; the limit is {limits.max_rows}", field="rows", code="too_many_rows")
     options = ReadOptions(labels=labels, label_column=label_column, id_column=id_column, image_size=image_size,
-                          skip_corrupt=skip_corrupt, temp_dir=temp_dir, limits=limits)
+                          skip_corrupt=skip_corrupt, temp_dir=temp_dir, limits=limits,
+                          roles=roles or RoleOverrides())
     try:
         ds = READERS[fmt](source, options)
     except MemoryError as exc:

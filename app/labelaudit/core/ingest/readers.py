@@ -16,6 +16,7 @@ from labelaudit.core.ingest.idx import read_idx
 from labelaudit.core.ingest.images import read_image_zip
 from labelaudit.core.ingest.limits import IngestLimits
 from labelaudit.core.ingest.pred_probs import read_pred_probs
+from labelaudit.core.ingest.roles import RoleOverrides
 from labelaudit.core.ingest.sources import Source, sibling_labels
 from labelaudit.core.ingest.tables import DEFAULT_LABEL_COLUMN, read_table
 from labelaudit.errors import IngestError
@@ -34,6 +35,7 @@ class ReadOptions:
     skip_corrupt: bool = False
     temp_dir: str | Path | None = None
     limits: IngestLimits = field(default_factory=IngestLimits)
+    roles: RoleOverrides = field(default_factory=RoleOverrides)
 
 
 Reader = Callable[[Source, ReadOptions], Dataset]
@@ -44,12 +46,12 @@ SEPARATE_LABELS = frozenset({InputFormat.IDX, InputFormat.PRED_PROBS})
 
 def _csv(source: Source, options: ReadOptions) -> Dataset:
     return read_table(source, format="csv", label_column=options.label_column, id_column=options.id_column,
-                      limits=options.limits)
+                      limits=options.limits, roles=options.roles)
 
 
 def _parquet(source: Source, options: ReadOptions) -> Dataset:
     return read_table(source, format="parquet", label_column=options.label_column, id_column=options.id_column,
-                      limits=options.limits)
+                      limits=options.limits, roles=options.roles)
 
 
 def _npz(source: Source, options: ReadOptions) -> Dataset:

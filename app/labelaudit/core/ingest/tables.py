@@ -1,29 +1,25 @@
-"""CSV and Parquet tables: numeric feature columns, a label column, optional true-label and id columns."""
+"""CSV and Parquet tables: feature columns of any type, a label column, optional true-label and id columns."""
 
 from __future__ import annotations
 
 import gzip
 import zlib
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
-
 from labelaudit.core.constants import DEFAULT_LABEL_COLUMN
 from labelaudit.core.dataset import Dataset
-from labelaudit.core.ingest.labels import encode_labels
+from labelaudit.core.ingest.frame import TRUE_LABEL_COLUMN, from_dataframe
 from labelaudit.core.ingest.limits import IngestLimits
 from labelaudit.core.ingest.messages import column_field, first_line, preview
 from labelaudit.core.ingest.sources import Source, as_arrow_input, binary_stream, peek
-from labelaudit.core.ingest.validation import check_finite
+from labelaudit.core.ingest.roles import DECISION_COLUMN, ORIGINAL_LABEL_COLUMN, REVIEW_COLUMNS, RoleOverrides
 from labelaudit.errors import IngestError
 
-TRUE_LABEL_COLUMN = "true_label"
-#: Columns a corrected dataset carries (the label before the review, the decision applied): not features.
-ORIGINAL_LABEL_COLUMN = "original_label"
-DECISION_COLUMN = "review_decision"
-REVIEW_COLUMNS = (ORIGINAL_LABEL_COLUMN, DECISION_COLUMN)
+__all__ = ["DECISION_COLUMN", "DEFAULT_LABEL_COLUMN", "ORIGINAL_LABEL_COLUMN", "REVIEW_COLUMNS", "TRUE_LABEL_COLUMN",
+           "read_table"]
 
 
 def read_table(
@@ -34,12 +30,14 @@ def read_table(
     id_column: str | None = None,
     true_label_column: str = TRUE_LABEL_COLUMN,
     limits: IngestLimits = IngestLimits(),
+    roles: RoleOverrides = RoleOverrides(),
 ) -> Dataset:
-    """Read a CSV or Parquet table: numeric feature columns plus a label column.
+    """Read a CSV or Parquet table: feature columns of any type plus a label column.
 
-    Labels may be strings (class names, sorted) or integers (sorted values; names
-    are their text). A ``true_label`` column, when present, holds known true labels
-    (as written by ``labelaudit inject-noise``) and is not a feature.
+    The table goes through :func:`~labelaudit.core.ingest.frame.from_dataframe`: every column gets a role
+    (numeric, boolean, categorical, text or datetime feature; identifier; ignored), missing feature values
+    are kept (NaN), rows without a label are left out and listed. A ``true_label`` column, when present,
+    holds known true labels (as written by ``labelaudit inject-noise``) and is not a feature.
 
     Parameters
     ----------
@@ -54,16 +52,19 @@ def read_table(
         The column of known true labels, when the table has it.
     limits : IngestLimits
         ``max_table_columns`` applies here, checked before the table is parsed.
+    roles : RoleOverrides
+        Columns named as features, dropped, categorical or text.
 
     Returns
     -------
     Dataset
-        A ``tabular`` dataset of float32 features.
+        A ``tabular`` dataset (see :func:`~labelaudit.core.ingest.frame.from_dataframe`).
 
     Raises
     ------
     IngestError
-        One error naming the column (or the file) at fault.
+        One error naming the column (or the file) at fault; :class:`~labelaudit.errors.ColumnProblems`
+        with every column problem at once.
     """
     import pyarrow as pa
 
@@ -86,54 +87,29 @@ def read_table(
         raise IngestError("the table has no rows", field="file", code="empty_file")
     if label_column not in names:
         raise IngestError(
-            f"no label column {label_column!r}; columns are: {preview(names)}",
+            f"no label column {label_column!r}; columns are: {preview(names)}; name it with --label-column",
             field="label_column",
             code="missing_label_column",
         )
-    if id_column is not None and id_column not in names:
-        raise IngestError(f"no id column {id_column!r}", field="id_column", code="missing_column")
+    _check_label_type(table.column(label_column).type, column_field(names, label_column))
+    frame = table.to_pandas(types_mapper=None, strings_to_categorical=False)
+    ds = from_dataframe(frame, label_column, id_column=id_column, features=roles.features,
+                        drop_columns=roles.drop_columns, categorical=roles.categorical, text=roles.text,
+                        true_label_column=true_label_column)
+    return replace(ds, meta={**ds.meta, "format": format})
 
-    raw_true = table.column(true_label_column) if true_label_column in names else None
-    labels, true_labels, class_names = encode_labels(table.column(label_column), raw_true,
-                                                     field=column_field(names, label_column),
-                                                     true_field=TRUE_LABEL_COLUMN, strict=False)
 
-    skip = {label_column, true_label_column, id_column, *REVIEW_COLUMNS}
-    feature_names = [c for c in names if c not in skip]
-    if not feature_names:
-        raise IngestError("the table has no feature columns besides the label", field="features",
-                          code="missing_features")
-    columns = []
-    for col in feature_names:
-        arr = table.column(col)
-        t = arr.type
-        if not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t) or pa.types.is_null(t)):
-            raise IngestError(
-                f"column {col!r} is not numeric ({t}); features must be numbers",
-                field=column_field(names, col),
-                code="non_numeric_feature",
-            )
-        if arr.null_count:
-            raise IngestError(f"column {col!r} has {arr.null_count} missing values", field=column_field(names, col),
-                              code="missing_values")
-        with np.errstate(over="ignore"):  # values beyond float32 become inf, which check_finite names
-            columns.append(arr.to_numpy(zero_copy_only=False).astype(np.float32, copy=False))
-    features = np.column_stack(columns).astype(np.float32, copy=False)
-    check_finite(features, feature_names)
+def _check_label_type(t, field: str) -> None:
+    """Labels are class names (text) or class ids (numbers); nested, binary and temporal columns are not."""
+    import pyarrow as pa
 
-    example_ids = None
-    if id_column is not None:
-        example_ids = np.asarray(table.column(id_column).to_pylist(), dtype=object).astype(str)
-    return Dataset(
-        labels=labels,
-        class_names=class_names,
-        modality="tabular",
-        features=features,
-        true_labels=true_labels,
-        feature_names=feature_names,
-        example_ids=example_ids,
-        meta={"format": format, "label_column": label_column},
-    )
+    value = t.value_type if pa.types.is_dictionary(t) else t
+    is_text = pa.types.is_string(value) or pa.types.is_large_string(value) or (
+        hasattr(pa.types, "is_string_view") and pa.types.is_string_view(value))
+    if not (is_text or pa.types.is_integer(value) or pa.types.is_floating(value) or pa.types.is_boolean(value)
+            or pa.types.is_null(value)):
+        raise IngestError(f"the label column is of type {t}; labels must be class names (text) or class ids "
+                          "(integers)", field=field, code="invalid_labels")
 
 
 def _read_arrow_table(source: Source, format: str, max_columns: int):

@@ -27,7 +27,21 @@
         dataset.review.audit_id), ` (${num(dataset.review.decisions_applied)} decisions applied: ${num(dataset.review.relabelled)} relabelled, ` +
         `${num(dataset.review.excluded)} excluded) · `, el("a", { id: "compare-before", href:
         `/dashboard/compare?base=${dataset.review.audit_id}&other=${auditId}` }, "compare before / after")] : []));
+    showColumns();
     follow();
+  }
+
+  // A table's schema: every column's role and type, and the rows left out for want of a label.
+  function showColumns() {
+    if (!dataset.columns) return;
+    $("columns-section").hidden = false;
+    const missing = dataset.missing_labels && dataset.missing_labels.count;
+    $("columns-note").textContent = (dataset.id_column ? `Examples keyed by ${dataset.id_column}. ` : "")
+      + (missing ? `${num(missing)} rows with no label were left out.` : "");
+    $("columns-table").querySelector("tbody").replaceChildren(...dataset.columns.map(c =>
+      el("tr", {}, el("td", {}, c.name), el("td", {}, c.role), el("td", {}, c.type),
+        el("td", { class: "num" }, pct(c.missing_share, 0)), el("td", { class: "num" }, num(c.distinct)),
+        el("td", { class: "muted" }, c.reason))));
   }
 
   // Poll while queued or running; show results once done.
@@ -202,6 +216,11 @@
     if (ex.image_url) {
       visual = el("img", { class: "big", id: "example-image", alt: `example ${ex.index}`, width: 224, height: 224 });
       setImage(visual, ex.image_url + "?size=224");
+    } else if (ex.fields) {  // a table: its columns as read, text included
+      visual = el("table", { class: "grid", id: "example-features" },
+        el("tbody", {}, Object.entries(ex.fields).map(([k, v]) =>
+          el("tr", {}, el("td", {}, k), el("td", { class: typeof v === "number" ? "num" : "" },
+            v === null ? "–" : typeof v === "number" ? fixed(v, 4) : String(v))))));
     } else if (ex.features) {
       const n = Math.min(ex.features.length, 40);
       visual = el("table", { class: "grid mono", id: "example-features" },

@@ -1,0 +1,17 @@
+"""How many threads scikit-learn's native code (OpenMP, BLAS) may use for one fold's model."""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+
+from labelaudit.core.constants import SINGLE_THREAD_ROWS
+
+
+def fold_threads(n_train: int):
+    """A context limiting OpenMP and BLAS to one thread for a fold of fewer than
+    :data:`~labelaudit.core.constants.SINGLE_THREAD_ROWS` training rows (else no limit)."""
+    if n_train >= SINGLE_THREAD_ROWS:
+        return nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1)
