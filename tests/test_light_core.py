@@ -77,7 +77,7 @@ from sklearn.datasets import load_digits
 d = load_digits(as_frame=True)
 df = d.frame.rename(columns={"target": "digit"})
 result = labelaudit.audit(df, label="digit", folds=3, progress=False)
-assert len(result.issues) == len(df) and result.summary["backbone"] == "logreg", result.summary["backbone"]
+assert len(result.issues) == len(df) and result.summary["backbone"] == "gbt", result.summary["backbone"]
 heavy = [m for m in ("torch", "fastapi", "sqlalchemy", "uvicorn", "ray") if m in sys.modules]
 assert not heavy, heavy
 try:

@@ -45,6 +45,29 @@ def test_the_service_and_the_notebook_give_the_same_rows_by_index(live_server, f
     assert np.allclose(remote["quality_score"], local["quality_score"], atol=1e-6)
 
 
+def test_a_table_as_it_comes_gives_the_same_rows_by_index_here_and_on_the_service(live_server):
+    """Strings, missing values, blank labels and an id column: the service leaves out the same rows."""
+    from labelaudit.notebook import audit
+    from tests.tables import penguins_like
+
+    df = penguins_like(120, seed=4)
+    df.index = pd.Index([f"bird-{i}" for i in range(120)])[::-1]
+    local = audit(df, label="species", folds=3, progress=False).issues
+    with labelaudit.Client(live_server) as client:
+        remote = client.audit(df, label="species", folds=3, progress=False)
+    assert remote.dataset["missing_labels"]["count"] == 4 and len(local) == 116
+    assert list(remote.issues.index) == list(local.index)
+    assert remote.issues["given_label"].tolist() == local["given_label"].tolist()
+    assert np.allclose(remote.issues["quality_score"], local["quality_score"], atol=1e-6)
+    by_id = client_audit_by_id(live_server, df)
+    assert set(by_id.index) == set(df.loc[local.index, "id"])
+
+
+def client_audit_by_id(url: str, df: pd.DataFrame) -> pd.DataFrame:
+    with labelaudit.Client(url) as client:
+        return client.audit(df, label="species", id="id", folds=3, progress=False).issues
+
+
 def test_lower_level_calls_and_typed_errors(live_server):
     X, y = digits_arrays(200)
     with labelaudit.Client(live_server, timeout=30) as client:

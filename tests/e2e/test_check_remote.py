@@ -37,6 +37,27 @@ def test_remote_check_matches_local_and_applies_policy(live_server, digits_csv, 
     assert "0 issues not in the baseline" in proc.stdout
 
 
+def test_remote_check_with_an_id_column_flags_the_same_ids_as_local(live_server, tmp_path):
+    """A table as it comes (strings, missing values, blank labels) keyed by its id column: the gate flags
+    the same examples, by id, here and on the server, even when the server gets the rows in another order."""
+    from tests.tables import penguins_like
+
+    df = penguins_like(150, seed=5)
+    df.loc[df.index[:20], "species"] = df["species"].iloc[20:40].to_numpy()  # wrong labels to find
+    table, shuffled = tmp_path / "penguins.csv", tmp_path / "shuffled.csv"
+    df.to_csv(table, index=False)
+    df.sample(frac=1.0, random_state=1).to_csv(shuffled, index=False)
+    local = tmp_path / "local.json"
+    args = ("--label-column", "species", "--id-column", "id", "--folds", "3", "--seed", "2", "--max-issue-rate", "1.0", "-q")
+    assert run("check", table, *args, "--json", local, cwd=tmp_path).returncode == 0
+    remote = tmp_path / "remote.json"
+    proc = run("check", shuffled, *args, "--server", live_server, "--json", remote, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    flagged = lambda d: sorted(r["example_key"] for r in json.loads(d.read_text())["issues"] if r["is_issue"])  # noqa: E731
+    assert flagged(local) and flagged(remote) == flagged(local)
+    assert all(key.startswith("id:P") for key in flagged(local))
+
+
 def test_remote_check_unreachable_server_exits_3(digits_csv, tmp_path):
     proc = run("check", digits_csv, "--fast", "--server", "http://127.0.0.1:9", cwd=tmp_path)
     assert proc.returncode == 3, proc.stdout + proc.stderr

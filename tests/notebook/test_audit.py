@@ -126,3 +126,19 @@ def test_inject_noise_flips_exact_counts_and_keeps_every_other_column(penguin_li
     with pytest.raises(IngestError) as info:
         inject_noise(noisy, label="digit")
     assert info.value.field == "true_label"
+
+
+def test_a_table_as_it_comes_strings_missing_values_blank_labels_and_ids():
+    from tests.tables import penguins_like
+
+    df = penguins_like(150, seed=2)
+    df.index = pd.Index([f"bird-{i}" for i in range(150)], name="bird")
+    result = audit(df, label="species", folds=3, progress=False)
+    issues = result.issues
+    blank = df["species"].isna() | df["species"].map(lambda v: isinstance(v, str) and not v.strip())
+    assert set(issues.index) == set(df.index[~blank]) and issues.index.name == "bird"
+    assert (issues["given_label"] == df.loc[issues.index, "species"]).all()
+    assert result.summary["backbone"] == "gbt" and result.summary["num_classes"] == 3
+    assert result.result.dataset.meta["missing_labels"]["count"] == int(blank.sum())
+    narrowed = audit(df, label="species", folds=3, features=["bill_length_mm", "flipper_length_mm"], progress=False)
+    assert narrowed.result.dataset.features.shape[1] == 2

@@ -237,18 +237,28 @@ class Client:
 
     # -- the whole round trip --------------------------------------------------------------------------
 
-    def audit(self, data, *, label: str = "label", progress: bool = True, timeout: float = 3600.0,
+    def audit(self, data, *, label: str = "label", id: str | None = None, features: list[str] | None = None,
+              drop_columns: list[str] | None = None, categorical: list[str] | None = None,
+              text: list[str] | None = None, progress: bool = True, timeout: float = 3600.0,
               **options: Any) -> RemoteAudit:
-        """Upload ``data`` (see :meth:`upload`), audit it, wait (with a progress bar unless ``progress=False``)
-        and fetch every row: a :class:`RemoteAudit` whose ``.issues`` DataFrame is keyed like ``data``."""
+        """Upload ``data`` (see :meth:`upload`; ``id`` and the column roles go with it, as in
+        :func:`labelaudit.audit`), audit it with ``options`` (``backbone``, ``folds``, ``seed``, ...), wait (with
+        a progress bar unless ``progress=False``) and fetch every row: a :class:`RemoteAudit` whose ``.issues``
+        DataFrame is keyed like ``data`` (its index, or the ``id`` column)."""
         from labelaudit.client.progress import ProgressBar
 
         with ProgressBar(enabled=progress) as bar:
-            dataset = self.upload(data, label=label, progress=bar.upload)
+            dataset = self.upload(data, label=label, progress=bar.upload, id_column=id, features=features,
+                                  drop_columns=drop_columns, categorical=categorical, text=text)
             audit = self.create_audit(dataset["id"], **options)
             state = self.wait(audit["id"], timeout=timeout, progress=bar.poll)
         rows = list(self.iter_issues(audit["id"]))
-        return RemoteAudit(audit=state, dataset=dataset, rows=rows, index=getattr(data, "index", None))
+        index = getattr(data, "index", None)
+        if id is not None and index is not None:
+            index = data[id].to_numpy()
+        return RemoteAudit(audit=state, dataset=dataset, rows=rows, index=index,
+                           label_values=data[label] if index is not None and label in getattr(data, "columns", ())
+                           else None)
 
     # -- plumbing --------------------------------------------------------------------------------------
 

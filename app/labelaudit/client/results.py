@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 #: The columns of :attr:`RemoteAudit.issues`, in order (class names where the labels were names).
@@ -22,6 +23,8 @@ class RemoteAudit:
     dataset: dict
     rows: list[dict]
     index: Any = field(default=None, repr=False)
+    #: the uploaded DataFrame's label column: which of its rows the server left out for want of a label
+    label_values: Any = field(default=None, repr=False)
 
     @property
     def id(self) -> str:
@@ -56,5 +59,22 @@ class RemoteAudit:
 
     def _key(self, row: dict):
         if self.index is not None:
-            return self.index[row["index"]]
+            return self.index[self._kept[row["index"]]]
         return row["example_id"] if row.get("example_id") is not None else row["index"]
+
+    @cached_property
+    def _kept(self):
+        """Positions in the uploaded DataFrame of the dataset's rows (rows without a label were left out)."""
+        import numpy as np
+
+        total = len(self.index)
+        missing = self.dataset.get("missing_labels") or {}
+        listed = missing.get("rows") or []
+        if missing.get("count", 0) == len(listed):
+            return np.delete(np.arange(total), np.asarray(listed, dtype=np.int64))
+        # more rows without a label than the record lists: the same rule here (None, NaN, blank text)
+        values = self.label_values
+        blank = values.isna().to_numpy() | values.map(lambda v: isinstance(v, str) and not v.strip()).to_numpy()
+        if int(blank.sum()) != missing.get("count"):
+            raise ValueError("cannot tell which rows the server left out for want of a label")
+        return np.flatnonzero(~blank)

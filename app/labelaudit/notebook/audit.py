@@ -13,6 +13,7 @@ from labelaudit.core.constants import (
     DEFAULT_RANK_METHOD,
     DEFAULT_SEED,
 )
+from labelaudit.core.ingest import RoleOverrides
 from labelaudit.core.pipeline import AuditOptions, run_audit
 from labelaudit.notebook.inputs import audit_input
 from labelaudit.notebook.progress import AuditProgressBar
@@ -36,6 +37,10 @@ def audit(
     rank_method: str = DEFAULT_RANK_METHOD,
     filter_by: str = DEFAULT_FILTER_BY,
     backbone_options: dict | None = None,
+    features: list[str] | None = None,
+    drop_columns: list[str] | None = None,
+    categorical: list[str] | None = None,
+    text: list[str] | None = None,
     progress: bool = True,
 ) -> AuditResult:
     """Find the label issues of a dataset: cross-validated probabilities, then confident learning.
@@ -73,6 +78,10 @@ def audit(
         cleanlab's label-quality score and issue filter.
     backbone_options : dict, optional
         Options of the chosen backbone (for example ``{"C": 0.5}`` for ``logreg``).
+    features, drop_columns, categorical, text : list of str, optional
+        A table's column roles, where inference needs help: the only feature columns; columns left out;
+        columns read as categories; columns read as free text. Identifiers (unique per row: ``id``,
+        ``*_id``, uuids, integer sequences) are never features and key the rows when ``id`` is not given.
     progress : bool
         Show a progress bar (in Jupyter or on a terminal); ``False`` prints nothing.
 
@@ -96,8 +105,11 @@ def audit(
     """
     options = AuditOptions(backbone=backbone, folds=folds, epochs=epochs, seed=seed, device=device,
                            rank_method=rank_method, filter_by=filter_by, backbone_options=dict(backbone_options or {}))
+    named = {k: tuple(v) for k, v in (("features", features), ("drop_columns", drop_columns),
+                                       ("categorical", categorical), ("text", text)) if v}
+    roles = RoleOverrides(**named) if named else None
     prepared = audit_input(data, label=label, id=id, labels=labels, pred_probs=pred_probs, class_names=class_names,
-                           format=format, folds=folds)
+                           format=format, folds=folds, roles=roles)
     with AuditProgressBar(enabled=progress) as bar:
         result = run_audit(prepared.dataset, options, progress=bar)
     return AuditResult(result, index=prepared.index)

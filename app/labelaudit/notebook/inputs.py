@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from labelaudit.core.dataset import Dataset
-from labelaudit.core.ingest import from_arrays, from_pred_probs, load_dataset, validate_dataset
+from labelaudit.core.ingest import RoleOverrides, from_arrays, from_pred_probs, load_dataset, validate_dataset
 from labelaudit.errors import IngestError
 
 
@@ -25,7 +25,7 @@ class AuditInput:
 
 
 def audit_input(data, *, label: str, id: str | None, labels, pred_probs, class_names, format: str | None,
-                folds: int) -> AuditInput:
+                folds: int, roles: RoleOverrides | None = None) -> AuditInput:
     """Turn ``data`` (a DataFrame, a path, ``(X, y)``, or ``pred_probs`` with ``labels``) into an :class:`AuditInput`.
 
     Raises
@@ -43,10 +43,10 @@ def audit_input(data, *, label: str, id: str | None, labels, pred_probs, class_n
         ds = from_pred_probs(np.asarray(pred_probs), _values(labels), class_names=class_names)
         return AuditInput(validate_dataset(ds, folds=folds), index=getattr(labels, "index", None))
     if _is_frame(data):
-        return _frame_input(data, label=label, id=id, folds=folds)
+        return _frame_input(data, label=label, id=id, folds=folds, roles=roles)
     if isinstance(data, (str, PathLike)):
-        ds = load_dataset(data, format=format, label_column=label, id_column=id, folds=folds)
-        return AuditInput(ds, index=ds.example_ids, name=str(data))
+        ds = load_dataset(data, format=format, label_column=label, id_column=id, folds=folds, roles=roles)
+        return AuditInput(ds, index=_kept(ds, None), name=str(data))
     if isinstance(data, tuple) and len(data) == 2:
         X, y = data
         ds = from_arrays(_values(X), _values(y), class_names=class_names)
@@ -58,7 +58,7 @@ def audit_input(data, *, label: str, id: str | None, labels, pred_probs, class_n
                     f"or pass pred_probs= with labels= (got {type(data).__name__})")
 
 
-def _frame_input(df, *, label: str, id: str | None, folds: int) -> AuditInput:
+def _frame_input(df, *, label: str, id: str | None, folds: int, roles: RoleOverrides | None) -> AuditInput:
     """A DataFrame goes through the Parquet reader: the same column checks and encodings as a file upload."""
     if label not in df.columns:
         raise IngestError(f"no label column {label!r}; {_label_candidates(df)}", field="label",
@@ -73,9 +73,28 @@ def _frame_input(df, *, label: str, id: str | None, folds: int) -> AuditInput:
     except (ValueError, TypeError) as exc:  # pyarrow's ArrowInvalid/ArrowTypeError derive from these
         raise IngestError(f"the DataFrame cannot be read as a table: {str(exc).splitlines()[0]}", field="data",
                           code="unreadable_table") from exc
-    ds = load_dataset(buffer.getvalue(), format="parquet", label_column=label, id_column=id, folds=folds)
-    index = df[id].to_numpy() if id is not None else df.index
-    return AuditInput(ds, index=index)
+    ds = load_dataset(buffer.getvalue(), format="parquet", label_column=label, id_column=id, folds=folds,
+                      roles=roles)
+    index = pd_index(df[id].to_numpy() if id is not None else df.index)
+    return AuditInput(ds, index=_kept(ds, index))
+
+
+def pd_index(values):
+    import pandas as pd
+
+    return values if isinstance(values, pd.Index) else pd.Index(values)
+
+
+def _kept(ds: Dataset, index):
+    """The input's keys of the dataset's rows: rows without a label were left out of the dataset."""
+    kept = ds.meta.get("kept_rows")
+    if kept is None:
+        return index
+    if index is None:  # a file: its row numbers
+        import pandas as pd
+
+        return pd.Index(np.asarray(kept))
+    return index[np.asarray(kept)]
 
 
 def _label_candidates(df) -> str:
