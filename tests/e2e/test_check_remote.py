@@ -48,7 +48,8 @@ def test_remote_check_with_an_id_column_flags_the_same_ids_as_local(live_server,
     df.to_csv(table, index=False)
     df.sample(frac=1.0, random_state=1).to_csv(shuffled, index=False)
     local = tmp_path / "local.json"
-    args = ("--label-column", "species", "--id-column", "id", "--folds", "3", "--seed", "2", "--max-issue-rate", "1.0", "-q")
+    args = ("--label-column", "species", "--id-column", "id", "--folds", "3", "--seed", "2",
+            "--max-issue-rate", "1.0", "-q")
     assert run("check", table, *args, "--json", local, cwd=tmp_path).returncode == 0
     remote = tmp_path / "remote.json"
     proc = run("check", shuffled, *args, "--server", live_server, "--json", remote, cwd=tmp_path)
