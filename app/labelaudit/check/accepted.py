@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-
-from labelaudit.errors import OptionError
 
 
 def load_kept(path: Path) -> tuple[set[str], set[int]]:
@@ -15,15 +12,9 @@ def load_kept(path: Path) -> tuple[set[str], set[int]]:
     (``{"items": [...]}``), or a plain list of ``{key | index, decision}``. A server's
     positional key (``<dataset id>/row:<i>``, for pred_probs datasets) matches ``row:<i>``.
     """
-    try:
-        doc = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise OptionError(f"decisions file not found: {path}", field="decisions") from None
-    except (OSError, ValueError) as exc:
-        raise OptionError(f"decisions file {path} is not valid JSON: {exc}", field="decisions") from None
-    items = doc.get("items", doc.get("decisions")) if isinstance(doc, dict) else doc
-    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        raise OptionError(f"decisions file {path} holds no list of decisions", field="decisions")
+    from labelaudit.core.review import decision_items
+
+    items = decision_items(path)
     keys: set[str] = set()
     indices: set[int] = set()
     for item in items:

@@ -156,6 +156,14 @@ def read_decisions_file(path: Path, class_names: list[str]) -> tuple[dict[str, D
     with such a list under ``items`` or ``decisions`` (what ``GET /v1/audits/{id}/decisions``
     and ``Client.decisions`` give). Undone entries (``decision`` null) are skipped.
     """
+    return parse_decisions(decision_items(path), class_names)
+
+
+def decision_items(path: Path) -> list[dict]:
+    """The entries of a decisions JSON file: a list of objects, or such a list under ``items`` or ``decisions``.
+
+    Raises :class:`OptionError` (field ``decisions``) for a missing file, bad JSON or no such list.
+    """
     try:
         doc = json.loads(Path(path).read_text())
     except FileNotFoundError:
@@ -163,9 +171,9 @@ def read_decisions_file(path: Path, class_names: list[str]) -> tuple[dict[str, D
     except (OSError, ValueError) as exc:
         raise OptionError(f"decisions file {path} is not valid JSON: {exc}", field="decisions") from None
     items = doc.get("items", doc.get("decisions")) if isinstance(doc, dict) else doc
-    if not isinstance(items, list):
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
         raise OptionError(f"decisions file {path} holds no list of decisions", field="decisions")
-    return parse_decisions(items, class_names)
+    return items
 
 
 def parse_decisions(items: Iterable, class_names: list[str]) -> tuple[dict[str, Decision], dict[int, Decision]]:

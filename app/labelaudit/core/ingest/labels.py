@@ -176,11 +176,11 @@ def _as_array(labels, field: str, noun: str) -> np.ndarray:
         return np.asarray(labels)
     if labels.null_count:
         raise IngestError(f"{labels.null_count} rows have no {noun}", field=field, code="missing_values")
-    _check_column_type(labels.type, field)
+    check_label_column_type(labels.type, field)
     return labels.to_numpy(zero_copy_only=False)
 
 
-def _check_column_type(t, field: str) -> None:
+def check_label_column_type(t, field: str) -> None:
     """Labels are class names (text) or class ids (numbers); nested, binary and temporal columns are not."""
     import pyarrow as pa
 

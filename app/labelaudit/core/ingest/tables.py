@@ -12,6 +12,7 @@ from typing import Literal
 from labelaudit.core.constants import DEFAULT_LABEL_COLUMN
 from labelaudit.core.dataset import Dataset
 from labelaudit.core.ingest.frame import TRUE_LABEL_COLUMN, from_dataframe
+from labelaudit.core.ingest.labels import check_label_column_type
 from labelaudit.core.ingest.limits import IngestLimits
 from labelaudit.core.ingest.messages import column_field, first_line, preview
 from labelaudit.core.ingest.sources import Source, as_arrow_input, binary_stream, peek
@@ -91,25 +92,13 @@ def read_table(
             field="label_column",
             code="missing_label_column",
         )
-    _check_label_type(table.column(label_column).type, column_field(names, label_column))
+    check_label_column_type(table.column(label_column).type, column_field(names, label_column))
     frame = table.to_pandas(types_mapper=None, strings_to_categorical=False)
     ds = from_dataframe(frame, label_column, id_column=id_column, features=roles.features,
                         drop_columns=roles.drop_columns, categorical=roles.categorical, text=roles.text,
                         true_label_column=true_label_column)
     return replace(ds, meta={**ds.meta, "format": format})
 
-
-def _check_label_type(t, field: str) -> None:
-    """Labels are class names (text) or class ids (numbers); nested, binary and temporal columns are not."""
-    import pyarrow as pa
-
-    value = t.value_type if pa.types.is_dictionary(t) else t
-    is_text = pa.types.is_string(value) or pa.types.is_large_string(value) or (
-        hasattr(pa.types, "is_string_view") and pa.types.is_string_view(value))
-    if not (is_text or pa.types.is_integer(value) or pa.types.is_floating(value) or pa.types.is_boolean(value)
-            or pa.types.is_null(value)):
-        raise IngestError(f"the label column is of type {t}; labels must be class names (text) or class ids "
-                          "(integers)", field=field, code="invalid_labels")
 
 
 def _read_arrow_table(source: Source, format: str, max_columns: int):
