@@ -115,3 +115,28 @@ def test_what_needs_an_extra_says_which(core_env, tmp_path, args, extra):
     ran = _run([core_env / "bin" / "labelaudit", *[a.format(**paths) for a in args]])
     assert ran.returncode == 2, (ran.stdout, ran.stderr)
     assert f'pip install "labelaudit[{extra}]"' in ran.stderr and "Traceback" not in ran.stderr
+
+
+def test_penguins_in_a_notebook_and_through_the_client_give_the_same_rows(core_env, live_server, tmp_path):
+    """The notebook issue's test, in the core's fresh venv from a folder holding an ``app.py``: the real
+    penguins table as pandas writes it (its unnamed index, strings, missing values, and three blank labels
+    added), audited here and by a running service, rows keyed by the DataFrame's index alike."""
+    palmerpenguins = pytest.importorskip("palmerpenguins")
+    df = palmerpenguins.load_penguins()
+    df.loc[[3, 50, 200], "species"] = ["", None, "  "]
+    df.to_csv(tmp_path / "penguins.csv")
+    (tmp_path / "app.py").write_text("raise SystemExit('a stray app.py must not be imported')\n")
+    code = f"""
+import pandas as pd
+import labelaudit
+df = pd.read_csv("penguins.csv")
+local = labelaudit.audit(df, label="species", progress=False).issues
+remote = labelaudit.Client({live_server!r}).audit(df, label="species", progress=False).issues
+assert list(remote.index) == list(local.index)
+assert remote["given_label"].tolist() == local["given_label"].tolist()
+assert set(local.index) == set(df.index) - {{3, 50, 200}}
+print("ROWS", len(local), int(local["is_issue"].sum()))
+"""
+    ran = _run([core_env / "bin" / "python", "-c", code], cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    assert "ROWS 341" in ran.stdout
