@@ -59,12 +59,15 @@ def cleanlab_defaults(labels: np.ndarray, pred_probs: np.ndarray) -> tuple[np.nd
 
 
 def row(name: str, label: str, runs: list[dict], base: dict | None) -> str:
-    """A Markdown table row of the mean AP, F1 and seconds over ``runs``, with ratios to ``base``."""
-    m = {k: float(np.mean([r[k] for r in runs])) for k in ("average_precision", "f1", "seconds")}
+    """A Markdown table row of the mean (± standard deviation across seeds) AP and F1 and the mean seconds
+    over ``runs``, with ratios of the means to ``base``."""
+    m = means(runs)
+    sd = {k: float(np.std([r[k] for r in runs])) for k in ("average_precision", "f1")}
     ap = f"{m['average_precision'] / base['average_precision']:.2f}x" if base else "-"
     f1 = f"{m['f1'] / base['f1']:.2f}x" if base and base["f1"] else "-"
     t = f"{m['seconds'] / base['seconds']:.2f}x" if base else "-"
-    return f"| {name} | {label} | {m['average_precision']:.3f} | {m['f1']:.3f} | {m['seconds']:.1f} | {ap} | {f1} | {t} |"
+    return (f"| {name} | {label} | {m['average_precision']:.3f} ± {sd['average_precision']:.3f} | "
+            f"{m['f1']:.3f} ± {sd['f1']:.3f} | {m['seconds']:.1f} | {ap} | {f1} | {t} |")
 
 
 def means(runs: list[dict]) -> dict:

@@ -94,7 +94,7 @@ def main() -> None:
     parser.add_argument("--markdown", type=Path, help="Also write the table here.")
     args = parser.parse_args()
 
-    lines = ["| data | method | AP | F1 | seconds | AP ratio | F1 ratio | time ratio |",
+    lines = ["| data | method | AP (± sd over seeds) | F1 (± sd) | seconds | AP ratio | F1 ratio | time ratio |",
              "|---|---|---|---|---|---|---|---|"]
     notes = []
     for name in args.tables:

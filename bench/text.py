@@ -86,7 +86,7 @@ def main() -> None:
             print(f"  seed {seed} {who:8s} AP {r['average_precision']:.3f} F1 {r['f1']:.3f} {r['seconds']:.1f}s",
                   flush=True)
     base = means(runs["baseline"])
-    lines = ["| data | method | AP | F1 | seconds | AP ratio | F1 ratio | time ratio |",
+    lines = ["| data | method | AP (± sd over seeds) | F1 (± sd) | seconds | AP ratio | F1 ratio | time ratio |",
              "|---|---|---|---|---|---|---|---|",
              row("fine_foods", "baseline: TF-IDF + LogisticRegression, cleanlab defaults", runs["baseline"], None),
              row("fine_foods", f"labelaudit auto ({runs['ours'][0]['backbone']})", runs["ours"], base)]
