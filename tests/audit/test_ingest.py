@@ -318,3 +318,13 @@ def test_too_many_rows_is_refused_from_the_header_before_reading(tmp_path, monke
     with pytest.raises(IngestError) as info:  # CSV states no row count: refused after parsing, the same way
         load_dataset(csv, folds=2, limits=IngestLimits(max_rows=20))
     assert (info.value.code, info.value.message) == ("too_many_rows", "50 rows; the limit is 20")
+
+
+def test_text_labels_in_an_object_array_with_class_names():
+    """pandas hands text labels over as an object array; class_names given beside them are not ids."""
+    from labelaudit.core.ingest import from_arrays
+
+    X = np.arange(40, dtype=float).reshape(20, 2)
+    y = np.array(["cat", "dog"] * 10, dtype=object)
+    ds = from_arrays(X, y, class_names=["cat", "dog"], true_labels=np.array(["dog"] * 20, dtype=object))
+    assert ds.class_names == ["cat", "dog"] and ds.labels[:2].tolist() == [0, 1] and set(ds.true_labels) == {1}

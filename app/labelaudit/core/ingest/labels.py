@@ -63,7 +63,7 @@ def encode_labels(labels, true_labels=None, *, class_names=None, field: str = "y
     true = None
     if true_labels is not None:
         true = label_values(_as_array(true_labels, true_field, "true label"), true_field)
-    if strict and y.dtype.kind in "US":
+    if strict and values.dtype.kind in "US":  # text labels, object arrays of str included
         classes, ids = np.unique(values, return_inverse=True)
         names = [str(c) for c in classes]
         return ids.astype(np.int64), _ids_of_names(true, names, true_field), names

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 def column_field(names: list[str], name: str) -> str:
     """The ``field`` naming a column: its name, or its position when the name is blank."""
@@ -14,7 +16,14 @@ def preview(items: list[str], limit: int = 12) -> str:
     return shown + (f", ... ({len(items)} in all)" if len(items) > limit else "")
 
 
+#: an object's default repr inside a library's message
+_REPR = re.compile(r"\s*<[\w.]+(?: [^<>]*)?>")
+
+
 def first_line(exc: BaseException) -> str:
-    """The first line of an exception's message (its type's name when it has none)."""
+    """The first line of an exception's message (its type's name when it has none), without the reprs of
+    objects that libraries put in (``<zipfile.ZipExtFile name='a.png' mode='r'>``: a memory address or a
+    stream's repr says nothing to the user)."""
     text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    line = text[0] if text else type(exc).__name__
+    return _REPR.sub("", line).rstrip(" :") or type(exc).__name__
