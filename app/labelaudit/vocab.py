@@ -45,11 +45,13 @@ class InputFormat(StrEnum):
 
 
 class NoiseKind(StrEnum):
-    """Label-permutation noise: a fixed pairing of classes, uniform over the others, or a given matrix."""
+    """Label noise: a fixed pairing of classes, uniform over the others, a given matrix, or instance-dependent
+    (the ambiguous examples, to the classes they resemble)."""
 
     PAIRWISE = "pairwise"
     SYMMETRIC = "symmetric"
     MATRIX = "matrix"
+    INSTANCE = "instance"
 
 
 class Device(StrEnum):

@@ -49,6 +49,17 @@ def test_noise_derives_a_dataset_with_true_labels(client):
     assert 0.1 < child["noise"]["num_flipped"] / 200 < 0.3
 
 
+def test_instance_noise_is_judged_by_a_quick_model(client):
+    parent = upload(client, csv_bytes(200)).json()
+    r = client.post(f"/v1/datasets/{parent['id']}/noise", json={"kind": "instance", "rate": 0.1, "seed": 2})
+    assert r.status_code == 201, r.text
+    noise = r.json()["noise"]
+    assert noise["kind"] == "instance" and noise["num_flipped"] == sum(
+        round(0.1 * n) for n in np.bincount([int(line.rsplit(b",", 1)[1]) for line in csv_bytes(200).splitlines()[1:]]))
+    again = client.post(f"/v1/datasets/{parent['id']}/noise", json={"kind": "instance", "rate": 0.1, "seed": 2})
+    assert again.json()["noise"]["noise_matrix"] == noise["noise_matrix"]  # seeded, model included
+
+
 def test_noise_bad_options_are_422_with_fields(client):
     parent = upload(client, csv_bytes(100)).json()
     r = client.post(f"/v1/datasets/{parent['id']}/noise", json={"kind": "weird", "rate": 2})

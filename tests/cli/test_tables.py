@@ -122,6 +122,20 @@ def test_inject_noise_on_a_mixed_table_keeps_every_other_column(tmp_path, suffix
     assert "Against the known true labels" in proc.stdout
 
 
+def test_instance_noise_flips_the_hard_rows_of_a_mixed_table(tmp_path):
+    df = penguins_like(150, seed=3, blank_labels=0)
+    source, output = tmp_path / "in.csv", tmp_path / "out.csv"
+    df.to_csv(source, index=False)
+    proc = run("inject-noise", source, output, "--label-column", "species", "--kind", "instance", "--rate", "0.1",
+               "--seed", "1")
+    assert proc.returncode == 0, proc.stderr
+    out = pd.read_csv(output)
+    flipped = out["species"] != out["true_label"]
+    assert flipped.sum() == sum(round(0.1 * n) for n in df["species"].value_counts())
+    pd.testing.assert_frame_equal(out.drop(columns=["species", "true_label"]),
+                                  pd.read_csv(source).drop(columns="species"))
+
+
 def test_check_takes_column_roles(penguins_csv):
     proc = run("check", penguins_csv, "--label-column", "species", "--fast", "--drop-columns", "island", "-q")
     assert proc.returncode == 0, proc.stderr

@@ -142,3 +142,15 @@ def test_a_table_as_it_comes_strings_missing_values_blank_labels_and_ids():
     assert result.result.dataset.meta["missing_labels"]["count"] == int(blank.sum())
     narrowed = audit(df, label="species", folds=3, features=["bill_length_mm", "flipper_length_mm"], progress=False)
     assert narrowed.result.dataset.features.shape[1] == 2
+
+
+def test_instance_noise_on_a_dataframe():
+    from tests.tables import penguins_like
+
+    df = penguins_like(150, seed=6)
+    noisy = inject_noise(df, label="species", kind="instance", rate=0.2, seed=0)
+    labelled = df["species"].map(lambda v: isinstance(v, str) and bool(v.strip()))
+    flipped = (noisy["species"] != noisy["true_label"]) & labelled
+    assert flipped.sum() == sum(round(0.2 * n) for n in df.loc[labelled, "species"].value_counts())
+    assert set(noisy.loc[flipped, "species"]) <= set(df.loc[labelled, "species"])
+    pd.testing.assert_frame_equal(noisy.drop(columns=["species", "true_label"]), df.drop(columns="species"))

@@ -82,10 +82,10 @@ def audit(
     dataset = load_input(path, format, label_column, labels, id_column, folds, image_size, skip_corrupt,
                          roles=column_roles(features, drop_columns, categorical, text))
     if inject_noise is not None:
-        from labelaudit.core.noise import inject_noise as inject
+        from labelaudit.core.dataset_noise import dataset_noise
 
-        noisy = inject(dataset.labels, kind=inject_noise.value, rate=noise_rate, seed=seed,
-                       noise_matrix=read_noise_matrix(noise_matrix), num_classes=dataset.num_classes)
+        noisy = dataset_noise(dataset, kind=inject_noise.value, rate=noise_rate, seed=seed,
+                              noise_matrix=read_noise_matrix(noise_matrix))
         dataset = dataset.with_labels(noisy.labels, noisy.true_labels)
         err.print(f"injected {inject_noise.value} noise: {noisy.num_flipped:,} of {dataset.num_examples:,} "
                   f"labels flipped (seed {seed})", highlight=False)

@@ -40,13 +40,12 @@ def inject_noise_cmd(
     text: Optional[list[str]] = TEXT,
 ) -> None:
     """Write a copy of a dataset with controlled label noise and the true labels kept."""
-    from labelaudit.core.noise import inject_noise
+    from labelaudit.core.dataset_noise import dataset_noise
     from labelaudit.core.writers import relabel_table, save_dataset
 
     dataset = load_input(source, format, label_column, labels, id_column, 2,
                          roles=column_roles(features, drop_columns, categorical, text))
-    noisy = inject_noise(dataset.labels, kind=kind.value, rate=rate, seed=seed,
-                         noise_matrix=read_noise_matrix(noise_matrix), num_classes=dataset.num_classes)
+    noisy = dataset_noise(dataset, kind=kind.value, rate=rate, seed=seed, noise_matrix=read_noise_matrix(noise_matrix))
     noisy_ds = dataset.with_labels(noisy.labels, noisy.true_labels)
     if dataset.meta.get("format") in ("csv", "parquet") and output.suffix.lower() in (".csv", ".parquet", ".pq"):
         relabel_table(noisy_ds, source, output, label_column=label_column)  # every other column as it was

@@ -7,7 +7,12 @@ For a noise rate ``r``, exactly ``round(r * count(c))`` examples of each class
   seeded derangement ``perm`` (with two classes, they swap);
 - ``symmetric``: flipped examples spread evenly over the other classes;
 - ``matrix``: a caller's column-stochastic noise matrix ``P(given = i | true = j)``
-  sets, per true class, how many flip and where they go.
+  sets, per true class, how many flip and where they go;
+- ``instance`` (instance-dependent): the flipped examples of each class are its most
+  ambiguous ones by a model's out-of-sample ``probabilities`` (lowest probability of their
+  own class), and each goes to the other class that model finds most likely: annotators
+  err on hard examples, towards the classes they resemble
+  (:mod:`labelaudit.core.dataset_noise` supplies the model).
 
 Counts per destination are apportioned exactly (largest remainder, seeded
 tie-breaks), so the realised noise matrix is as close to the asked one as whole
@@ -23,8 +28,8 @@ import numpy as np
 
 from labelaudit.errors import OptionError
 
-NoiseKind = Literal["pairwise", "symmetric", "matrix"]
-NOISE_KINDS: tuple[str, ...] = ("pairwise", "symmetric", "matrix")
+NoiseKind = Literal["pairwise", "symmetric", "matrix", "instance"]
+NOISE_KINDS: tuple[str, ...] = ("pairwise", "symmetric", "matrix", "instance")
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,7 @@ def inject_noise(
     seed: int = 0,
     noise_matrix: np.ndarray | None = None,
     num_classes: int | None = None,
+    probabilities: np.ndarray | None = None,
 ) -> NoisyLabels:
     """Flip a controlled share of labels to other classes.
 
@@ -81,6 +87,9 @@ def inject_noise(
         For ``kind="matrix"``: ``k x k``, non-negative, columns summing to 1.
     num_classes : int, optional
         ``k``; defaults to ``labels.max() + 1``.
+    probabilities : np.ndarray, optional
+        For ``kind="instance"``: ``(n, k)`` out-of-sample probabilities of a model trained on
+        ``labels``; they pick which examples flip and where to.
 
     Returns
     -------
@@ -99,6 +108,12 @@ def inject_noise(
         raise OptionError(f"unknown noise kind {kind!r}; expected one of: {', '.join(NOISE_KINDS)}", field="kind")
     rng = np.random.default_rng(seed)
 
+    if kind == "instance":
+        if not (isinstance(rate, (int, float)) and 0.0 <= float(rate) <= 1.0):
+            raise OptionError(f"rate must be between 0 and 1, got {rate!r}", field="rate")
+        noisy = _instance_flips(y, _check_probabilities(probabilities, y.size, k), float(rate), k, rng)
+        return NoisyLabels(labels=noisy, true_labels=y, noise_matrix=realised_noise_matrix(noisy, y, k),
+                           flipped=noisy != y, kind=kind, rate=float(rate), seed=int(seed))
     if kind == "matrix":
         target = _check_noise_matrix(noise_matrix, k)
     else:
@@ -179,6 +194,35 @@ def _check_noise_matrix(noise_matrix, k: int) -> np.ndarray:
         raise OptionError(f"noise_matrix column {j} sums to {sums[j]:.6g}; columns are P(given | true) and must sum to 1",
                           field="noise_matrix")
     return m
+
+
+def _instance_flips(y: np.ndarray, probabilities: np.ndarray, rate: float, k: int,
+                    rng: np.random.Generator) -> np.ndarray:
+    """``round(rate * count(c))`` of each class's examples, the least likely of their own class first (seeded
+    tie-breaks), each given the other class the model finds most likely."""
+    noisy = y.copy()
+    for c in range(k):
+        members = np.flatnonzero(y == c)
+        n_flip = int(round(rate * members.size))
+        if n_flip == 0:
+            continue
+        order = np.lexsort((rng.random(members.size), probabilities[members, c]))
+        chosen = members[order[:n_flip]]
+        other = probabilities[chosen].astype(np.float64, copy=True)
+        other[:, c] = -np.inf
+        noisy[chosen] = other.argmax(axis=1)
+    return noisy
+
+
+def _check_probabilities(probabilities, n: int, k: int) -> np.ndarray:
+    if probabilities is None:
+        raise OptionError("kind='instance' needs a model's probabilities (labelaudit.core.dataset_noise trains one)",
+                          field="kind")
+    P = np.asarray(probabilities)
+    if P.shape != (n, k) or not np.all(np.isfinite(P)):
+        raise OptionError(f"instance noise needs finite ({n}, {k}) probabilities, got shape {P.shape}",
+                          field="probabilities")
+    return P
 
 
 def _apportion(weights: np.ndarray, total: int, rng: np.random.Generator) -> np.ndarray:

@@ -20,9 +20,10 @@ def inject_noise(data, label: str = DEFAULT_LABEL_COLUMN, *, kind: str = "pairwi
         The table; it is not changed.
     label : str
         The label column.
-    kind : {"pairwise", "symmetric", "matrix"}
+    kind : {"pairwise", "symmetric", "matrix", "instance"}
         ``pairwise``: each class's flips go to one other class (a random derangement); ``symmetric``: spread
-        evenly over the other classes; ``matrix``: drawn from ``noise_matrix``.
+        evenly over the other classes; ``matrix``: drawn from ``noise_matrix``; ``instance``: each class's
+        most ambiguous rows (by a quick cross-validated model of the table) go to the class they most resemble.
     rate : float
         Share of each class to flip, in ``[0, 1]``.
     seed : int
@@ -49,13 +50,33 @@ def inject_noise(data, label: str = DEFAULT_LABEL_COLUMN, *, kind: str = "pairwi
         raise IngestError(f"the table already has a {true_label!r} column (noise injected before?)",
                           field="true_label", code="true_label_exists")
     column = data[label]
-    known = column.notna().to_numpy()
-    codes, classes = pd.factorize(column[known], sort=True)
-    noisy = flip_labels(codes, kind=kind, rate=rate, seed=seed, num_classes=len(classes),
-                        noise_matrix=None if noise_matrix is None else np.asarray(noise_matrix, dtype=float))
+    nm = None if noise_matrix is None else np.asarray(noise_matrix, dtype=float)
+    if kind == "instance":  # a model judges the rows: the table is read as an audit reads it
+        known, codes, classes, noisy = _instance_noise(data, label, rate=rate, seed=seed)
+    else:
+        known = column.notna().to_numpy()
+        codes, classes = pd.factorize(column[known], sort=True)
+        noisy = flip_labels(codes, kind=kind, rate=rate, seed=seed, num_classes=len(classes), noise_matrix=nm)
     out = data.copy()
     values = column.to_numpy(copy=True)
     values[known] = np.asarray(classes)[noisy.labels]
     out[label] = pd.Series(values, index=data.index).astype(column.dtype)
     out[true_label] = column
     return out
+
+
+def _instance_noise(data, label: str, *, rate: float, seed: int):
+    """Instance-dependent noise on a DataFrame: the rows an audit would read (labelled ones), judged by
+    the quick model of :mod:`labelaudit.core.dataset_noise`."""
+    from labelaudit.core.dataset_noise import dataset_noise
+    from labelaudit.core.ingest import from_dataframe
+
+    ds = from_dataframe(data.reset_index(drop=True), label)
+    kept = ds.meta.get("kept_rows")
+    known = np.zeros(len(data), dtype=bool)
+    known[np.arange(len(data)) if kept is None else np.asarray(kept)] = True
+    noisy = dataset_noise(ds, kind="instance", rate=rate, seed=seed)
+    values = data[label].to_numpy()[known]
+    by_name = {str(v).strip(): v for v in values}  # class names back to the column's own values
+    classes = np.array([by_name.get(name, name) for name in ds.class_names], dtype=object)
+    return known, ds.labels, classes, noisy

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 
 from labelaudit.core.dataset import Dataset
 from labelaudit.core.ingest import RoleOverrides, detect_format, load_dataset
-from labelaudit.core.noise import inject_noise, realised_noise_matrix
+from labelaudit.core.dataset_noise import dataset_noise
+from labelaudit.core.noise import realised_noise_matrix
 from labelaudit.config import Settings
 from labelaudit.errors import Conflict, NotFound, OptionError, StorageQuotaExceeded
 from labelaudit.store import queries
@@ -170,7 +171,7 @@ def derive_noisy(db: Database, artifacts: ArtifactStore, settings: Settings, *, 
     check_storage(db, settings, parent.tenant, parent.stored_bytes)
     ds = stored_arrays(artifacts, parent)
     nm = None if noise_matrix is None else np.asarray(noise_matrix, dtype=np.float64)
-    noisy = inject_noise(ds.labels, kind=kind, rate=rate, seed=seed, noise_matrix=nm, num_classes=ds.num_classes)
+    noisy = dataset_noise(ds, kind=kind, rate=rate, seed=seed, noise_matrix=nm)
     true = ds.true_labels if ds.true_labels is not None else noisy.true_labels
     realised = realised_noise_matrix(noisy.labels, true, ds.num_classes)
     derived = ds.with_labels(noisy.labels, true_labels=true)
