@@ -171,9 +171,9 @@ def progress_of(view: ReviewView, live: dict[str, tuple]) -> dict:
     names = view.class_names
     counts = dict.fromkeys((d.value for d in ReviewDecision), 0)
     reviewed_issues = agree = judged = 0
-    for i, key in enumerate(view.keys.tolist()):
-        row = live.get(key)
-        if row is None:
+    for key, row in live.items():  # the decided examples only: usually far fewer than the audit's
+        i = view.index_of(key)
+        if i is None or row[1] is None:
             continue
         counts[row[1]] += 1
         reviewed_issues += bool(view.is_issue[i])
