@@ -72,4 +72,4 @@ def cleanlab_baseline(X: np.ndarray, labels: np.ndarray, true: np.ndarray, *, se
     issues = find_label_issues(labels, P)
     scores = get_label_quality_scores(labels, P)
     return {**evaluate_audit(labels, true, issues, scores), "seconds": seconds, "images_per_second":
-            10 * len(X) * 4 / seconds}
+            10 * len(X) * 4 / seconds, "quality_scores": scores}
