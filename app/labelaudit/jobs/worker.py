@@ -65,7 +65,7 @@ def run_worker(settings: Settings, stop_event: threading.Event | None = None, *,
     last_sweep = 0.0
     with logs.bound(worker_id=worker_id):
         cpu = cpu_status(settings)
-        log.info("worker %s started (%d worker thread(s) per server; cpu budget %d of %d cores, %s, %d job(s) "
+        log.info("worker %s started (LABELAUDIT_WORKERS=%d; cpu budget %d of %d cores, %s, %d job(s) "
                  "running)", worker_id, cpu["workers"], cpu["threads"], cpu["cores"], cpu["cpu_budget"],
                  cpu["running"], extra={"event": "worker_started", "cpu": cpu})
         try:
