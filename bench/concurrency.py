@@ -7,8 +7,8 @@ backbone. For every N in ``--overlap`` it prints the wall time of N audits start
 once, the wall time of N run one after another, their ratio (the target: at most 1.1),
 and each overlapping audit's folds' thread counts; once with the budget shared and once
 with it off (``LABELAUDIT_CPU_BUDGET=off``: every process sizes its pools for the whole
-machine, the behaviour before the budget), in the same run. The one-after-another runs
-also give a lone audit's time under each setting.
+machine, the behaviour before the budget), in the same run, after one untimed warm-up
+audit. The one-after-another runs also give a lone audit's time under each setting.
 
     python -m bench.concurrency                # N = 1, 2; 300 images, 3 folds, 1 epoch (about 3 minutes on 2 cores)
     python -m bench.concurrency --overlap 1 2 4 --n 2000
@@ -105,6 +105,9 @@ def main() -> None:
         images, labels, name = write_images(work, args.n)
         print(f"{name} images, backbone {args.backbone}, {args.folds} folds x {args.epochs} epochs, "
               f"{len(os.sched_getaffinity(0))} cores, load {load_average()}")
+        # one untimed audit first, so that no timed run pays for cold caches (imports, the page cache)
+        run(1, together=False, images=images, labels=labels, work=work,
+            env={**os.environ, "LABELAUDIT_DATA_DIR": str(work / "warm-up")}, args=args)
         print("| budget | N | overlapping wall s | one after another s | ratio | lone audit s | fold threads (overlapping) |")
         print("|---|---|---|---|---|---|---|")
         for budget in args.budgets:
