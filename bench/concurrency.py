@@ -7,10 +7,11 @@ backbone. For every N in ``--overlap`` it prints the wall time of N audits start
 once, the wall time of N run one after another, their ratio (the target: at most 1.1),
 and each overlapping audit's folds' thread counts; once with the budget shared and once
 with it off (``LABELAUDIT_CPU_BUDGET=off``: every process sizes its pools for the whole
-machine, the behaviour before the budget), in the same run, after one untimed warm-up
-audit. The one-after-another runs also give a lone audit's time under each setting.
+machine), in the same run, after one untimed warm-up audit; ``--configs before`` adds
+the budget off with spinning OpenMP threads (``OMP_WAIT_POLICY=ACTIVE``), the behaviour
+before this benchmark's commit. The one-after-another runs also give a lone audit's time under each setting.
 
-    python -m bench.concurrency                # N = 1, 2; 300 images, 3 folds, 1 epoch (about 3 minutes on 2 cores)
+    python -m bench.concurrency                # N = 1, 2; 1,000 images, 3 folds, 1 epoch (1-2 minutes on 2 cores)
     python -m bench.concurrency --overlap 1 2 4 --n 2000
 """
 
@@ -94,11 +95,13 @@ def run(n_audits: int, *, together: bool, images, labels, work: Path, env: dict,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--overlap", type=int, nargs="+", default=[1, 2], help="audits started together (N)")
-    parser.add_argument("--n", type=int, default=300, help="images per audit")
+    parser.add_argument("--n", type=int, default=1000, help="images per audit")
     parser.add_argument("--backbone", default="cnn")
     parser.add_argument("--folds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=1)
-    parser.add_argument("--budgets", nargs="+", default=["shared", "off"], choices=["shared", "off"])
+    parser.add_argument("--configs", nargs="+", default=["shared", "off"], choices=["shared", "off", "before"],
+                        help="shared: the CPU budget; off: LABELAUDIT_CPU_BUDGET=off; before: off and "
+                             "OMP_WAIT_POLICY=ACTIVE (spinning OpenMP threads, the behaviour before the budget)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="la-concurrency-") as tmp:
         work = Path(tmp)
@@ -108,21 +111,22 @@ def main() -> None:
         # one untimed audit first, so that no timed run pays for cold caches (imports, the page cache)
         run(1, together=False, images=images, labels=labels, work=work,
             env={**os.environ, "LABELAUDIT_DATA_DIR": str(work / "warm-up")}, args=args)
-        print("| budget | N | overlapping wall s | one after another s | ratio | lone audit s | fold threads (overlapping) |")
+        print("| setting | N | overlapping wall s | one after another s | ratio | lone audit s | fold threads (overlapping) |")
         print("|---|---|---|---|---|---|---|")
-        for budget in args.budgets:
-            env = {k: v for k, v in os.environ.items() if not k.startswith("LABELAUDIT_")}
-            env.update(LABELAUDIT_DATA_DIR=str(work / f"data-{budget}"), LABELAUDIT_CPU_BUDGET=budget)
-            for n in args.overlap:
-                seq, _ = run(n, together=False, images=images, labels=labels, work=work, env=env, args=args)
-                if n == 1:
-                    par, threads = seq, _
-                else:
+        for n in args.overlap:  # the settings alternate, so that a change in the machine's load hits both
+            for config in args.configs:
+                env = {k: v for k, v in os.environ.items() if not k.startswith("LABELAUDIT_")}
+                env.update(LABELAUDIT_DATA_DIR=str(work / f"data-{config}"),
+                           LABELAUDIT_CPU_BUDGET="shared" if config == "shared" else "off")
+                if config == "before":  # OpenMP threads spinning while they wait, as before the CLI set PASSIVE
+                    env["OMP_WAIT_POLICY"] = "ACTIVE"
+                seq, threads = run(n, together=False, images=images, labels=labels, work=work, env=env, args=args)
+                par = seq
+                if n > 1:
                     par, threads = run(n, together=True, images=images, labels=labels, work=work, env=env,
                                        args=args)
-                print(f"| {budget} | {n} | {par:.1f} | {seq:.1f} | {par / seq:.2f} | {seq / n:.1f} | "
+                print(f"| {config} | {n} | {par:.1f} | {seq:.1f} | {par / seq:.2f} | {seq / n:.1f} | "
                       f"{'; '.join(','.join(map(str, t)) for t in threads)} |", flush=True)
-
 
 if __name__ == "__main__":
     main()
