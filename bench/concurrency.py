@@ -48,7 +48,8 @@ def _read_idx(path: Path) -> np.ndarray:
 
 
 def write_images(folder: Path, n: int) -> tuple[Path, Path, str]:
-    """The first ``n`` MNIST test images and labels as IDX files in ``folder`` (digits scaled to 0-255 without MNIST)."""
+    """The first ``n`` MNIST test images and labels as IDX files in ``folder`` (without MNIST: the digits,
+    scaled to 0-255)."""
     images, labels = MNIST_DIR / "t10k-images-idx3-ubyte.gz", MNIST_DIR / "t10k-labels-idx1-ubyte.gz"
     if images.exists() and labels.exists():
         X, y, name = _read_idx(images)[:n], _read_idx(labels)[:n], f"MNIST test, first {n:,}"
@@ -111,7 +112,8 @@ def main() -> None:
         # one untimed audit first, so that no timed run pays for cold caches (imports, the page cache)
         run(1, together=False, images=images, labels=labels, work=work,
             env={**os.environ, "LABELAUDIT_DATA_DIR": str(work / "warm-up")}, args=args)
-        print("| setting | N | overlapping wall s | one after another s | ratio | lone audit s | fold threads (overlapping) |")
+        print("| setting | N | overlapping wall s | one after another s | ratio | lone audit s "
+              "| fold threads (overlapping) |")
         print("|---|---|---|---|---|---|---|")
         for n in args.overlap:  # the settings alternate, so that a change in the machine's load hits both
             for config in args.configs:

@@ -21,7 +21,8 @@ CPU_BUDGET_DIR = "cpu-budget"
 
 
 def cpu_budget_from_settings(settings: Settings | None = None) -> CpuBudget:
-    """The host's CPU budget: ``cpu_threads`` threads, shared through ``data_dir/cpu-budget`` unless ``cpu_budget`` is off."""
+    """The host's CPU budget: ``cpu_threads`` threads (0: every core), shared through ``data_dir/cpu-budget``
+    unless ``cpu_budget`` is off."""
     if settings is None:
         settings = get_settings()
     directory = settings.data_dir / CPU_BUDGET_DIR if settings.cpu_budget == "shared" else None
