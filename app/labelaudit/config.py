@@ -102,6 +102,14 @@ class Settings(BaseSettings):
     executor: Literal["local", "ray"] = _field(
         "local", "worker", "Who trains the cross-validation folds: `local` (one after another in the worker "
                            "process) or `ray` (one Ray task per fold; needs the `ray` extra).")
+    cpu_threads: int = _field(
+        0, "worker", "The host's CPU budget: threads all local training jobs (audits of workers, worker threads "
+                     "and CLI runs sharing data_dir) use together, split evenly between those running; a lone "
+                     "job gets all of it. 0: every core this process may use.", ge=0)
+    cpu_budget: Literal["shared", "off"] = _field(
+        "shared", "worker", "`shared`: jobs split the budget through lease files in `data_dir/cpu-budget/`; "
+                            "`off`: every job uses the whole budget whatever else runs (oversubscribes the cores "
+                            "when jobs overlap).")
 
     # -- auth ---------------------------------------------------------------------------------------
     auth: Literal["on", "off"] = _field(

@@ -41,6 +41,7 @@ class CrossValResult:
     epochs: int
     fold_seconds: list[float] = field(default_factory=list)
     fold_accuracy: list[float] = field(default_factory=list)
+    fold_threads: list[int] = field(default_factory=list)  # each fold's thread count (0: not limited)
 
     @property
     def seconds(self) -> float:
@@ -181,5 +182,6 @@ def cross_validate(
         epochs=run_epochs if model.uses_torch else 0,
         fold_seconds=[r.seconds for r in results],
         fold_accuracy=[r.accuracy for r in results],
+        fold_threads=[r.threads for r in results],
     )
 

@@ -6,7 +6,10 @@ arrays, runs :func:`~labelaudit.core.folds.train_fold` for each, and returns the
 through ``on_epoch(fold, epoch, epochs)`` (called in the caller's thread) and
 polls ``should_stop`` so a cancelled audit stops promptly.
 
-* :class:`LocalExecutor` (the default): the folds one after another, in process.
+* :class:`LocalExecutor` (the default): the folds one after another, in process, each
+  with its share of the host's CPU budget (:mod:`labelaudit.core.cpubudget`): the
+  executor holds a lease while the folds run and asks it for a thread count before
+  each fold, so a job that starts or ends beside it changes its share at the next fold.
 * :class:`RayExecutor`: one Ray task per fold, all submitted at once. The arrays
   go into Ray's object store once; each task asks for ``cpus_per_fold`` CPUs and
   ``gpus_per_fold`` GPUs (fractions share a GPU); a task that raises or whose
@@ -18,8 +21,10 @@ Which one an audit uses is the caller's choice: the service layer picks it from 
 settings (:mod:`labelaudit.services.executors`); the domain reads no settings.
 
 A fold's result depends only on its spec and the arrays, and the spec carries the
-fold's seed and torch thread count, so both executors give identical
-``pred_probs`` for the same seed (on CPU; see the README on GPUs).
+fold's seed and thread count, so both executors give identical ``pred_probs`` for the
+same seed and thread count (on CPU; see the README on GPUs). A torch fold's result
+on CPU may change in its last bits with its thread count, which a shared budget makes
+depend on what else runs on the host (see docs/architecture.md).
 
 ``ray`` is an optional dependency (``pip install 'labelaudit[ray]'``), imported
 only when a :class:`RayExecutor` is used.
@@ -27,6 +32,7 @@ only when a :class:`RayExecutor` is used.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from typing import TYPE_CHECKING, Callable, Protocol, Sequence
@@ -34,6 +40,7 @@ from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 import numpy as np
 
 from labelaudit.core.backbones.device import resolve_device
+from labelaudit.core.cpubudget import CpuBudget
 from labelaudit.core.folds import FoldPlan, FoldResult, FoldSpec, local_threads, train_fold
 from labelaudit.core.progress import StopCheck, check_stop
 from labelaudit.errors import AuditFailed, LabelAuditError, OptionError
@@ -76,22 +83,35 @@ class Executor(Protocol):
 
 
 class LocalExecutor:
-    """The folds one after another in this process (the default)."""
+    """The folds one after another in this process (the default).
+
+    Parameters
+    ----------
+    budget : CpuBudget, optional
+        The host's CPU budget; each fold trains with this job's share of it (torch,
+        OpenMP and BLAS threads). ``None``: an unshared budget of every core (a lone job).
+    """
 
     name = "local"
+
+    def __init__(self, budget: CpuBudget | None = None):
+        self.budget = budget or CpuBudget()
 
     def device_for(self, requested: str, model: Backbone) -> str:
         return resolve_device(requested) if model.uses_torch else "cpu"
 
     def threads(self) -> int:
-        return local_threads()
+        return self.budget.total
 
     def run_folds(self, specs, features, labels, plan, *, on_epoch=None, should_stop=None):
         results = []
-        for spec in specs:
-            check_stop(should_stop)
-            fold_epoch = None if on_epoch is None else (lambda e, t, _f=spec.fold: on_epoch(_f, e, t))
-            results.append(train_fold(spec, features, labels, plan, on_epoch=fold_epoch, should_stop=should_stop))
+        with self.budget.lease() as lease:
+            for spec in specs:
+                check_stop(should_stop)
+                spec = dataclasses.replace(spec, threads=lease.threads())
+                fold_epoch = None if on_epoch is None else (lambda e, t, _f=spec.fold: on_epoch(_f, e, t))
+                results.append(train_fold(spec, features, labels, plan, on_epoch=fold_epoch,
+                                          should_stop=should_stop))
         return results
 
 

@@ -2,20 +2,21 @@
 
 :func:`train_fold` is a pure function of its spec and the arrays, so every executor
 (:mod:`labelaudit.core.executors`) that runs it gives the same held-out probabilities.
-A leaf of the domain: it imports only the backbones, progress and errors, and torch
-(to set the fold's thread count) only when a torch backbone trains.
+A leaf of the domain: it imports only the backbones, progress, the CPU budget's core count and
+errors, threadpoolctl, and torch (to set the fold's thread count) only when a torch backbone trains.
 """
 
 from __future__ import annotations
 
-import os
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
 from labelaudit.core.backbones import Backbone, FitContext
+from labelaudit.core.cpubudget import available_cores
 from labelaudit.core.progress import StopCheck
 
 
@@ -24,8 +25,9 @@ class FoldSpec:
     """Everything that decides one fold's held-out probabilities, besides the arrays.
 
     ``seed`` is the fold's own seed (``seed * 1000 + fold`` of the audit) and
-    ``threads`` the torch intra-op thread count (CPU results depend on it; 0 leaves
-    the process's setting alone). Small enough to ship to another process.
+    ``threads`` the fold's thread count: torch's intra-op threads and the OpenMP and
+    BLAS pools (CPU results of torch depend on it; 0 leaves the process's settings
+    alone). Small enough to ship to another process.
     """
 
     fold: int  # 0-based
@@ -68,6 +70,7 @@ class FoldResult:
     held_out_probs: np.ndarray
     seconds: float
     accuracy: float
+    threads: int = 0
 
 
 EpochCallback = Callable[[int, int], None]
@@ -103,14 +106,24 @@ def train_fold(
         if torch.get_num_threads() != spec.threads:
             torch.set_num_threads(spec.threads)
     ctx = FitContext(num_classes=spec.num_classes, seed=spec.seed, device=spec.device, epochs=spec.epochs,
-                     on_epoch=on_epoch, should_stop=should_stop, options=dict(spec.options))
+                     on_epoch=on_epoch, should_stop=should_stop, options=dict(spec.options), threads=spec.threads)
     start = time.perf_counter()
-    probs = spec.model.fit_predict(features[train], labels[train], features[held_out], ctx)
+    with _native_pools(spec.threads):
+        probs = spec.model.fit_predict(features[train], labels[train], features[held_out], ctx)
     seconds = time.perf_counter() - start
     accuracy = float((probs.argmax(axis=1) == labels[held_out]).mean())
-    return FoldResult(fold=spec.fold, held_out_probs=probs, seconds=seconds, accuracy=accuracy)
+    return FoldResult(fold=spec.fold, held_out_probs=probs, seconds=seconds, accuracy=accuracy, threads=spec.threads)
+
+
+def _native_pools(threads: int):
+    """A context limiting the OpenMP and BLAS pools loaded in this process to ``threads`` (none for 0)."""
+    if not threads:
+        return nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=threads)
 
 
 def local_threads() -> int:
-    """Torch threads the in-process executor trains with: every core this process may use."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    """Threads a lone job of the in-process executor trains with: every core this process may use."""
+    return available_cores()

@@ -171,6 +171,7 @@ def run_audit(
         )
         timings["crossval_seconds"] = time.perf_counter() - t
         timings["fold_seconds"] = crossval.fold_seconds
+        timings["fold_threads"] = crossval.fold_threads
         pred_probs = crossval.pred_probs
         ranking_start = TRAIN_PROGRESS_SHARE
 

@@ -30,7 +30,7 @@ from labelaudit.core.progress import Progress
 from labelaudit.config import Settings, get_settings
 from labelaudit.errors import AuditCancelled, AuditFailed, LabelAuditError, is_storage_full
 from labelaudit.services.audits import weights_path
-from labelaudit.services.executors import executor_from_settings
+from labelaudit.services.executors import cpu_status, executor_from_settings
 from labelaudit.store import queries, queue
 from labelaudit.store.artifacts import ArtifactStore, artifact_store, dataset_arrays
 from labelaudit.store.db import Database, open_database
@@ -64,7 +64,10 @@ def run_worker(settings: Settings, stop_event: threading.Event | None = None, *,
     done = 0
     last_sweep = 0.0
     with logs.bound(worker_id=worker_id):
-        log.info("worker %s started", worker_id, extra={"event": "worker_started"})
+        cpu = cpu_status(settings)
+        log.info("worker %s started (LABELAUDIT_WORKERS=%d; cpu budget %d of %d cores, %s, %d job(s) "
+                 "running)", worker_id, cpu["workers"], cpu["threads"], cpu["cores"], cpu["cpu_budget"],
+                 cpu["running"], extra={"event": "worker_started", "cpu": cpu})
         try:
             while not stop_event.is_set() and (max_jobs is None or done < max_jobs):
                 if time.monotonic() - last_sweep > min(settings.stale_after_seconds / 2, 30):
@@ -194,6 +197,9 @@ def _run(job: AuditRecord, *, db: Database, artifacts: ArtifactStore, settings: 
         result = run_audit(ds, opts, progress=on_progress, should_stop=should_stop,
                            executor=executor_from_settings(settings))
         hb.stop()
+        if result.timings.get("fold_threads"):
+            _event("threads", "audit %s trained its folds with %s thread(s) of the cpu budget", job.id,
+                   result.timings["fold_threads"], fold_threads=result.timings["fold_threads"])
         enter("storing")
         status = _store(job, result, db=db, artifacts=artifacts, worker_id=worker_id,
                         timings={**timings, **result.timings}, started=started)

@@ -15,7 +15,8 @@ class FitContext:
     """Everything a backbone needs besides the arrays.
 
     ``on_epoch(epoch, epochs)`` is called after each training epoch; ``should_stop``
-    is polled between epochs so a cancelled audit stops promptly.
+    is polled between epochs so a cancelled audit stops promptly. ``threads`` is the
+    fold's share of the host's CPU budget (0: no limit).
     """
 
     num_classes: int
@@ -25,6 +26,7 @@ class FitContext:
     on_epoch: Optional[Callable[[int, int], None]] = None
     should_stop: Optional[StopCheck] = None
     options: dict = field(default_factory=dict)
+    threads: int = 0
 
 
 class Backbone(Protocol):

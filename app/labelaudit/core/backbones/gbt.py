@@ -33,7 +33,7 @@ class GBTBackbone:
 
     def fit_predict(self, X_train, y_train: np.ndarray, X_eval, ctx: FitContext) -> np.ndarray:
         blend = float(ctx.options.get("linear_blend", GBT_LINEAR_BLEND))
-        with fold_threads(len(X_train)):
+        with fold_threads(len(X_train), ctx.threads):
             probs = (1.0 - blend) * self._trees(X_train, y_train, X_eval, ctx)
             if blend:
                 from labelaudit.core.backbones.logreg import LogRegBackbone

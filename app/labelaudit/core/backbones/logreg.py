@@ -29,7 +29,7 @@ class LogRegBackbone:
         A, B = encode_table(X_train, X_eval)  # standardised; a table's columns one-hot, imputed, TF-IDF
         model = LogisticRegression(C=float(ctx.options.get("C", 0.1)), max_iter=int(ctx.options.get("max_iter", 300)),
                                    random_state=ctx.seed)
-        with fold_threads(len(X_train)):
+        with fold_threads(len(X_train), ctx.threads):
             model.fit(A, y_train)
         probs = np.zeros((B.shape[0], ctx.num_classes), dtype=np.float64)
         probs[:, model.classes_] = model.predict_proba(B)

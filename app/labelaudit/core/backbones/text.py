@@ -32,7 +32,7 @@ class TextBackbone:
         A, B = encode_table(X_train, X_eval)
         model = LogisticRegression(C=float(ctx.options.get("C", 1.0)), max_iter=int(ctx.options.get("max_iter", 1000)),
                                    random_state=ctx.seed)
-        with fold_threads(len(X_train)):
+        with fold_threads(len(X_train), ctx.threads):
             model.fit(A, y_train)
         probs = np.zeros((B.shape[0], ctx.num_classes), dtype=np.float64)
         probs[:, model.classes_] = model.predict_proba(B)

@@ -7,11 +7,13 @@ from contextlib import nullcontext
 from labelaudit.core.constants import SINGLE_THREAD_ROWS
 
 
-def fold_threads(n_train: int):
+def fold_threads(n_train: int, threads: int = 0):
     """A context limiting OpenMP and BLAS to one thread for a fold of fewer than
-    :data:`~labelaudit.core.constants.SINGLE_THREAD_ROWS` training rows (else no limit)."""
-    if n_train >= SINGLE_THREAD_ROWS:
+    :data:`~labelaudit.core.constants.SINGLE_THREAD_ROWS` training rows, else to the fold's
+    share of the CPU budget ``threads`` (no limit for 0)."""
+    limit = 1 if n_train < SINGLE_THREAD_ROWS else threads
+    if not limit:
         return nullcontext()
     from threadpoolctl import threadpool_limits
 
-    return threadpool_limits(limits=1)
+    return threadpool_limits(limits=limit)

@@ -1,0 +1,134 @@
+"""Overlapping audits on one host: N CLI audits started together against the same N one after another.
+
+Each audit is ``labelaudit audit`` in its own process, all sharing one data directory (so
+they share the host's CPU budget, ``LABELAUDIT_CPU_BUDGET=shared``), on the first ``--n``
+MNIST test images (from ../shared; the scikit-learn digits when absent) with the ``cnn``
+backbone. For every N in ``--overlap`` it prints the wall time of N audits started at
+once, the wall time of N run one after another, their ratio (the target: at most 1.1),
+and each overlapping audit's folds' thread counts; once with the budget shared and once
+with it off (``LABELAUDIT_CPU_BUDGET=off``: every process sizes its pools for the whole
+machine), in the same run, after one untimed warm-up audit; ``--configs before`` adds
+the budget off with spinning OpenMP threads (``OMP_WAIT_POLICY=ACTIVE``), the behaviour
+before this benchmark's commit. The one-after-another runs also give a lone audit's time under each setting.
+
+    python -m bench.concurrency                # N = 1, 2; 1,000 images, 3 folds, 1 epoch (1-2 minutes on 2 cores)
+    python -m bench.concurrency --overlap 1 2 4 --n 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench.children import load_average
+
+ROOT = Path(__file__).resolve().parents[1]
+MNIST_DIR = ROOT.parent / "shared" / "datasets" / "mnist-test"
+
+
+def _idx(array: np.ndarray) -> bytes:
+    header = bytes([0, 0, 0x08, array.ndim]) + np.asarray(array.shape, dtype=">u4").tobytes()
+    return gzip.compress(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    raw = gzip.decompress(path.read_bytes())
+    ndim = raw[3]
+    shape = np.frombuffer(raw[4:4 + 4 * ndim], dtype=">u4").astype(int)
+    return np.frombuffer(raw[4 + 4 * ndim:], dtype=np.uint8).reshape(shape)
+
+
+def write_images(folder: Path, n: int) -> tuple[Path, Path, str]:
+    """The first ``n`` MNIST test images and labels as IDX files in ``folder`` (without MNIST: the digits,
+    scaled to 0-255)."""
+    images, labels = MNIST_DIR / "t10k-images-idx3-ubyte.gz", MNIST_DIR / "t10k-labels-idx1-ubyte.gz"
+    if images.exists() and labels.exists():
+        X, y, name = _read_idx(images)[:n], _read_idx(labels)[:n], f"MNIST test, first {n:,}"
+    else:
+        from sklearn.datasets import load_digits
+
+        d = load_digits()
+        X, y = (d.images[:n] * (255 / 16)).astype(np.uint8), d.target[:n].astype(np.uint8)
+        name = f"scikit-learn digits, first {len(y):,}"
+    out_x, out_y = folder / "images-idx3-ubyte.gz", folder / "labels-idx1-ubyte.gz"
+    out_x.write_bytes(_idx(X))
+    out_y.write_bytes(_idx(y))
+    return out_x, out_y, name
+
+
+def start_audit(images: Path, labels: Path, out: Path, env: dict, args) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "labelaudit.cli", "audit", str(images), "--labels", str(labels), "--backbone",
+           args.backbone, "--folds", str(args.folds), "--epochs", str(args.epochs), "--device", "cpu",
+           "--seed", "0", "-q", "--show", "0", "--json", str(out)]
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def finish(proc: subprocess.Popen) -> None:
+    _, err = proc.communicate(timeout=900)
+    if proc.returncode != 0:
+        raise SystemExit(f"an audit failed (exit {proc.returncode}): {err.strip()[-400:]}")
+
+
+def run(n_audits: int, *, together: bool, images, labels, work: Path, env: dict, args) -> tuple[float, list]:
+    """Wall seconds of ``n_audits`` audits (started at once, or one after another) and each one's fold threads."""
+    outs = [work / f"audit-{i}.json" for i in range(n_audits)]
+    start = time.perf_counter()
+    if together:
+        procs = [start_audit(images, labels, out, env, args) for out in outs]
+        for p in procs:
+            finish(p)
+    else:
+        for out in outs:
+            finish(start_audit(images, labels, out, env, args))
+    wall = time.perf_counter() - start
+    return wall, [json.loads(out.read_text())["timings"]["fold_threads"] for out in outs]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--overlap", type=int, nargs="+", default=[1, 2], help="audits started together (N)")
+    parser.add_argument("--n", type=int, default=1000, help="images per audit")
+    parser.add_argument("--backbone", default="cnn")
+    parser.add_argument("--folds", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--configs", nargs="+", default=["shared", "off"], choices=["shared", "off", "before"],
+                        help="shared: the CPU budget; off: LABELAUDIT_CPU_BUDGET=off; before: off and "
+                             "OMP_WAIT_POLICY=ACTIVE (spinning OpenMP threads, the behaviour before the budget)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="la-concurrency-") as tmp:
+        work = Path(tmp)
+        images, labels, name = write_images(work, args.n)
+        print(f"{name} images, backbone {args.backbone}, {args.folds} folds x {args.epochs} epochs, "
+              f"{len(os.sched_getaffinity(0))} cores, load {load_average()}")
+        # one untimed audit first, so that no timed run pays for cold caches (imports, the page cache)
+        run(1, together=False, images=images, labels=labels, work=work,
+            env={**os.environ, "LABELAUDIT_DATA_DIR": str(work / "warm-up")}, args=args)
+        print("| setting | N | overlapping wall s | one after another s | ratio | lone audit s "
+              "| fold threads (overlapping) |")
+        print("|---|---|---|---|---|---|---|")
+        for n in args.overlap:  # the settings alternate, so that a change in the machine's load hits both
+            for config in args.configs:
+                env = {k: v for k, v in os.environ.items() if not k.startswith("LABELAUDIT_")}
+                env.update(LABELAUDIT_DATA_DIR=str(work / f"data-{config}"),
+                           LABELAUDIT_CPU_BUDGET="shared" if config == "shared" else "off")
+                if config == "before":  # OpenMP threads spinning while they wait, as before the CLI set PASSIVE
+                    env["OMP_WAIT_POLICY"] = "ACTIVE"
+                seq, threads = run(n, together=False, images=images, labels=labels, work=work, env=env, args=args)
+                par = seq
+                if n > 1:
+                    par, threads = run(n, together=True, images=images, labels=labels, work=work, env=env,
+                                       args=args)
+                print(f"| {config} | {n} | {par:.1f} | {seq:.1f} | {par / seq:.2f} | {seq / n:.1f} | "
+                      f"{'; '.join(','.join(map(str, t)) for t in threads)} |", flush=True)
+
+if __name__ == "__main__":
+    main()
