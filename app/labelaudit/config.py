@@ -106,6 +106,11 @@ class Settings(BaseSettings):
         0, "worker", "The host's CPU budget: threads all local training jobs (audits of workers, worker threads "
                      "and CLI runs sharing data_dir) use together, split evenly between those running; a lone "
                      "job gets all of it. 0: every core this process may use.", ge=0)
+    cpu_budget_dir: Path | None = _field(
+        None, "worker", "Where the shared CPU budget's lease files live; processes that should share the cores "
+                        "must see the same folder. Unset: `data_dir/cpu-budget` when data_dir exists (a service's, "
+                        "or the CLI run beside one), else a folder of this user in the system's temporary "
+                        "directory (CLI runs elsewhere: nothing is written where they run).")
     cpu_budget: Literal["shared", "off"] = _field(
         "shared", "worker", "`shared`: jobs split the budget through lease files in `data_dir/cpu-budget/`; "
                             "`off`: every job uses the whole budget whatever else runs (oversubscribes the cores "

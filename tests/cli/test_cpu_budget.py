@@ -52,3 +52,13 @@ def test_the_command_makes_openmp_threads_sleep_unless_told_otherwise():
     got = subprocess.run([sys.executable, "-c", code], env={**env, "OMP_WAIT_POLICY": "ACTIVE"},
                          capture_output=True, text=True, timeout=60)
     assert got.stdout.strip().splitlines()[-1] == "ACTIVE"
+
+
+def test_a_cli_audit_away_from_a_service_writes_nothing_where_it_runs(digits_csv, tmp_path):
+    work = tmp_path / "ci-workspace"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LABELAUDIT_")}
+    done = subprocess.run([*CLI, "audit", str(digits_csv), "--backbone", "logreg", "--folds", "3", "-q"],
+                          cwd=work, env={**env, "CI": "1"}, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert list(work.iterdir()) == []  # no ./labelaudit-data: the budget's leases went to the temp directory

@@ -9,7 +9,10 @@ gate get their executor here.
 
 from __future__ import annotations
 
+import getpass
 import importlib.util
+import tempfile
+from pathlib import Path
 
 from labelaudit.core.cpubudget import CpuBudget
 from labelaudit.core.executors import Executor, LocalExecutor, RayExecutor
@@ -25,8 +28,19 @@ def cpu_budget_from_settings(settings: Settings | None = None) -> CpuBudget:
     unless ``cpu_budget`` is off."""
     if settings is None:
         settings = get_settings()
-    directory = settings.data_dir / CPU_BUDGET_DIR if settings.cpu_budget == "shared" else None
-    return CpuBudget(directory, threads=settings.cpu_threads)
+    return CpuBudget(cpu_budget_dir(settings) if settings.cpu_budget == "shared" else None,
+                     threads=settings.cpu_threads)
+
+
+def cpu_budget_dir(settings: Settings) -> Path:
+    """Where the budget's leases live: ``cpu_budget_dir``; else ``data_dir/cpu-budget`` when ``data_dir`` exists
+    (a service's, or a CLI run beside one, which then shares with it); else this user's folder in the system's
+    temporary directory, so a CLI run never creates a data folder where it runs."""
+    if settings.cpu_budget_dir is not None:
+        return settings.cpu_budget_dir
+    if settings.data_dir.is_dir():
+        return settings.data_dir / CPU_BUDGET_DIR
+    return Path(tempfile.gettempdir()) / f"labelaudit-{getpass.getuser()}" / CPU_BUDGET_DIR
 
 
 def executor_from_settings(settings: Settings | None = None) -> Executor:
