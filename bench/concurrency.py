@@ -7,9 +7,8 @@ backbone. For every N in ``--overlap`` it prints the wall time of N audits start
 once, the wall time of N run one after another, their ratio (the target: at most 1.1),
 and each overlapping audit's folds' thread counts; once with the budget shared and once
 with it off (``LABELAUDIT_CPU_BUDGET=off``: every process sizes its pools for the whole
-machine), in the same run, after one untimed warm-up audit; ``--configs before`` adds
-the budget off with spinning OpenMP threads (``OMP_WAIT_POLICY=ACTIVE``), the behaviour
-before this benchmark's commit. The one-after-another runs also give a lone audit's time under each setting.
+machine), in the same run, after one untimed warm-up audit; ``--configs passive`` adds the budget
+with sleeping OpenMP threads (``OMP_WAIT_POLICY=PASSIVE``). The one-after-another runs also give a lone audit's time under each setting.
 
     python -m bench.concurrency                # N = 1, 2; 1,000 images, 3 folds, 1 epoch (1-2 minutes on 2 cores)
     python -m bench.concurrency --overlap 1 2 4 --n 2000
@@ -100,9 +99,10 @@ def main() -> None:
     parser.add_argument("--backbone", default="cnn")
     parser.add_argument("--folds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=1)
-    parser.add_argument("--configs", nargs="+", default=["shared", "off"], choices=["shared", "off", "before"],
-                        help="shared: the CPU budget; off: LABELAUDIT_CPU_BUDGET=off; before: off and "
-                             "OMP_WAIT_POLICY=ACTIVE (spinning OpenMP threads, the behaviour before the budget)")
+    parser.add_argument("--configs", nargs="+", default=["shared", "off"], choices=["shared", "off", "passive"],
+                        help="shared: the CPU budget; off: LABELAUDIT_CPU_BUDGET=off (every process sizes its "
+                             "pools for the machine, as before the budget); passive: the budget and "
+                             "OMP_WAIT_POLICY=PASSIVE (OpenMP threads sleep instead of spinning while they wait)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="la-concurrency-") as tmp:
         work = Path(tmp)
@@ -118,10 +118,11 @@ def main() -> None:
         for n in args.overlap:  # the settings alternate, so that a change in the machine's load hits both
             for config in args.configs:
                 env = {k: v for k, v in os.environ.items() if not k.startswith("LABELAUDIT_")}
+                env.pop("OMP_WAIT_POLICY", None)
                 env.update(LABELAUDIT_DATA_DIR=str(work / f"data-{config}"),
-                           LABELAUDIT_CPU_BUDGET="shared" if config == "shared" else "off")
-                if config == "before":  # OpenMP threads spinning while they wait, as before the CLI set PASSIVE
-                    env["OMP_WAIT_POLICY"] = "ACTIVE"
+                           LABELAUDIT_CPU_BUDGET="off" if config == "off" else "shared")
+                if config == "passive":
+                    env["OMP_WAIT_POLICY"] = "PASSIVE"
                 seq, threads = run(n, together=False, images=images, labels=labels, work=work, env=env, args=args)
                 par = seq
                 if n > 1:

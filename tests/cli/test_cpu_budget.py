@@ -43,17 +43,6 @@ def test_two_overlapping_cli_audits_each_train_with_fewer_threads_than_the_machi
     assert budget.live_leases() == []  # each process removed its lease
 
 
-def test_the_command_makes_openmp_threads_sleep_unless_told_otherwise():
-    code = ("import os, sys\nfrom labelaudit.cli import main\nsys.argv = ['labelaudit', 'keys', '--help']\n"
-            "try:\n    main()\nexcept SystemExit:\n    pass\nprint(os.environ.get('OMP_WAIT_POLICY'))")
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    got = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
-    assert got.stdout.strip().splitlines()[-1] == "PASSIVE"
-    got = subprocess.run([sys.executable, "-c", code], env={**env, "OMP_WAIT_POLICY": "ACTIVE"},
-                         capture_output=True, text=True, timeout=60)
-    assert got.stdout.strip().splitlines()[-1] == "ACTIVE"
-
-
 def test_a_cli_audit_away_from_a_service_writes_nothing_where_it_runs(digits_csv, tmp_path):
     work = tmp_path / "ci-workspace"
     work.mkdir()

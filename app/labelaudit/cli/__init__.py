@@ -7,7 +7,6 @@ clear line on stderr, no traceback), 3 the audit itself failed.
 
 from __future__ import annotations
 
-import os
 
 import typer
 
@@ -30,15 +29,6 @@ app.add_typer(keys.keys_app, name="keys")
 app.command()(doctor.doctor)
 
 
-#: OpenMP threads of this process sleep while they wait instead of spinning (a user's OMP_WAIT_POLICY wins).
-#: Spinning threads starve everything else on busy cores: measured on 2 cores beside another process's
-#: busy core, one 1,000-image cnn audit took 35-56 s spinning and 6-7 s sleeping (docs/benchmarks/concurrency.md).
-#: Set before torch or scikit-learn loads OpenMP (they are imported lazily, by the commands).
-OPENMP_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
-
-
 def main() -> None:
     """Console-script entry point."""
-    for key, value in OPENMP_ENV.items():
-        os.environ.setdefault(key, value)
     app(prog_name="labelaudit")
