@@ -37,7 +37,7 @@ def available_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def _start_ticks(pid: int) -> int | None:
+def start_ticks(pid: int) -> int | None:
     """When process ``pid`` started (clock ticks since boot; 0 when unknown), ``None`` when it does not exist."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -63,7 +63,7 @@ def _is_live(path: Path) -> bool:
         return False
     except (OSError, ValueError, KeyError, TypeError):  # half-written by a live writer: counted until it is whole
         return True
-    ticks = _start_ticks(pid)
+    ticks = start_ticks(pid)
     if ticks is None:
         return False
     return not (start and ticks and ticks != start)
@@ -133,7 +133,7 @@ class CpuBudget:
             name = f"{time.time_ns():020d}-{pid}-{threading.get_ident()}-{os.urandom(3).hex()}{_SUFFIX}"
             path = self.directory / name
             tmp = path.with_name(name + ".tmp")
-            tmp.write_text(json.dumps({"pid": pid, "start": _start_ticks(pid) or 0, "host": socket.gethostname()}))
+            tmp.write_text(json.dumps({"pid": pid, "start": start_ticks(pid) or 0, "host": socket.gethostname()}))
             os.replace(tmp, path)  # whole or absent, never half-written
         try:
             yield Lease(self, path)

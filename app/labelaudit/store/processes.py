@@ -7,24 +7,8 @@ the same pid as a killed one (usual in containers) from the killed one.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-
-def start_ticks(pid: int) -> int | None:
-    """When process ``pid`` started (clock ticks since boot; 0 when unknown), or ``None`` when there is none."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return None
-    except OSError:  # pragma: no cover - no /proc: ask the kernel whether the pid lives
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        except PermissionError:
-            return 0
-        return 0
-    return int(stat.rsplit(")", 1)[1].split()[19])
+from labelaudit.core.cpubudget import start_ticks
 
 
 def process_tag() -> str:
