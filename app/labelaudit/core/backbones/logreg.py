@@ -18,6 +18,9 @@ class LogRegBackbone:
     uses_torch = False
     takes_text = True
     option_names = frozenset({"C", "max_iter", "char_ngrams"})
+    #: defaults of ``C`` and ``max_iter`` (options override them)
+    default_c = 0.1
+    default_max_iter = 300
 
     def default_epochs(self, n_train: int) -> int:
         return 0
@@ -27,7 +30,8 @@ class LogRegBackbone:
         from sklearn.linear_model import LogisticRegression
 
         A, B = encode_table(X_train, X_eval)  # standardised; a table's columns one-hot, imputed, TF-IDF
-        model = LogisticRegression(C=float(ctx.options.get("C", 0.1)), max_iter=int(ctx.options.get("max_iter", 300)),
+        model = LogisticRegression(C=float(ctx.options.get("C", self.default_c)),
+                                   max_iter=int(ctx.options.get("max_iter", self.default_max_iter)),
                                    random_state=ctx.seed)
         with fold_threads(len(X_train), ctx.threads):
             model.fit(A, y_train)
