@@ -105,6 +105,9 @@ def print_summary(console: Console, result, *, top: int = 10) -> None:
     how = "your pred_probs" if s["backbone"] is None else (
         f"{s['backbone']} on {s['device']}, {s['folds']} folds, {s['epochs']} epochs"
         if s["epochs"] else f"{s['backbone']}, {s['folds']} folds")
+    ensemble = s.get("ensemble") or {}
+    if ensemble.get("members", 1) > 1:
+        how += f", {ensemble['members']} models per fold (they agree on {ensemble['agreement']:.1%} of examples)"
     console.print(f"[bold]Audited {s['num_examples']:,} examples, {s['num_classes']} classes ({s['modality']})[/] "
                   f"with {how} in {result.timings['total_seconds']:.1f}s")
     print_columns(console, ds)

@@ -292,3 +292,19 @@ def test_the_same_rows_uploaded_in_another_order_get_the_same_audit(client, app)
 
     a, b = by_row("a.csv"), by_row("b.csv")
     assert len(a) == 400 and a == b
+
+
+def test_an_audit_with_an_ensemble_stores_it_and_reports_the_models_agreement(client, app):
+    ds = make_dataset(client, 200)
+    r = client.post("/v1/audits", json={"dataset_id": ds["id"], "backbone": "mlp", "folds": 2, "epochs": 1,
+                                        "ensemble": 2})
+    assert r.status_code == 202, r.text
+    assert r.json()["options"]["ensemble"] == 2
+    assert run_jobs(app) == 1
+    got = client.get(f"/v1/audits/{r.json()['id']}").json()
+    assert got["status"] == "done", got
+    ensemble = got["summary"]["ensemble"]
+    assert ensemble["members"] == 2 and 0 < ensemble["agreement"] <= 1 and len(ensemble["member_cv_accuracy"]) == 2
+    for bad in (0, 10, "two"):
+        r = client.post("/v1/audits", json={"dataset_id": ds["id"], "ensemble": bad})
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "ensemble", r.text

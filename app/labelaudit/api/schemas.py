@@ -16,6 +16,7 @@ from labelaudit.core.constants import (
     DEFAULT_NOISE_RATE,
     DEFAULT_RANK_METHOD,
     DEFAULT_SEED,
+    MAX_ENSEMBLE,
     MAX_EPOCHS,
     MAX_FOLDS,
     MAX_SEED,
@@ -131,6 +132,9 @@ class AuditIn(BaseModel):
     backbone: BackboneName = BackboneName(DEFAULT_BACKBONE)
     folds: int = Field(DEFAULT_FOLDS, ge=2, le=MAX_FOLDS)
     epochs: Optional[int] = Field(None, ge=1, le=MAX_EPOCHS)
+    ensemble: Optional[int] = Field(None, ge=1, le=MAX_ENSEMBLE, description=(
+        "Models trained per fold, their probabilities averaged (more find real label errors better, at that many "
+        "times the training time); default: the backbone's choice for the data's size."))
     seed: int = Field(DEFAULT_SEED, ge=0, le=MAX_SEED)
     device: Device | CudaDevice = Device(DEFAULT_DEVICE)
     rank_method: RankMethod = RankMethod(DEFAULT_RANK_METHOD)
@@ -172,6 +176,8 @@ class ProgressOut(BaseModel):
     folds: Optional[int] = None
     epoch: Optional[int] = None
     epochs: Optional[int] = None
+    member: Optional[int] = None
+    members: Optional[int] = None
     message: Optional[str] = None
 
 

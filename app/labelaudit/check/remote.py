@@ -42,6 +42,7 @@ def remote_audit(server: str, *, api_key: str | None, path: Path | None, dataset
         if progress is not None:
             progress(Progress(stage=p.get("stage") or p["status"], fraction=float(p.get("fraction") or 0.0),
                               fold=p.get("fold"), folds=p.get("folds"), epoch=p.get("epoch"), epochs=p.get("epochs"),
+                              member=p.get("member"), members=p.get("members"),
                               message=p.get("message") or f"{p['status']} on the server"))
 
     with Client(server, api_key) as client:

@@ -17,6 +17,7 @@ from labelaudit.core.constants import (
     DEFAULT_RANK_METHOD,
     DEFAULT_SEED,
     DEFAULT_WEIGHTS_MODE,
+    MAX_ENSEMBLE,
     MAX_EPOCHS,
     MAX_FOLDS,
     MAX_SEED,
@@ -51,6 +52,9 @@ def audit(
     folds: int = typer.Option(DEFAULT_FOLDS, "--folds", min=2, max=MAX_FOLDS, help="Cross-validation folds."),
     epochs: Optional[int] = typer.Option(None, "--epochs", min=1, max=MAX_EPOCHS,
                                          help="Training epochs (a size-based default)."),
+    ensemble: Optional[int] = typer.Option(None, "--ensemble", min=1, max=MAX_ENSEMBLE,
+                                           help="Models per fold, averaged (default: the backbone's choice "
+                                                "for the data's size; each costs one more training)."),
     seed: int = typer.Option(DEFAULT_SEED, "--seed", min=0, max=MAX_SEED,
                              help="Seeds folds, noise, weights and data order."),
     device: Device = typer.Option(DEFAULT_DEVICE, "--device", help="Where to train."),
@@ -89,7 +93,7 @@ def audit(
         dataset = dataset.with_labels(noisy.labels, noisy.true_labels)
         err.print(f"injected {inject_noise.value} noise: {noisy.num_flipped:,} of {dataset.num_examples:,} "
                   f"labels flipped (seed {seed})", highlight=False)
-    options = AuditOptions(backbone=backbone.value, folds=folds, epochs=epochs, seed=seed, device=device.value,
+    options = AuditOptions(backbone=backbone.value, folds=folds, epochs=epochs, ensemble=ensemble, seed=seed, device=device.value,
                            rank_method=rank_method.value, filter_by=filter_by.value,
                            backbone_options=_backbone_options(image_size, weights, weights_mode.value, hflip)
                            if dataset.modality == "image" else {})

@@ -14,6 +14,7 @@ from labelaudit.core.constants import (
     DEFAULT_LABEL_COLUMN,
     DEFAULT_RANK_METHOD,
     DEFAULT_SEED,
+    MAX_ENSEMBLE,
     MAX_EPOCHS,
     MAX_FOLDS,
     MAX_SEED,
@@ -59,11 +60,13 @@ def check(
     backbone: Optional[BackboneName] = typer.Option(None, "--backbone"),
     folds: Optional[int] = typer.Option(None, "--folds", min=2, max=MAX_FOLDS),
     epochs: Optional[int] = typer.Option(None, "--epochs", min=1, max=MAX_EPOCHS),
+    ensemble: Optional[int] = typer.Option(None, "--ensemble", min=1, max=MAX_ENSEMBLE,
+                                           help="Models per fold, averaged (default: the backbone's choice)."),
     seed: int = typer.Option(DEFAULT_SEED, "--seed", min=0, max=MAX_SEED),
     device: Device = typer.Option(DEFAULT_DEVICE, "--device"),
     rank_method: RankMethod = typer.Option(DEFAULT_RANK_METHOD, "--rank-method"),
     filter_by: FilterBy = typer.Option(DEFAULT_FILTER_BY, "--filter-by"),
-    fast: bool = typer.Option(False, "--fast", help="Cheapest sound settings: logistic regression, 3 folds."),
+    fast: bool = typer.Option(False, "--fast", help="Cheapest sound settings: logistic regression, 3 folds, one model."),
     pred_probs: Optional[Path] = typer.Option(None, "--pred-probs", help="Your out-of-sample pred_probs (.npy): "
                                               "skip training."),
     max_issue_rate: Optional[float] = typer.Option(None, "--max-issue-rate", min=0, max=1),
@@ -145,12 +148,14 @@ def _run(policy, data, source: dict, notes: list[str], args: dict):
     from labelaudit.check.gate import FAST_SETTINGS, local_audit, run_gate
     from labelaudit.console import ProgressDisplay
 
-    chosen = {"backbone": args["backbone"].value if args["backbone"] else None, "folds": args["folds"]}
+    chosen = {"backbone": args["backbone"].value if args["backbone"] else None, "folds": args["folds"],
+              "ensemble": args["ensemble"]}
     if args["fast"]:
         chosen = {k: v if v is not None else FAST_SETTINGS[k] for k, v in chosen.items()}
         notes.append(f"--fast: backbone {chosen['backbone']}, {chosen['folds']} folds")
     options = AuditOptions(backbone=chosen["backbone"] or "auto", folds=chosen["folds"] or DEFAULT_FOLDS,
-                           epochs=args["epochs"], seed=args["seed"], device=args["device"].value,
+                           epochs=args["epochs"], ensemble=chosen["ensemble"], seed=args["seed"],
+                           device=args["device"].value,
                            rank_method=args["rank_method"].value, filter_by=args["filter_by"].value)
     label_column = data.label_column or DEFAULT_LABEL_COLUMN
     fmt = data.format.value if data.format else None

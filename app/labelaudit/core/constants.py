@@ -29,6 +29,8 @@ DEFAULT_NOISE_RATE = 0.2
 
 MAX_FOLDS = 50
 MAX_EPOCHS = 1000
+#: models per fold of an ensemble (training seeds stay distinct: :func:`labelaudit.core.crossval.ensemble_seed`)
+MAX_ENSEMBLE = 9
 #: seeds feed numpy and scikit-learn generators, which take 0 .. 2**32 - 1
 MAX_SEED = 2**32 - 1
 

@@ -42,6 +42,9 @@ class CrossValResult:
     fold_seconds: list[float] = field(default_factory=list)
     fold_accuracy: list[float] = field(default_factory=list)
     fold_threads: list[int] = field(default_factory=list)  # each fold's thread count (0: not limited)
+    members: int = 1  # models per fold whose probabilities are averaged (an ensemble)
+    member_accuracy: list[float] = field(default_factory=list)  # each member's CV accuracy (given labels)
+    member_agreement: float | None = None  # share of examples every member predicts the same class for
 
     @property
     def seconds(self) -> float:
@@ -77,8 +80,9 @@ def cross_val_pred_probs(
     progress: ProgressCallback | None = None,
     should_stop: StopCheck | None = None,
     executor: Executor | None = None,
+    members: int = 1,
 ) -> CrossValResult:
-    """Train one model per fold and collect held-out probabilities.
+    """Train one model per fold (``members`` models, averaged) and collect held-out probabilities.
 
     Parameters
     ----------
@@ -115,14 +119,23 @@ def cross_val_pred_probs(
     executor : Executor, optional
         Runs the folds (:mod:`labelaudit.core.executors`); the in-process
         :class:`~labelaudit.core.executors.LocalExecutor` when omitted.
+    members : int
+        Models trained per fold, each from its own seed, on the same folds; their held-out
+        probabilities are averaged (an ensemble: :func:`ensemble_seed`).
     """
     labels = np.asarray(labels, dtype=np.int64)
     model = check_cross_val_options(features, labels, num_classes=num_classes, modality=modality, backbone=backbone,
-                                    folds=folds, epochs=epochs, device=device, options=options)
+                                    folds=folds, epochs=epochs, device=device, options=options, members=members)
     return cross_validate(features, labels, model=model, num_classes=num_classes, folds=folds, epochs=epochs,
                           seed=seed, device=device, options=options, exclude_from_training=exclude_from_training,
                           fold_ids=fold_ids, keys=keys, progress=progress, should_stop=should_stop,
-                          executor=executor)
+                          executor=executor, members=members)
+
+
+def ensemble_seed(seed: int, fold: int, member: int) -> int:
+    """The training seed of one member's model of one fold: ``seed * 1000 + fold`` for the first member (as
+    without an ensemble), shifted by 100 for each further one (folds are at most 50, members at most 9)."""
+    return seed * 1000 + fold + 100 * member
 
 
 def cross_validate(
@@ -142,6 +155,7 @@ def cross_validate(
     progress: ProgressCallback | None = None,
     should_stop: StopCheck | None = None,
     executor: Executor | None = None,
+    members: int = 1,
 ) -> CrossValResult:
     """:func:`cross_val_pred_probs` on checked options (by it, or by
     :func:`~labelaudit.core.options.check_options`) and a resolved backbone ``model``."""
@@ -159,29 +173,46 @@ def cross_validate(
     n_train_typical = int(n * (folds - 1) / folds)
     run_epochs = epochs or model.default_epochs(n_train_typical) or 1
     threads = executor.threads() if model.uses_torch else 0
-    specs = [FoldSpec(fold=f, folds=folds, model=model, num_classes=num_classes, seed=seed * 1000 + f, device=dev,
-                      epochs=run_epochs, options=dict(options or {}), threads=threads) for f in range(folds)]
+    members = max(1, int(members))
 
-    done = [0.0] * folds  # share of each fold's epochs finished
+    done = [0.0] * folds  # share of the current member's epochs finished, per fold
+    member_probs: list[np.ndarray] = []
+    all_results = []
+    for member in range(members):
+        specs = [FoldSpec(fold=f, folds=folds, model=model, num_classes=num_classes,
+                          seed=ensemble_seed(seed, f, member), device=dev, epochs=run_epochs,
+                          options=dict(options or {}), threads=threads) for f in range(folds)]
+        done[:] = [0.0] * folds
 
-    def on_epoch(fold: int, epoch: int, total: int) -> None:
-        done[fold] = max(done[fold], epoch / total)
-        report(progress, Progress(stage="training", fraction=sum(done) / folds, fold=fold + 1, folds=folds,
-                                  epoch=epoch, epochs=total, message=f"fold {fold + 1}/{folds}, epoch {epoch}/{total}"))
+        def on_epoch(fold: int, epoch: int, total: int, _member: int = member) -> None:
+            done[fold] = max(done[fold], epoch / total)
+            where = f"fold {fold + 1}/{folds}, epoch {epoch}/{total}"
+            if members > 1:
+                where = f"model {_member + 1}/{members}, {where}"
+            report(progress, Progress(stage="training", fraction=(_member + sum(done) / folds) / members,
+                                      fold=fold + 1, folds=folds, epoch=epoch, epochs=total,
+                                      member=_member + 1 if members > 1 else None,
+                                      members=members if members > 1 else None, message=where))
 
-    results = executor.run_folds(specs, features, labels, plan, on_epoch=on_epoch, should_stop=should_stop)
-    pred_probs = np.zeros((n, num_classes), dtype=np.float64)
-    for spec, result in zip(specs, results):
-        pred_probs[plan.rows(spec.fold)[1]] = result.held_out_probs
+        results = executor.run_folds(specs, features, labels, plan, on_epoch=on_epoch, should_stop=should_stop)
+        probs = np.zeros((n, num_classes), dtype=np.float64)
+        for spec, result in zip(specs, results):
+            probs[plan.rows(spec.fold)[1]] = result.held_out_probs
+        member_probs.append(probs)
+        all_results.extend(results)
 
+    pred_probs = member_probs[0] if members == 1 else np.mean(member_probs, axis=0)
+    votes = np.stack([p.argmax(axis=1) for p in member_probs])
     return CrossValResult(
         pred_probs=pred_probs,
         fold_ids=fold_ids,
         backbone=model.name,
         device=dev,
         epochs=run_epochs if model.uses_torch else 0,
-        fold_seconds=[r.seconds for r in results],
-        fold_accuracy=[r.accuracy for r in results],
-        fold_threads=[r.threads for r in results],
+        fold_seconds=[r.seconds for r in all_results],
+        fold_accuracy=[r.accuracy for r in all_results],
+        fold_threads=[r.threads for r in all_results],
+        members=members,
+        member_accuracy=[float((v == labels).mean()) for v in votes],
+        member_agreement=float((votes == votes[0]).all(axis=0).mean()) if members > 1 else None,
     )
-

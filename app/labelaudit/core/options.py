@@ -26,6 +26,7 @@ from labelaudit.core.constants import (
     DEFAULT_FOLDS,
     DEFAULT_RANK_METHOD,
     DEFAULT_SEED,
+    MAX_ENSEMBLE,
 )
 from labelaudit.core.dataset import Dataset
 from labelaudit.errors import OptionError
@@ -48,6 +49,8 @@ class AuditOptions:
     rank_method: str = DEFAULT_RANK_METHOD
     filter_by: str = DEFAULT_FILTER_BY
     backbone_options: dict = field(default_factory=dict)
+    #: models per fold, averaged; ``None``: the backbone's default for the data's size (:func:`ensemble_size`)
+    ensemble: int | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -84,13 +87,14 @@ def check_options_for(modality: str, class_counts: np.ndarray, feature_shape: tu
         return None
     check_folds(options.folds, int(np.asarray(class_counts).min()))
     check_epochs(options.epochs)
+    check_ensemble(options.ensemble)
     return choose_backbone(options.backbone, modality, tuple(feature_shape), options.backbone_options,
                            has_text=has_text)
 
 
 def check_cross_val_options(features: np.ndarray, labels: np.ndarray, *, num_classes: int, modality: str,
                             backbone: str | Backbone, folds: int, epochs: int | None, device: str,
-                            options: dict | None) -> Backbone:
+                            options: dict | None, members: int | None = 1) -> Backbone:
     """The checks of :func:`~labelaudit.core.crossval.cross_val_pred_probs`; returns the backbone to train.
 
     ``labels`` are int64 class ids. A backbone object is used as it is.
@@ -98,6 +102,7 @@ def check_cross_val_options(features: np.ndarray, labels: np.ndarray, *, num_cla
     check_features(features, labels)
     check_folds(folds, int(np.bincount(labels, minlength=num_classes).min()), allow_two=True)
     check_epochs(epochs)
+    check_ensemble(members)
     has_text = getattr(features, "texts", None) is not None
     model = choose_backbone(backbone, modality, tuple(features.shape[1:]), options, has_text=has_text) \
         if isinstance(backbone, str) else backbone
@@ -152,6 +157,22 @@ def check_folds(folds: int, smallest_class: int, *, allow_two: bool = False) -> 
     if not 2 <= folds <= upper:
         raise OptionError(f"folds must be between 2 and the smallest class size ({smallest_class}), got {folds}",
                           field="folds")
+
+
+def check_ensemble(members: int | None) -> None:
+    """``members`` (models per fold) lies in ``1..MAX_ENSEMBLE`` when given."""
+    if members is not None and not (isinstance(members, int) and 1 <= members <= MAX_ENSEMBLE):
+        raise OptionError(f"ensemble must be a whole number of models per fold between 1 and {MAX_ENSEMBLE}",
+                          field="ensemble")
+
+
+def ensemble_size(options: AuditOptions, model: Backbone | None, n_train: int) -> int:
+    """Models per fold: ``options.ensemble``, else the backbone's default for ``n_train`` training examples
+    (``default_members``; 1 for backbones without one)."""
+    if options.ensemble is not None:
+        return options.ensemble
+    default = getattr(model, "default_members", None)
+    return int(default(n_train)) if callable(default) else 1
 
 
 def check_epochs(epochs: int | None) -> None:

@@ -22,7 +22,7 @@ from labelaudit.core.evaluate import evaluate_audit
 from labelaudit.core.executors import Executor, LocalExecutor
 from labelaudit.core.keys import example_keys, has_stable_keys
 from labelaudit.core.mapped import is_mapped
-from labelaudit.core.options import AuditOptions, check_options, check_options_for
+from labelaudit.core.options import AuditOptions, check_options, check_options_for, ensemble_size
 from labelaudit.core.order import canonical_order, key_hashes
 from labelaudit.core.progress import Progress, ProgressCallback, StopCheck, check_stop, report
 from labelaudit.core.ranking import CHUNKED_RANKING_CELLS, Ranking, compute_ranking
@@ -72,6 +72,7 @@ class AuditResult:
             "device": cv.device if cv else None,
             "epochs": cv.epochs if cv else None,
             "folds": self.options.folds if cv else None,
+            "ensemble": ensemble_summary(cv),
             "rank_method": r.rank_method,
             "filter_by": r.filter_by,
             "noise_matrix": r.noise_matrix.tolist(),
@@ -111,6 +112,15 @@ class AuditResult:
             "timings": self.timings,
             "issues": list(self.rows(top)),
         }
+
+
+def ensemble_summary(cv: CrossValResult | None) -> dict | None:
+    """Models per fold and how they agree: ``members``, ``agreement`` (share of examples every model predicts the
+    same class for; ``None`` for one model) and each model's ``member_cv_accuracy``; ``None`` without training."""
+    if cv is None:
+        return None
+    return {"members": cv.members, "agreement": cv.member_agreement,
+            "member_cv_accuracy": [round(a, 6) for a in cv.member_accuracy]}
 
 
 def missing_labels(ds: Dataset) -> dict:
@@ -164,10 +174,12 @@ def run_audit(
 
         report(progress, Progress(stage="training", fraction=0.0, folds=options.folds, message="starting"))
         t = time.perf_counter()
+        members = ensemble_size(options, model, int(dataset.num_examples * (options.folds - 1) / options.folds))
         crossval = cross_validate(
             model_input(dataset, char_ngrams=bool(options.backbone_options.get("char_ngrams"))), dataset.labels, model=model, num_classes=dataset.num_classes, folds=options.folds,
             epochs=options.epochs, seed=options.seed, device=options.device, options=options.backbone_options,
             keys=keys, progress=scaled, should_stop=should_stop, executor=executor or LocalExecutor(),
+            members=members,
         )
         timings["crossval_seconds"] = time.perf_counter() - t
         timings["fold_seconds"] = crossval.fold_seconds

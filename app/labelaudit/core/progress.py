@@ -23,6 +23,8 @@ class Progress:
     epoch: Optional[int] = None
     epochs: Optional[int] = None
     message: str = ""
+    member: Optional[int] = None  # 1-based model of an ensemble (None without one)
+    members: Optional[int] = None
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -32,6 +32,7 @@ def audit(
     backbone: str = DEFAULT_BACKBONE,
     folds: int = DEFAULT_FOLDS,
     epochs: int | None = None,
+    ensemble: int | None = None,
     seed: int = DEFAULT_SEED,
     device: str = DEFAULT_DEVICE,
     rank_method: str = DEFAULT_RANK_METHOD,
@@ -70,6 +71,9 @@ def audit(
         Cross-validation folds; each example is predicted by a model that never saw it.
     epochs : int, optional
         Training epochs of torch backbones (default: chosen by the data's size).
+    ensemble : int, optional
+        Models trained per fold, their probabilities averaged (default: the backbone's choice for the data's
+        size); each one more costs one more training.
     seed : int
         Seeds every random step: the same data and seed give the same result, whatever the row order.
     device : str
@@ -103,7 +107,7 @@ def audit(
     >>> result = labelaudit.audit(df, label="species", id="penguin_id")   # doctest: +SKIP
     >>> result.issues.query("is_issue").head()                            # doctest: +SKIP
     """
-    options = AuditOptions(backbone=backbone, folds=folds, epochs=epochs, seed=seed, device=device,
+    options = AuditOptions(backbone=backbone, folds=folds, epochs=epochs, ensemble=ensemble, seed=seed, device=device,
                            rank_method=rank_method, filter_by=filter_by, backbone_options=dict(backbone_options or {}))
     named = {k: tuple(v) for k, v in (("features", features), ("drop_columns", drop_columns),
                                        ("categorical", categorical), ("text", text)) if v}

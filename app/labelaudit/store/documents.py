@@ -50,6 +50,8 @@ class AuditSummary(_Document):
     device: Optional[str]
     epochs: Optional[int]
     folds: Optional[int]
+    #: models per fold and their agreement (absent from audits stored before ensembles)
+    ensemble: Optional[dict] = None
     rank_method: str
     filter_by: str
     noise_matrix: list[list[Optional[float]]]

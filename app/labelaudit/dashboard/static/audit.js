@@ -101,6 +101,13 @@
     loadRows();
   }
 
+  // "3 models per fold, agree on 98.2%" for an ensemble; nothing for one model
+  function ensembleNote(s) {
+    const m = s.ensemble;
+    if (!m || !m.members || m.members < 2) return "";
+    return `${s.device ? s.device + ", " : ""}${m.members} models per fold, agree on ${pct(m.agreement, 1)}`;
+  }
+
   function cards() {
     const s = audit.summary, e = audit.evaluation, t = audit.timings || {};
     const card = (label, value, sub, key) => el("div", { class: "card stat", "data-stat": key },
@@ -110,7 +117,7 @@
       card("Issues flagged", num(s.num_issues), `${pct(s.issue_rate, 2)} of examples`, "issues"),
       card("Health score", fixed(s.health_score, 3), `~${num(s.estimated_num_issues)} estimated issues`, "health"),
       card("CV accuracy", pct(s.cv_accuracy, 1), s.folds ? `${s.folds}-fold, ${s.epochs} epochs` : "your pred_probs", "accuracy"),
-      card("Backbone", s.backbone || "–", s.device || "", "backbone"),
+      card("Backbone", s.backbone || "–", ensembleNote(s) || s.device || "", "backbone"),
       card("Duration", duration(t.worker_seconds || t.total_seconds), t.crossval_seconds ? `training ${duration(t.crossval_seconds)}` : "", "duration"),
     ];
     if (e) {

@@ -105,6 +105,8 @@
       const input = document.getElementById(`audit-${f}`);
       input.min = audit[f].minimum; input.max = audit[f].maximum; input.value = audit[f].default;
     }
+    const ensemble = document.getElementById("audit-ensemble"), models = audit.ensemble.anyOf[0];
+    ensemble.min = models.minimum; ensemble.max = models.maximum; ensemble.title = audit.ensemble.description;
     const noise = schemas.NoiseIn.properties;
     options(document.getElementById("noise-kind"), enumOf(noise.kind.$ref).filter(k => k !== "matrix"), noise.kind.default);
   }
@@ -149,6 +151,7 @@
     const body = { dataset_id: dataset.id, backbone: form.backbone.value, folds: Number(form.folds.value),
                    seed: Number(form.seed.value) };
     if (form.epochs.value !== "") body.epochs = Number(form.epochs.value);
+    if (form.ensemble.value !== "") body.ensemble = Number(form.ensemble.value);
     try {
       const audit = await postJSON("/v1/audits", body);
       location.href = `/dashboard/audits/${audit.id}`;
