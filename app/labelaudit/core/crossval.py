@@ -45,6 +45,9 @@ class CrossValResult:
     members: int = 1  # models per fold whose probabilities are averaged (an ensemble)
     member_accuracy: list[float] = field(default_factory=list)  # each member's CV accuracy (given labels)
     member_agreement: float | None = None  # share of examples every member predicts the same class for
+    #: every example's class distribution among its nearest training examples in its fold model's embedding,
+    #: averaged over the members (torch backbones asked for ``neighbours``; else ``None``)
+    neighbour_probs: np.ndarray | None = None
 
     @property
     def seconds(self) -> float:
@@ -81,6 +84,7 @@ def cross_val_pred_probs(
     should_stop: StopCheck | None = None,
     executor: Executor | None = None,
     members: int = 1,
+    neighbours: int = 0,
 ) -> CrossValResult:
     """Train one model per fold (``members`` models, averaged) and collect held-out probabilities.
 
@@ -122,6 +126,9 @@ def cross_val_pred_probs(
     members : int
         Models trained per fold, each from its own seed, on the same folds; their held-out
         probabilities are averaged (an ensemble: :func:`ensemble_seed`).
+    neighbours : int
+        When above 0 (torch backbones), also each example's class distribution among its that many nearest
+        training examples in its fold model's embedding (``neighbour_probs`` of the result).
     """
     labels = np.asarray(labels, dtype=np.int64)
     model = check_cross_val_options(features, labels, num_classes=num_classes, modality=modality, backbone=backbone,
@@ -129,7 +136,7 @@ def cross_val_pred_probs(
     return cross_validate(features, labels, model=model, num_classes=num_classes, folds=folds, epochs=epochs,
                           seed=seed, device=device, options=options, exclude_from_training=exclude_from_training,
                           fold_ids=fold_ids, keys=keys, progress=progress, should_stop=should_stop,
-                          executor=executor, members=members)
+                          executor=executor, members=members, neighbours=neighbours)
 
 
 def ensemble_seed(seed: int, fold: int, member: int) -> int:
@@ -156,6 +163,7 @@ def cross_validate(
     should_stop: StopCheck | None = None,
     executor: Executor | None = None,
     members: int = 1,
+    neighbours: int = 0,
 ) -> CrossValResult:
     """:func:`cross_val_pred_probs` on checked options (by it, or by
     :func:`~labelaudit.core.options.check_options`) and a resolved backbone ``model``."""
@@ -177,11 +185,13 @@ def cross_validate(
 
     done = [0.0] * folds  # share of the current member's epochs finished, per fold
     member_probs: list[np.ndarray] = []
+    member_neighbours: list[np.ndarray] = []
     all_results = []
     for member in range(members):
         specs = [FoldSpec(fold=f, folds=folds, model=model, num_classes=num_classes,
                           seed=ensemble_seed(seed, f, member), device=dev, epochs=run_epochs,
-                          options=dict(options or {}), threads=threads) for f in range(folds)]
+                          options=dict(options or {}), threads=threads, neighbours=neighbours)
+                 for f in range(folds)]
         done[:] = [0.0] * folds
 
         def on_epoch(fold: int, epoch: int, total: int, _member: int = member) -> None:
@@ -199,6 +209,11 @@ def cross_validate(
         for spec, result in zip(specs, results):
             probs[plan.rows(spec.fold)[1]] = result.held_out_probs
         member_probs.append(probs)
+        if all(r.neighbour_probs is not None for r in results):
+            near = np.zeros((n, num_classes), dtype=np.float64)
+            for spec, result in zip(specs, results):
+                near[plan.rows(spec.fold)[1]] = result.neighbour_probs
+            member_neighbours.append(near)
         all_results.extend(results)
 
     pred_probs = member_probs[0] if members == 1 else np.mean(member_probs, axis=0)
@@ -215,4 +230,5 @@ def cross_validate(
         members=members,
         member_accuracy=[float((v == labels).mean()) for v in votes],
         member_agreement=float((votes == votes[0]).all(axis=0).mean()) if members > 1 else None,
+        neighbour_probs=np.mean(member_neighbours, axis=0) if len(member_neighbours) == members else None,
     )

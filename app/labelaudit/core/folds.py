@@ -39,6 +39,7 @@ class FoldSpec:
     epochs: int
     options: dict = field(default_factory=dict)
     threads: int = 0
+    neighbours: int = 0  # k of the neighbourhood signal (torch backbones; 0: none)
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,8 @@ class FoldResult:
     seconds: float
     accuracy: float
     threads: int = 0
+    #: held-out rows' class distribution among their nearest training examples in the model's embedding
+    neighbour_probs: np.ndarray | None = None
 
 
 EpochCallback = Callable[[int, int], None]
@@ -106,13 +109,15 @@ def train_fold(
         if torch.get_num_threads() != spec.threads:
             torch.set_num_threads(spec.threads)
     ctx = FitContext(num_classes=spec.num_classes, seed=spec.seed, device=spec.device, epochs=spec.epochs,
-                     on_epoch=on_epoch, should_stop=should_stop, options=dict(spec.options), threads=spec.threads)
+                     on_epoch=on_epoch, should_stop=should_stop, options=dict(spec.options), threads=spec.threads,
+                     neighbours=spec.neighbours if spec.model.uses_torch else 0)
     start = time.perf_counter()
     with _native_pools(spec.threads):
         probs = spec.model.fit_predict(features[train], labels[train], features[held_out], ctx)
     seconds = time.perf_counter() - start
     accuracy = float((probs.argmax(axis=1) == labels[held_out]).mean())
-    return FoldResult(fold=spec.fold, held_out_probs=probs, seconds=seconds, accuracy=accuracy, threads=spec.threads)
+    return FoldResult(fold=spec.fold, held_out_probs=probs, seconds=seconds, accuracy=accuracy, threads=spec.threads,
+                      neighbour_probs=ctx.extras.get("neighbour_probs"))
 
 
 def _native_pools(threads: int):

@@ -16,7 +16,9 @@ class FitContext:
 
     ``on_epoch(epoch, epochs)`` is called after each training epoch; ``should_stop``
     is polled between epochs so a cancelled audit stops promptly. ``threads`` is the
-    fold's share of the host's CPU budget (0: no limit).
+    fold's share of the host's CPU budget (0: no limit). ``neighbours``: when above 0, a torch backbone also
+    puts each held-out example's class distribution among its that many nearest training examples in the
+    model's embedding into ``extras["neighbour_probs"]`` (:mod:`labelaudit.core.backbones.neighbours`).
     """
 
     num_classes: int
@@ -27,6 +29,8 @@ class FitContext:
     should_stop: Optional[StopCheck] = None
     options: dict = field(default_factory=dict)
     threads: int = 0
+    neighbours: int = 0
+    extras: dict = field(default_factory=dict)
 
 
 class Backbone(Protocol):

@@ -9,6 +9,7 @@ import numpy as np
 from torch import nn
 
 from labelaudit.core.backbones.base import FitContext
+from labelaudit.core.backbones.neighbours import classifier_layer
 from labelaudit.core.backbones.training import TrainConfig, epochs_for, train_and_predict
 from labelaudit.errors import OptionError
 from labelaudit.vocab import WeightsMode, values
@@ -95,13 +96,10 @@ class ImageBackbone(ABC):
 
 def head_of(model: nn.Module) -> nn.Module:
     """The classifier layer: ``model.head`` when it exists, else the last Linear layer."""
-    head = getattr(model, "head", None)
-    if isinstance(head, nn.Module):
-        return head
-    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
-    if not linears:
-        raise OptionError("this model has no linear classifier layer", field="weights")
-    return linears[-1]
+    try:
+        return classifier_layer(model)
+    except ValueError as exc:
+        raise OptionError("this model has no linear classifier layer", field="weights") from exc
 
 
 class FrozenBody(nn.Module):

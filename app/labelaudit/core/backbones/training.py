@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from labelaudit.core.backbones.base import FitContext
+from labelaudit.core.backbones.neighbours import embed, neighbour_probs
 from labelaudit.core.constants import GPU_RESIDENT_SHARE, MIN_ONE_CYCLE_STEPS
 from labelaudit.core.progress import check_stop
 
@@ -134,7 +135,13 @@ def train_and_predict(
     if best_state is not None:
         model.load_state_dict(best_state)
 
-    return _predict(model, xe, config, amp_dtype, image=image).astype(np.float64)
+    probs = _predict(model, xe, config, amp_dtype, image=image).astype(np.float64)
+    if ctx.neighbours:
+        train_emb = embed(model, xt, batch_size=config.eval_batch_size, amp_dtype=amp_dtype)
+        eval_emb = embed(model, xe, batch_size=config.eval_batch_size, amp_dtype=amp_dtype)
+        ctx.extras["neighbour_probs"] = neighbour_probs(train_emb, yt, eval_emb, num_classes=ctx.num_classes,
+                                                        k=ctx.neighbours)
+    return probs
 
 
 def _loss(logits: torch.Tensor, targets: torch.Tensor, config: TrainConfig) -> torch.Tensor:
