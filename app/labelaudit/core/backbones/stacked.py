@@ -18,9 +18,13 @@ statistics restored, nothing drawn from its generators). Folds are stacked when 
 settings agree (batch size included); any other fold trains alone. The held-out predictions are
 made per fold by the sequential code.
 
-The result equals the sequential one up to floating-point rounding (batched kernels sum in another
-order; on the CPU the probabilities agree to about 1e-5). On CUDA, ``F.dropout`` draws its masks with a
-fused kernel, so a model with dropout (``mlp``) gets other masks than in its sequential run there.
+The result equals the sequential one up to floating-point rounding: batched kernels sum in another
+order, and the stack trains images in the default memory layout where the sequential loop uses
+channels_last. Training amplifies such rounding (Adam divides tiny gradients by their own size): on the
+CPU the probabilities agree to ~1e-7 against the sequential loop in the same layout and to ~1e-2 against
+channels_last, which is also how far the sequential loop moves when only its layout changes. On CUDA,
+``F.dropout`` draws its masks with a fused kernel, so a model with dropout (``mlp``) gets other masks
+than in its sequential run there.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
+from labelaudit.core.backbones import training
 from labelaudit.core.backbones.base import FitContext, FoldRows
 from labelaudit.core.backbones.training import (
     TrainConfig, _amp_dtype, _augment, _held_in_loss, _loss, _predict, batch_steps, early_stopping_split,
@@ -90,7 +95,7 @@ class _MaskDropout(nn.Module):
         self.shape: torch.Size | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.p == 0:
+        if not self.training:
             return x
         if self.mask is None:  # the shape-finding pass on the meta device
             self.shape = x.shape
@@ -203,7 +208,7 @@ def _train_stack(build_model, features, labels, folds: list[FoldRows], ctxs: lis
             f.model.load_state_dict(f.best_state)
         held = torch.as_tensor(np.asarray(part.held_out, dtype=np.int64), device=store)
         xe = (x_all[held] - f.mean) / f.std
-        if image:  # predicted one fold at a time, by the sequential code and layout
+        if image and training.CHANNELS_LAST:  # predicted one fold at a time, by the sequential code and layout
             f.model = f.model.to(memory_format=torch.channels_last)
             xe = xe.contiguous(memory_format=torch.channels_last)
         out.append(_predict(f.model, xe, config, amp_dtype, image=image).astype(np.float64))
@@ -245,9 +250,9 @@ def _stack_buffers(stack: list[_Fold]) -> dict[str, torch.Tensor]:
 def _batches(stack, perms, active, step, bs, x_all, y_all, device, config: TrainConfig, image: bool):
     """Each fold's batch of this step (normalised and augmented as in the sequential loop), stacked.
 
-    Not channels_last, unlike the sequential loop: under vmap the convolutions regroup the folds' channels
-    anyway, and the batched adaptive pooling of a channels_last input falls back to a slow loop over the
-    folds (torch 2.13).
+    Not channels_last (:data:`~labelaudit.core.backbones.training.CHANNELS_LAST`), unlike the sequential
+    loop: under vmap the convolutions regroup the folds' channels anyway, and the batched adaptive pooling
+    of a channels_last input falls back to a slow loop over the folds (torch 2.13).
 
     A fold past its epoch's steps gets its first batch again, unaugmented: it is computed and thrown away."""
     xs, ys = [], []

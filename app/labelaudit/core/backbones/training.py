@@ -26,6 +26,11 @@ from labelaudit.core.constants import GPU_RESIDENT_SHARE, MIN_ONE_CYCLE_STEPS
 from labelaudit.core.progress import check_stop
 
 
+#: Image batches and conv weights in channels_last: faster on CUDA and with oneDNN on the CPU alike. The
+#: layout changes the convolutions' rounding, which training amplifies to ~1e-3 in the probabilities.
+CHANNELS_LAST = True
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Hyper-parameters of one training run (defaults suit small audits)."""
@@ -75,7 +80,7 @@ def train_and_predict(
         xv, yv = xt[val], yt[val]
         xt, yt = xt[kept], yt[kept]
     model = build_model().to(device)
-    channels_last = image  # faster on CUDA and with oneDNN on CPU alike
+    channels_last = image and CHANNELS_LAST
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
         xt = xt.contiguous(memory_format=torch.channels_last)
