@@ -238,3 +238,15 @@ def test_the_option_and_what_auto_means():
     assert not on.together(_spec(cnn, options={"compile": True}), X)
     table = TableFeatures.__new__(TableFeatures)
     assert not on.together(_spec(mlp), table)  # typed columns are encoded per fold
+
+
+def test_the_setting_reaches_the_local_executor(monkeypatch):
+    from labelaudit.config import get_settings
+    from labelaudit.services.executors import executor_from_settings
+
+    monkeypatch.delenv("LABELAUDIT_EXECUTOR", raising=False)
+    monkeypatch.delenv("LABELAUDIT_CONCURRENT_FOLDS", raising=False)
+    assert executor_from_settings(get_settings()).concurrent_folds == "auto"
+    monkeypatch.setenv("LABELAUDIT_CONCURRENT_FOLDS", "on")
+    assert executor_from_settings(get_settings()).concurrent_folds == "on"
+    assert executor_from_settings(get_settings(concurrent_folds="off")).concurrent_folds == "off"
