@@ -99,8 +99,7 @@ class GpuSampler:
         return f"GPU util mean {util.mean():.0f}%, p95 {np.percentile(util, 95):.0f}%; GPU memory peak {mem:,.0f} MiB"
 
 
-def run_one(name: str, ds: Dataset, options: AuditOptions, args) -> dict:
-    executor = None
+def run_one(name: str, ds: Dataset, options: AuditOptions, args, executor=None) -> dict:
     if name == "ray":
         from labelaudit.core.executors import RayExecutor
 

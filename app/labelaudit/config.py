@@ -102,6 +102,11 @@ class Settings(BaseSettings):
     executor: Literal["local", "ray"] = _field(
         "local", "worker", "Who trains the cross-validation folds: `local` (one after another in the worker "
                            "process) or `ray` (one Ray task per fold; needs the `ray` extra).")
+    concurrent_folds: Literal["auto", "on", "off"] = _field(
+        "auto", "worker", "Whether the local executor trains an audit's folds together, as one stacked model on "
+                          "one device (the small torch backbones; it fills a GPU one small model leaves idle): "
+                          "`auto` on a GPU for `cnn` and `mlp`, `on` wherever the backbone can, `off` one after "
+                          "another. The probabilities agree up to floating-point rounding.")
     cpu_threads: int = _field(
         0, "worker", "The host's CPU budget: threads all local training jobs (audits of workers, worker threads "
                      "and CLI runs sharing data_dir) use together, split evenly between those running; a lone "

@@ -85,6 +85,39 @@ def test_cnn_trains_on_cuda_with_mixed_precision():
     assert probs.shape == (56, 4) and np.isfinite(probs).all()
 
 
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("name", ["cnn", "mlp"])
+def test_folds_train_together_on_cuda(name, monkeypatch):
+    """The stacked path (vmap over the folds, autocast, a grad scaler per fold on fp16 GPUs) against one fold
+    after another on the GPU: the same accuracy, probabilities close (rounding amplified by training in
+    reduced precision; the mlp's dropout masks come from another kernel than F.dropout's fused one)."""
+    import labelaudit.core.backbones.stacked as stacked
+    from labelaudit.core.crossval import cross_val_pred_probs
+    from labelaudit.core.executors import LocalExecutor
+
+    rng = np.random.default_rng(0)
+    n = 900
+    y = np.arange(n) % 3
+    X = rng.random((n, 1, 16, 16)).astype(np.float32)
+    X[np.arange(n), 0, y * 4, y * 4 + 2] += 3.0
+    keys = np.array([f"k{i}" for i in range(n)], dtype=object)
+    stacks = []
+    train_stack = stacked._train_stack
+    monkeypatch.setattr(stacked, "_train_stack", lambda *a, **k: stacks.append(len(a[3])) or train_stack(*a, **k))
+    runs = {}
+    for mode in ("off", "auto"):
+        runs[mode] = cross_val_pred_probs(X, y, num_classes=3, modality="image", backbone=name, folds=3,
+                                          epochs=3 if name == "cnn" else 20, seed=0, device="cuda", keys=keys,
+                                          executor=LocalExecutor(concurrent_folds=mode))
+    assert stacks and sum(stacks) == 3  # auto stacks the small backbones on a GPU
+    seq, together = runs["off"].pred_probs, runs["auto"].pred_probs
+    assert np.isfinite(together).all() and np.allclose(together.sum(axis=1), 1.0, atol=1e-4)
+    acc = [(p.argmax(1) == y).mean() for p in (seq, together)]
+    assert min(acc) > 0.9 and abs(acc[0] - acc[1]) < 0.03
+    assert np.abs(seq - together).max() < (0.1 if name == "cnn" else 0.5)
+
+
 @pytest.mark.parametrize("n_train", [8, 16, 32, 45, 64])
 def test_tiny_training_runs_never_break_the_schedule(n_train):
     """Every small step count trains (OneCycleLR alone divides by zero at 4 steps in all)."""

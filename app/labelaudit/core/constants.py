@@ -122,3 +122,9 @@ HISTOGRAM_BINS = 100
 #: Of the smaller dataset, the share of examples two audits must share to be compared: below it the
 #: comparison would describe the unmatched rows more than the audits.
 MIN_SHARED = 0.5
+
+#: Backbones whose folds the local executor trains together on a GPU by default (``concurrent_folds=auto``):
+#: the small ones, whose single model leaves a GPU mostly idle (bench/gpu.py's ``concurrent_folds`` step
+#: measures it). On the CPU the folds go one after another: there the stacked step measured no faster
+#: (docs/benchmarks/concurrent_folds.md).
+CONCURRENT_FOLDS_BACKBONES = frozenset({"cnn", "mlp"})

@@ -10,6 +10,9 @@ polls ``should_stop`` so a cancelled audit stops promptly.
   with its share of the host's CPU budget (:mod:`labelaudit.core.cpubudget`): the
   executor holds a lease while the folds run and asks it for a thread count before
   each fold, so a job that starts or ends beside it changes its share at the next fold.
+  With ``concurrent_folds`` the folds of a small torch backbone train together instead,
+  one stacked model on one device (:func:`~labelaudit.core.folds.train_folds_together`),
+  which fills a GPU that one small model leaves mostly idle.
 * :class:`RayExecutor`: one Ray task per fold, all submitted at once. The arrays
   go into Ray's object store once; each task asks for ``cpus_per_fold`` CPUs and
   ``gpus_per_fold`` GPUs (fractions share a GPU); a task that raises or whose
@@ -41,7 +44,10 @@ import numpy as np
 
 from labelaudit.core.backbones.device import resolve_device
 from labelaudit.core.cpubudget import CpuBudget
-from labelaudit.core.folds import FoldPlan, FoldResult, FoldSpec, local_threads, train_fold
+from labelaudit.core.constants import CONCURRENT_FOLDS_BACKBONES
+from labelaudit.core.folds import (
+    FoldPlan, FoldResult, FoldSpec, can_train_together, local_threads, train_fold, train_folds_together,
+)
 from labelaudit.core.progress import StopCheck, check_stop
 from labelaudit.errors import AuditFailed, LabelAuditError, OptionError
 
@@ -82,20 +88,42 @@ class Executor(Protocol):
         ...
 
 
+#: Values of ``concurrent_folds``.
+CONCURRENT_FOLDS = ("auto", "on", "off")
+
+
 class LocalExecutor:
-    """The folds one after another in this process (the default).
+    """The folds one after another in this process (the default), or all together on one device.
 
     Parameters
     ----------
     budget : CpuBudget, optional
         The host's CPU budget; each fold trains with this job's share of it (torch,
         OpenMP and BLAS threads). ``None``: an unshared budget of every core (a lone job).
+    concurrent_folds : {"auto", "on", "off"}
+        ``on``: train the folds together, as one stacked model (:func:`train_folds_together`),
+        when the backbone can (the torch ``mlp`` and image backbones, without pretrained weights
+        or ``torch.compile``); ``off``: one after another; ``auto`` (the default): together on a
+        GPU for the backbones of :data:`~labelaudit.core.constants.CONCURRENT_FOLDS_BACKBONES`,
+        else one after another. Either way the probabilities agree up to floating-point rounding.
     """
 
     name = "local"
 
-    def __init__(self, budget: CpuBudget | None = None):
+    def __init__(self, budget: CpuBudget | None = None, concurrent_folds: str = "auto"):
+        if concurrent_folds not in CONCURRENT_FOLDS:
+            raise OptionError(f"concurrent_folds must be one of {', '.join(CONCURRENT_FOLDS)}",
+                              field="concurrent_folds")
         self.budget = budget or CpuBudget()
+        self.concurrent_folds = concurrent_folds
+
+    def together(self, specs: Sequence[FoldSpec], features) -> bool:
+        """Whether :meth:`run_folds` trains these folds together."""
+        if self.concurrent_folds == "off" or not can_train_together(specs, features):
+            return False
+        if self.concurrent_folds == "on":
+            return True
+        return specs[0].device.startswith("cuda") and specs[0].model.name in CONCURRENT_FOLDS_BACKBONES
 
     def device_for(self, requested: str, model: Backbone) -> str:
         return resolve_device(requested) if model.uses_torch else "cpu"
@@ -106,6 +134,12 @@ class LocalExecutor:
     def run_folds(self, specs, features, labels, plan, *, on_epoch=None, should_stop=None):
         results = []
         with self.budget.lease() as lease:
+            if self.together(specs, features):
+                check_stop(should_stop)
+                threads = lease.threads()
+                specs = [dataclasses.replace(spec, threads=threads) for spec in specs]
+                return train_folds_together(specs, features, labels, plan, on_epoch=on_epoch,
+                                            should_stop=should_stop)
             for spec in specs:
                 check_stop(should_stop)
                 spec = dataclasses.replace(spec, threads=lease.threads())

@@ -11,11 +11,12 @@ from __future__ import annotations
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
 from labelaudit.core.backbones import Backbone, FitContext
+from labelaudit.core.backbones.base import FoldRows
 from labelaudit.core.cpubudget import available_cores
 from labelaudit.core.progress import StopCheck
 
@@ -77,6 +78,7 @@ class FoldResult:
 
 
 EpochCallback = Callable[[int, int], None]
+FoldEpochCallback = Callable[[int, int, int], None]
 
 
 def train_fold(
@@ -118,6 +120,49 @@ def train_fold(
     accuracy = float((probs.argmax(axis=1) == labels[held_out]).mean())
     return FoldResult(fold=spec.fold, held_out_probs=probs, seconds=seconds, accuracy=accuracy, threads=spec.threads,
                       neighbour_probs=ctx.extras.get("neighbour_probs"))
+
+
+def can_train_together(specs: Sequence[FoldSpec], features) -> bool:
+    """Whether these folds' backbone can train them together (:func:`train_folds_together`)."""
+    if len(specs) < 2:
+        return False
+    model = specs[0].model
+    return hasattr(model, "fit_predict_folds") and bool(model.stackable(features, specs[0].options))
+
+
+def train_folds_together(
+    specs: Sequence[FoldSpec],
+    features: np.ndarray,
+    labels: np.ndarray,
+    plan: FoldPlan,
+    *,
+    on_epoch: FoldEpochCallback | None = None,
+    should_stop: StopCheck | None = None,
+) -> list[FoldResult]:
+    """What :func:`train_fold` gives for each spec, the folds trained together on one device
+    (:mod:`labelaudit.core.backbones.stacked`): the same probabilities up to floating-point rounding.
+
+    The specs share model, options, device, epochs and thread count (those of the first are used);
+    ``on_epoch(fold, epoch, epochs)`` comes after every epoch of every fold. Each fold's ``seconds``
+    is its share of the wall time (the wall time split evenly), so their sum stays the training time.
+    """
+    first = specs[0]
+    if first.threads:
+        import torch
+
+        if torch.get_num_threads() != first.threads:
+            torch.set_num_threads(first.threads)
+    parts = [FoldRows(*plan.rows(spec.fold)) for spec in specs]
+    ctxs = [FitContext(num_classes=spec.num_classes, seed=spec.seed, device=spec.device, epochs=spec.epochs,
+                       on_epoch=None if on_epoch is None else (lambda e, t, _f=spec.fold: on_epoch(_f, e, t)),
+                       should_stop=should_stop, options=dict(spec.options), threads=first.threads) for spec in specs]
+    start = time.perf_counter()
+    with _native_pools(first.threads):
+        probs = first.model.fit_predict_folds(features, labels, parts, ctxs)
+    seconds = (time.perf_counter() - start) / len(specs)
+    return [FoldResult(fold=spec.fold, held_out_probs=p, seconds=seconds,
+                       accuracy=float((p.argmax(axis=1) == labels[part.held_out]).mean()), threads=first.threads)
+            for spec, part, p in zip(specs, parts, probs)]
 
 
 def _native_pools(threads: int):

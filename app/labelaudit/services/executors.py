@@ -1,6 +1,7 @@
 """Which executor runs an audit's folds, and with what CPU budget: the choice the settings make.
 
-``LABELAUDIT_EXECUTOR`` names the executor; ``LABELAUDIT_CPU_THREADS`` and
+``LABELAUDIT_EXECUTOR`` names the executor (``LABELAUDIT_CONCURRENT_FOLDS``: whether the local one
+trains the folds together); ``LABELAUDIT_CPU_THREADS`` and
 ``LABELAUDIT_CPU_BUDGET`` the host's CPU budget that local jobs share through
 ``<data_dir>/cpu-budget/``. The domain (:mod:`labelaudit.core.executors`,
 :mod:`labelaudit.core.cpubudget`) reads no settings; the worker, the CLI and the CI
@@ -51,7 +52,7 @@ def executor_from_settings(settings: Settings | None = None) -> Executor:
         if importlib.util.find_spec("ray") is None:
             raise MissingExtra("LABELAUDIT_EXECUTOR=ray needs Ray: pip install 'labelaudit[ray]'", field="executor")
         return ray_executor_from_settings(settings)
-    return LocalExecutor(budget=cpu_budget_from_settings(settings))
+    return LocalExecutor(budget=cpu_budget_from_settings(settings), concurrent_folds=settings.concurrent_folds)
 
 
 def ray_executor_from_settings(settings: Settings) -> RayExecutor:

@@ -33,6 +33,14 @@ class FitContext:
     extras: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class FoldRows:
+    """One fold's rows of the whole dataset: ``train`` (its training part, in training order) and ``held_out``."""
+
+    train: np.ndarray
+    held_out: np.ndarray
+
+
 class Backbone(Protocol):
     """A model family that produces out-of-sample probabilities for one fold."""
 
@@ -49,3 +57,8 @@ class Backbone(Protocol):
     def default_epochs(self, n_train: int) -> int:
         """Epochs used when the caller gives none (0 for non-iterative models)."""
         ...
+
+    # Optional, for backbones that can train several folds together (the small torch ones):
+    #   stackable(features, options) -> bool
+    #   fit_predict_folds(features, labels, folds: list[FoldRows], ctxs: list[FitContext]) -> list[np.ndarray]
+    # the second gives what fit_predict gives each fold, up to floating-point rounding.

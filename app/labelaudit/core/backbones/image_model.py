@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
-from labelaudit.core.backbones.base import FitContext
+from labelaudit.core.backbones.base import FitContext, FoldRows
 from labelaudit.core.backbones.neighbours import classifier_layer
 from labelaudit.core.backbones.training import TrainConfig, epochs_for, train_and_predict
 from labelaudit.errors import OptionError
@@ -68,9 +68,37 @@ class ImageBackbone(ABC):
         if size is not None and tuple(X_train.shape[-2:]) != (size, size):
             X_train, X_eval = resize_images(X_train, size), resize_images(X_eval, size)
         side = min(X_train.shape[-2:])
-        batch_size = int(opts.get("batch_size") or self.default_batch_size(len(X_train)))
-        config = TrainConfig(
-            epochs=ctx.epochs or self.default_epochs(len(X_train), batch_size),
+        config = self.train_config(len(X_train), side, ctx)
+        return train_and_predict(self._maker(X_train.shape[1], side, ctx), X_train, y_train, X_eval, ctx, config,
+                                 image=True)
+
+    def stackable(self, features, options: dict) -> bool:
+        """Whether :meth:`fit_predict_folds` trains these folds together (not with pretrained weights or
+        ``torch.compile``, which train one fold at a time)."""
+        return isinstance(features, np.ndarray) and not options.get("weights") and not options.get("compile")
+
+    def fit_predict_folds(self, features: np.ndarray, labels: np.ndarray, folds: list[FoldRows],
+                          ctxs: list[FitContext]) -> list[np.ndarray]:
+        """:meth:`fit_predict` for several folds of one dataset at once, trained together
+        (:mod:`labelaudit.core.backbones.stacked`); the same probabilities up to rounding."""
+        from labelaudit.core.backbones.stacked import train_and_predict_folds
+
+        opts = ctxs[0].options
+        self.check_options(opts)
+        size = opts.get("image_size")
+        if size is not None and tuple(features.shape[-2:]) != (size, size):
+            features = resize_images(features, size)
+        side = min(features.shape[-2:])
+        configs = [self.train_config(len(part.train), side, ctx) for part, ctx in zip(folds, ctxs)]
+        return train_and_predict_folds(self._maker(features.shape[1], side, ctxs[0]), features, labels, folds, ctxs,
+                                       configs, image=True)
+
+    def train_config(self, n_train: int, side: int, ctx: FitContext) -> TrainConfig:
+        """The training settings of one fold of ``n_train`` images of ``side`` pixels."""
+        opts = ctx.options
+        batch_size = int(opts.get("batch_size") or self.default_batch_size(n_train))
+        return TrainConfig(
+            epochs=ctx.epochs or self.default_epochs(n_train, batch_size),
             batch_size=batch_size,
             lr=float(opts.get("lr", 3e-3)),
             weight_decay=float(opts.get("weight_decay", 5e-4)),
@@ -83,7 +111,9 @@ class ImageBackbone(ABC):
             early_stopping=bool(opts.get("early_stopping", False)),
             compile=bool(opts.get("compile", False)),
         )
-        channels = X_train.shape[1]
+
+    def _maker(self, channels: int, side: int, ctx: FitContext):
+        opts = ctx.options
 
         def make() -> nn.Module:
             model = self.build(channels, ctx.num_classes, side, opts)
@@ -91,7 +121,7 @@ class ImageBackbone(ABC):
                 model = load_weights(model, Path(opts["weights"]), mode=opts.get("weights_mode", "finetune"))
             return model
 
-        return train_and_predict(make, X_train, y_train, X_eval, ctx, config, image=True)
+        return make
 
 
 def head_of(model: nn.Module) -> nn.Module:
