@@ -18,10 +18,11 @@ from labelaudit.api.schemas import AuditIn, AuditOut, Page, ProgressOut
 from labelaudit.core.aggregates import headline
 from labelaudit.errors import NotFound, OptionError
 from labelaudit.services import audits as service
-from labelaudit.services.results import DoneAudit, done_audit_view
+from labelaudit.services.results import DoneAudit, read_done_audit
 from labelaudit.store import queries
 from labelaudit.store.examples import dataset_member
 from labelaudit.store.models import DONE, AuditRecord, as_utc
+from labelaudit.store.reads import reader
 from labelaudit.vocab import AuditStatus
 
 router = APIRouter(prefix="/v1/audits", tags=["audits"], dependencies=[Depends(reject_nul)])
@@ -117,7 +118,7 @@ def get_summary(audit_id: str, session: SessionDep, tenant: TenantDep) -> dict:
 
 @router.get("/{audit_id}/issues", response_model=IssuePage, responses=responses(404, 409, 422),
             summary="Ranked examples (the issue browser)")
-def get_issues(audit_id: str, session: SessionDep, tenant: TenantDep,
+def get_issues(audit_id: str, db: DatabaseDep, tenant: TenantDep,
                limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                cursor: Annotated[str | None, Query(pattern=r"^\d{0,9}$", description="next_cursor of the last page")]
                = None,
@@ -136,19 +137,23 @@ def get_issues(audit_id: str, session: SessionDep, tenant: TenantDep,
     counts the matching rows when the stored aggregates answer it (no score range
     together with other filters), else it is null.
     """
-    view = done_audit_view(session, audit_id, tenant=tenant)
-    names = view.class_names
-    given_label = class_id(names, given_label, field="given_label")
-    suggested_label = class_id(names, suggested_label, field="suggested_label")
-    if min_score is not None and max_score is not None and min_score > max_score:
-        raise OptionError(f"min_score {min_score} is above max_score {max_score}", code="invalid_range",
-                          field="min_score")
-    flag = True if only_issues else is_issue
-    lo, hi = queries.score_rank_bounds(session, audit_id=audit_id, min_score=min_score, max_score=max_score)
-    empty = lo is not None and hi is not None and lo > hi
-    rows = [] if empty else queries.page_rows(
-        session, audit_id=audit_id, limit=limit + 1, after_rank=int(cursor) if cursor else None, given_label=given_label,
-        suggested_label=suggested_label, is_issue=flag, min_rank=lo, max_rank=hi, descending=sort.startswith("-"))
+    # The reads run in this endpoint's thread (not a dependency's), so the request makes one hop to the
+    # thread pool, not two; see labelaudit.store.reads for why they bypass the ORM.
+    with reader(db.read_engine) as read:
+        view = read_done_audit(read, db, audit_id, tenant=tenant)
+        names = view.class_names
+        given_label = class_id(names, given_label, field="given_label")
+        suggested_label = class_id(names, suggested_label, field="suggested_label")
+        if min_score is not None and max_score is not None and min_score > max_score:
+            raise OptionError(f"min_score {min_score} is above max_score {max_score}", code="invalid_range",
+                              field="min_score")
+        flag = True if only_issues else is_issue
+        lo, hi = queries.score_rank_bounds(read, audit_id=audit_id, min_score=min_score, max_score=max_score)
+        empty = lo is not None and hi is not None and lo > hi
+        rows = [] if empty else queries.page_rows(
+            read, audit_id=audit_id, limit=limit + 1, after_rank=int(cursor) if cursor else None,
+            given_label=given_label, suggested_label=suggested_label, is_issue=flag, min_rank=lo, max_rank=hi,
+            descending=sort.startswith("-"))
     nxt = str(rows[limit - 1][0]) if len(rows) > limit else None
     items = [{"rank": rank, "index": index, "given_label": given, "suggested_label": suggested,
               "quality_score": score, "is_issue": bool(issue), "true_label": true, "example_id": example_id,

@@ -31,8 +31,10 @@ from labelaudit.core.keys import example_keys
 from labelaudit.errors import NotFound, NotReady, OptionError
 from labelaudit.store import queries
 from labelaudit.store.artifacts import ArtifactStore, dataset_arrays
+from labelaudit.store.db import Database
 from labelaudit.store.examples import dataset_member
 from labelaudit.store.models import DONE, AuditRecord, DatasetRecord
+from labelaudit.store.reads import Reader
 
 #: Finished audits kept per process (each holds k x k confusion counts and a class table).
 CACHE_SIZE = 512
@@ -100,23 +102,46 @@ _cache = _LRU(CACHE_SIZE)
 def done_audit_view(session: Session, audit_id: str, *, tenant: str | None) -> DoneAudit:
     """The finished audit ``audit_id`` of ``tenant``: :class:`NotFound` when missing or another tenant's,
     :class:`NotReady` before it is done."""
-    row = queries.audit_status(session, audit_id=audit_id)
-    if row is None or (tenant is not None and row.tenant != tenant):
-        raise NotFound(f"no audit {audit_id!r}", field="audit_id")
-    if row.status != DONE:
-        raise NotReady(f"the audit is {row.status}; results exist once it is done", field="audit_id")
+    _check_done(queries.audit_status(session, audit_id=audit_id), audit_id, tenant)
     view = _cache.get(audit_id)
     if view is None:
-        rec = session.get(AuditRecord, audit_id)
-        agg = aggregates_of(session, rec)
-        summary = rec.summary or {}
-        view = DoneAudit(id=audit_id, class_names=tuple(str(c) for c in summary.get("class_names") or []),
-                         num_examples=int(summary.get("num_examples") or 0),
-                         confusion=tuple(tuple(int(v) for v in cell) for cell in agg["confusion"]),
-                         class_table_json=json.dumps({"audit_id": audit_id, "classes": agg["classes"]},
-                                                     separators=(",", ":")).encode())
-        _cache.put(audit_id, view)
+        view = _load_view(session, audit_id)
     return view
+
+
+def read_done_audit(reader: Reader, db: Database, audit_id: str, *, tenant: str | None) -> DoneAudit:
+    """:func:`done_audit_view` for the hot read paths: the status is read with ``reader`` (see
+    :mod:`labelaudit.store.reads`); a session is opened only when the view is not cached yet."""
+    _check_done(queries.audit_status(reader, audit_id=audit_id), audit_id, tenant)
+    view = _cache.get(audit_id)
+    if view is None:
+        with db.sessions() as session:
+            view = _load_view(session, audit_id)
+    return view
+
+
+def _check_done(row, audit_id: str, tenant: str | None) -> None:
+    if row is None or (tenant is not None and row[1] != tenant):
+        raise NotFound(f"no audit {audit_id!r}", field="audit_id")
+    if row[0] != DONE:
+        raise NotReady(f"the audit is {row[0]}; results exist once it is done", field="audit_id")
+
+
+def _load_view(session: Session, audit_id: str) -> DoneAudit:
+    rec = session.get(AuditRecord, audit_id)
+    agg = aggregates_of(session, rec)
+    summary = rec.summary or {}
+    view = DoneAudit(id=audit_id, class_names=tuple(str(c) for c in summary.get("class_names") or []),
+                     num_examples=int(summary.get("num_examples") or 0),
+                     confusion=tuple(tuple(int(v) for v in cell) for cell in agg["confusion"]),
+                     class_table_json=class_table_json(audit_id, agg))
+    _cache.put(audit_id, view)
+    return view
+
+
+def class_table_json(audit_id: str, aggregates: dict) -> bytes:
+    """The class table response (``{"audit_id": ..., "classes": [...]}``) of stored aggregates, as JSON bytes."""
+    return json.dumps({"audit_id": audit_id, "classes": aggregates["classes"]}, separators=(",", ":")).encode()
 
 
 def lineage_root(session: Session, ds: DatasetRecord) -> str:
