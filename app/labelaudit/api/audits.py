@@ -9,7 +9,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import FileResponse, StreamingResponse
 
-from labelaudit.api.dashboard_schemas import IssuePage
+from labelaudit.api.dashboard_schemas import IssueFilters, IssuePage
+from labelaudit.api.query_models import openapi_parameters, query_model
 from labelaudit.api.deps import ArtifactsDep, DatabaseDep, SessionDep, SettingsDep, TenantDep
 from labelaudit.api.errors import responses
 from labelaudit.api.exports import MEDIA_TYPES, TableSource, export_stream
@@ -117,43 +118,34 @@ def get_summary(audit_id: str, session: SessionDep, tenant: TenantDep) -> dict:
 
 
 @router.get("/{audit_id}/issues", response_model=IssuePage, responses=responses(404, 409, 422),
-            summary="Ranked examples (the issue browser)")
+            summary="Ranked examples (the issue browser)", openapi_extra=openapi_parameters(IssueFilters))
 def get_issues(audit_id: str, db: DatabaseDep, tenant: TenantDep,
-               limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-               cursor: Annotated[str | None, Query(pattern=r"^\d{0,9}$", description="next_cursor of the last page")]
-               = None,
-               given_label: Annotated[str | None, Query(max_length=255, description=CLASS_FILTER)] = None,
-               suggested_label: Annotated[str | None, Query(max_length=255, description=CLASS_FILTER)] = None,
-               only_issues: bool = False,
-               is_issue: Annotated[bool | None, Query(description="true: flagged only; false: unflagged only")] = None,
-               min_score: Annotated[float | None, Query(ge=0.0, le=1.0)] = None,
-               max_score: Annotated[float | None, Query(ge=0.0, le=1.0)] = None,
-               sort: Annotated[Literal["rank", "-rank", "score", "-score"], Query(
-                   description="rank = score ascending (least likely correct first); -rank / -score the reverse")]
-               = "rank") -> Response:
+               filters: Annotated[IssueFilters, Depends(query_model(IssueFilters))]) -> Response:
     """Examples from least to most likely correctly labelled (or the reverse), keyset-paged by rank.
 
     Filters combine: given and suggested class, issue flag, score range. ``total``
     counts the matching rows when the stored aggregates answer it (no score range
     together with other filters), else it is null.
     """
+    f = filters
+    limit, min_score, max_score = f.limit, f.min_score, f.max_score
     # The reads run in this endpoint's thread (not a dependency's), so the request makes one hop to the
     # thread pool, not two; see labelaudit.store.reads for why they bypass the ORM.
     with reader(db.read_engine) as read:
         view = read_done_audit(read, db, audit_id, tenant=tenant)
         names = view.class_names
-        given_label = class_id(names, given_label, field="given_label")
-        suggested_label = class_id(names, suggested_label, field="suggested_label")
+        given_label = class_id(names, f.given_label, field="given_label")
+        suggested_label = class_id(names, f.suggested_label, field="suggested_label")
         if min_score is not None and max_score is not None and min_score > max_score:
             raise OptionError(f"min_score {min_score} is above max_score {max_score}", code="invalid_range",
                               field="min_score")
-        flag = True if only_issues else is_issue
+        flag = True if f.only_issues else f.is_issue
         lo, hi = queries.score_rank_bounds(read, audit_id=audit_id, min_score=min_score, max_score=max_score)
         empty = lo is not None and hi is not None and lo > hi
         rows = [] if empty else queries.page_rows(
-            read, audit_id=audit_id, limit=limit + 1, after_rank=int(cursor) if cursor else None,
+            read, audit_id=audit_id, limit=limit + 1, after_rank=int(f.cursor) if f.cursor else None,
             given_label=given_label, suggested_label=suggested_label, is_issue=flag, min_rank=lo, max_rank=hi,
-            descending=sort.startswith("-"))
+            descending=f.sort.startswith("-"))
     nxt = str(rows[limit - 1][0]) if len(rows) > limit else None
     items = [{"rank": rank, "index": index, "given_label": given, "suggested_label": suggested,
               "quality_score": score, "is_issue": bool(issue), "true_label": true, "example_id": example_id,
@@ -163,9 +155,6 @@ def get_issues(audit_id: str, db: DatabaseDep, tenant: TenantDep,
     # Serialised here rather than through the response model: the page is the dashboard's hottest request
     # and its shape is fixed (IssuePage documents it), so re-validating every row only costs CPU.
     return json_response({"items": items, "next_cursor": nxt, "total": total})
-
-
-CLASS_FILTER = "a class id (0..k-1) or a class name"
 
 
 def class_id(names: tuple[str, ...], value: str | None, *, field: str) -> int | None:
