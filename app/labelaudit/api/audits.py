@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import FileResponse, StreamingResponse
+from pydantic import BaseModel
 
 from labelaudit.api.dashboard_schemas import IssueFilters, IssuePage
 from labelaudit.api.query_models import openapi_parameters, query_model
@@ -19,7 +20,7 @@ from labelaudit.api.schemas import AuditIn, AuditOut, Page, ProgressOut
 from labelaudit.core.aggregates import headline
 from labelaudit.errors import NotFound, OptionError
 from labelaudit.services import audits as service
-from labelaudit.services.results import DoneAudit, read_done_audit
+from labelaudit.services.results import DoneAudit, read_done_audit, summary_json
 from labelaudit.store import queries
 from labelaudit.store.examples import dataset_member
 from labelaudit.store.models import DONE, AuditRecord, as_utc
@@ -30,7 +31,8 @@ router = APIRouter(prefix="/v1/audits", tags=["audits"], dependencies=[Depends(r
 
 
 def audit_out(rec: AuditRecord, *, brief: bool = False) -> AuditOut:
-    """The response model of an audit record; ``brief`` leaves out summary and evaluation."""
+    """The response model of an audit record (or of a row of its columns); ``brief`` leaves out summary and
+    evaluation."""
     return AuditOut(id=rec.id, dataset_id=rec.dataset_id, status=rec.status, options=rec.options,
                     progress=ProgressOut(**(rec.progress or {})), timings=rec.timings,
                     summary=None if brief else rec.summary, evaluation=None if brief else rec.evaluation,
@@ -85,9 +87,11 @@ def _utc(value: datetime | None) -> datetime | None:
 
 
 @router.get("/{audit_id}", response_model=AuditOut, responses=responses(404), summary="Read an audit")
-def get_audit(audit_id: str, session: SessionDep, tenant: TenantDep) -> AuditOut:
+def get_audit(audit_id: str, db: DatabaseDep, tenant: TenantDep) -> Response:
     """Status, progress (stage, fold, epoch, fraction), timings; summary when done, error when failed."""
-    return audit_out(queries.get_audit(session, audit_id=audit_id, tenant=tenant))
+    with db.sessions() as session:  # in this thread: one hop to the thread pool per request, not two
+        row = queries.audit_view(session, audit_id=audit_id, tenant=tenant)
+    return model_response(audit_out(row))
 
 
 @router.post("/{audit_id}/cancel", response_model=AuditOut, responses=responses(404, 409),
@@ -110,11 +114,13 @@ def done_audit(session, audit_id: str, tenant: str) -> AuditRecord:
     return service.done_audit(session, audit_id=audit_id, tenant=tenant)
 
 
-@router.get("/{audit_id}/summary", responses=responses(404, 409), summary="Audit summary")
-def get_summary(audit_id: str, session: SessionDep, tenant: TenantDep) -> dict:
+@router.get("/{audit_id}/summary", response_model=dict, responses=responses(404, 409),
+            summary="Audit summary")
+def get_summary(audit_id: str, db: DatabaseDep, tenant: TenantDep) -> Response:
     """The audit's summary (what ``AuditResult.summary()`` gives): issue count and rate, health score, noise
     matrix, per-class table. Evaluation and timings are on ``GET /v1/audits/{id}``."""
-    return done_audit(session, audit_id, tenant).summary or {}
+    with reader(db.read_engine) as read:  # the summary never changes once done: serialised once, then cached
+        return json_response(None, raw=summary_json(db, read_done_audit(read, db, audit_id, tenant=tenant)))
 
 
 @router.get("/{audit_id}/issues", response_model=IssuePage, responses=responses(404, 409, 422),
@@ -185,6 +191,12 @@ def _total(view: DoneAudit, given: int | None, suggested: int | None, flag: bool
         if (given is None or g == given) and (suggested is None or s == suggested):
             total += issues if flag is True else count - issues if flag is False else count
     return total
+
+
+def model_response(model: BaseModel) -> Response:
+    """``model`` (built by the server, so valid) serialised once by pydantic, without FastAPI validating it again
+    against the route's ``response_model`` (which still documents it)."""
+    return Response(model.model_dump_json(), media_type="application/json")
 
 
 def json_response(content, *, raw: bytes | None = None) -> Response:

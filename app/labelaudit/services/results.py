@@ -7,7 +7,7 @@ in the reading request's own transaction.
 
 A finished audit never changes, so what every issue page and class table needs
 from its record (class names, row count, confusion counts, the class table
-itself, already serialised) is read once and kept in a small per-process LRU
+and the summary, both already serialised as JSON) is read once and kept in a small per-process LRU
 cache. Each request still asks the database one primary-key question (status
 and tenant), so a deleted audit, another tenant's audit or one that is not done
 yet is answered exactly as without the cache.
@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from sqlalchemy.orm import Session
@@ -36,8 +36,10 @@ from labelaudit.store.examples import dataset_member
 from labelaudit.store.models import DONE, AuditRecord, DatasetRecord
 from labelaudit.store.reads import Reader
 
-#: Finished audits kept per process (each holds k x k confusion counts and a class table).
+#: Finished audits kept per process (each holds k x k confusion counts, a class table and its summary).
 CACHE_SIZE = 512
+#: A summary larger than this (its noise matrix is k x k) is not kept with the view but read per request.
+SUMMARY_CACHE_BYTES = 256 * 1024
 
 
 def aggregates_of(session: Session, rec: AuditRecord) -> dict:
@@ -72,6 +74,8 @@ class DoneAudit:
     confusion: tuple[tuple[int, int, int, int], ...]
     #: ``{"audit_id": ..., "classes": [...]}`` as JSON bytes (the class table response)
     class_table_json: bytes
+    #: the summary as JSON bytes (the summary response); ``None`` when too large to keep (thousands of classes)
+    summary_json: bytes | None = None
 
     def class_name(self, i: int) -> str | None:
         return self.class_names[i] if 0 <= i < len(self.class_names) else None
@@ -135,8 +139,26 @@ def _load_view(session: Session, audit_id: str) -> DoneAudit:
                      num_examples=int(summary.get("num_examples") or 0),
                      confusion=tuple(tuple(int(v) for v in cell) for cell in agg["confusion"]),
                      class_table_json=class_table_json(audit_id, agg))
+    try:
+        kept = _summary_bytes(summary)
+    except ValueError:  # NaN in an old summary: no JSON for it (answered per request, as before)
+        kept = None
+    if kept is not None and len(kept) <= SUMMARY_CACHE_BYTES:
+        view = replace(view, summary_json=kept)
     _cache.put(audit_id, view)
     return view
+
+
+def summary_json(db: Database, view: DoneAudit) -> bytes:
+    """The summary of the finished audit ``view`` as JSON bytes: kept with the view, else read again."""
+    if view.summary_json is not None:
+        return view.summary_json
+    with db.sessions() as session:
+        return _summary_bytes(session.get(AuditRecord, view.id).summary)
+
+
+def _summary_bytes(summary: dict | None) -> bytes:
+    return json.dumps(summary or {}, separators=(",", ":"), allow_nan=False).encode()
 
 
 def class_table_json(audit_id: str, aggregates: dict) -> bytes:

@@ -54,6 +54,21 @@ def get_audit(session: Session, *, audit_id: str, tenant: str | None) -> AuditRe
     return rec
 
 
+#: What ``GET /v1/audits/{id}`` shows of an audit (not its aggregates, the largest column).
+AUDIT_VIEW_COLUMNS = ("id", "tenant", "dataset_id", "status", "options", "progress", "timings", "summary", "evaluation",
+                      "headline", "error", "attempts", "cancel_requested", "created_at", "started_at", "finished_at")
+_AUDIT_VIEW = select(*(getattr(AuditRecord, c) for c in AUDIT_VIEW_COLUMNS)).where(AuditRecord.id == bindparam("audit_id"))
+
+
+def audit_view(session: Session, *, audit_id: str, tenant: str | None):
+    """The :data:`AUDIT_VIEW_COLUMNS` of ``tenant``'s audit ``audit_id`` as one row (attributes by column name),
+    read without building an ORM object; :class:`NotFound` otherwise."""
+    row = session.connection().execute(_AUDIT_VIEW, {"audit_id": audit_id}).first()
+    if row is None or (tenant is not None and row.tenant != tenant):
+        raise NotFound(f"no audit {audit_id!r}", field="audit_id")
+    return row
+
+
 def list_audits(session: Session, *, tenant: str | None, limit: int, cursor: str | None,
                 dataset_id: str | None = None,
                 status: str | None = None, created_after: datetime | None = None,
