@@ -171,7 +171,8 @@ def start_server(settings, port: int, processes: int) -> subprocess.Popen:
     uvicorn's ``--workers`` for several; its log goes to ``<data_dir>/server.log``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LABELAUDIT_")}
     env.update({"LABELAUDIT_DATA_DIR": str(settings.data_dir), "LABELAUDIT_DATABASE_URL": settings.resolved_database_url,
-                "LABELAUDIT_WORKERS": "0", "LABELAUDIT_PORT": str(port), "PYTHONPATH": str(ROOT)})
+                "LABELAUDIT_WORKERS": "0", "LABELAUDIT_PORT": str(port),
+                "PYTHONPATH": os.pathsep.join([str(ROOT / "app"), str(ROOT)])})
     if processes == 1:
         cmd = [sys.executable, "-c", "from labelaudit.main import serve; serve()"]
     else:
