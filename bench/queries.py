@@ -184,7 +184,7 @@ def sql_timings(db, audit_id: str, n: int, repeats: int = 30) -> list[tuple[str,
 
     depth = int(n * 0.9)
     pairs = [
-        ("issues page 50 at rank 900k: keyset vs OFFSET",
+        ("issues page 50 at 90% depth: keyset vs OFFSET",
          text('SELECT * FROM audit_rows WHERE audit_id = :a AND "rank" > :d ORDER BY "rank" LIMIT 50'),
          text('SELECT * FROM audit_rows WHERE audit_id = :a ORDER BY "rank" LIMIT 50 OFFSET :d')),
         ("class table: stored aggregates vs GROUP BY rows",
@@ -249,10 +249,10 @@ def shapes(audit_id: str, n: int) -> list[tuple[str, str, dict, bool]]:
     issues = f"/v1/audits/{audit_id}/issues"
     return [
         ("issues first page", issues, {"limit": 50}, False),
-        ("issues page at rank 900k", issues, {"limit": 50, "cursor": int(n * 0.9)}, False),
-        ("issues given=3, rank 500k", issues, {"limit": 50, "given_label": 3, "cursor": n // 2}, False),
+        ("issues page at 90% depth", issues, {"limit": 50, "cursor": int(n * 0.9)}, False),
+        ("issues given=3, at 50%", issues, {"limit": 50, "given_label": 3, "cursor": n // 2}, False),
         ("issues flagged only", issues, {"limit": 50, "is_issue": "true"}, False),
-        ("issues suggested=3, rank 500k", issues, {"limit": 50, "suggested_label": 3, "cursor": n // 2}, True),
+        ("issues suggested=3, at 50%", issues, {"limit": 50, "suggested_label": 3, "cursor": n // 2}, True),
         ("issues cell given=3 sugg=5", issues, {"limit": 50, "given_label": 3, "suggested_label": 5}, True),
         ("issues score 0.80-0.85", issues, {"limit": 50, "min_score": 0.8, "max_score": 0.85}, True),
         ("issues score>=0.9 desc", issues, {"limit": 50, "min_score": 0.9, "sort": "-score"}, True),
