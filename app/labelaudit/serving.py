@@ -33,6 +33,8 @@ from typing import Any, Callable
 from labelaudit.config import Settings
 
 log = logging.getLogger("labelaudit")
+#: How long uvicorn's supervisor waits for a server process to answer its health ping before replacing it.
+HEALTHCHECK_SECONDS = 60
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
@@ -92,8 +94,15 @@ def serve_processes(settings: Settings, create_app: Callable[..., Any]) -> None:
     clean_leftovers(settings.data_dir, artifact_store(settings), stale_seconds=settings.stale_upload_seconds)
     db = open_database(settings)  # migrated once, here, before any server process opens it
     sock = listening_socket(settings.host, settings.port)
-    config = uvicorn.Config(partial(process_app, settings, create_app), factory=True, host=settings.host, port=settings.port,
-                            workers=settings.processes, log_level="info", log_config=None, access_log=False)
+    options = dict(factory=True, host=settings.host, port=settings.port, workers=settings.processes,
+                   log_level="info", log_config=None, access_log=False)
+    try:
+        # The supervisor kills a process that does not answer its ping within this: uvicorn's 5 s default
+        # killed processes still importing the app on a loaded machine (spawned processes import everything).
+        config = uvicorn.Config(partial(process_app, settings, create_app), timeout_worker_healthcheck=HEALTHCHECK_SECONDS,
+                                **options)
+    except TypeError:  # uvicorn before 0.30: no health check
+        config = uvicorn.Config(partial(process_app, settings, create_app), **options)
     stop = threading.Event()
     threads = start_workers(settings, db, stop)
     log.info("labelaudit API on http://%s:%d  (%d server processes; dashboard: /dashboard, docs: /docs, "

@@ -68,8 +68,7 @@ def test_two_server_processes_share_one_port(service_settings, tmp_path):
     env = service_env(service_settings, LABELAUDIT_PORT=free_port(), LABELAUDIT_PROCESSES=2, LABELAUDIT_WORKERS=1)
     log = tmp_path / "server.log"
     with _serve(env, log) as (url, proc):
-        children = _server_children(proc.pid)
-        assert len(children) == 2
+        assert len(_server_children(proc.pid)) == 2
         probs, labels = synthetic_pred_probs(300, k=4)[:2]
         ds = httpx.post(url + "/v1/datasets", files={"file": ("p.npy", npy_bytes(probs)),
                                                      "labels_file": ("l.npy", npy_bytes(labels))}, timeout=60)
@@ -98,9 +97,10 @@ def test_two_server_processes_share_one_port(service_settings, tmp_path):
             t.join()
         assert not errors and len(answers) == 90 and all(a == (200, first) for a in answers)
 
-        os.kill(children[0], signal.SIGKILL)  # one server process dies: the other answers, a new one replaces it
+        victim = _server_children(proc.pid)[0]
+        os.kill(victim, signal.SIGKILL)  # one server process dies: the other answers, a new one replaces it
         assert httpx.get(f"{url}/v1/audits/{audit['id']}/classes", headers={"Connection": "close"}).json() == classes
-        wait_for(lambda: len(_server_children(proc.pid)) == 2 and children[0] not in _server_children(proc.pid),
+        wait_for(lambda: len(_server_children(proc.pid)) == 2 and victim not in _server_children(proc.pid),
                  timeout=60)
     text = log.read_text()
     assert text.count('"event": "worker_started"') == 1  # the embedded worker runs once, in the parent

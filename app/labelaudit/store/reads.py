@@ -94,7 +94,8 @@ def make_read_engine(engine: Engine) -> Engine:
     """The engine the hot reads of ``engine``'s database use (see the module's docstring)."""
     if engine.dialect.name != "postgresql":
         return engine
-    return create_engine(engine.url, isolation_level="AUTOCOMMIT", pool_size=10, max_overflow=10)
+    # Connections are held only for the few reads of one request: a smaller pool than the main engine's.
+    return create_engine(engine.url, isolation_level="AUTOCOMMIT", pool_size=5, max_overflow=10)
 
 
 @contextmanager
