@@ -7,11 +7,21 @@ real HTTP requests from client threads: the issue browser (pages of 50 under the
 filters the dashboard uses) and the class table. Then, in the same process and on
 the same data, the baselines:
 
+* with ``--baseline-ref REF`` (e.g. ``main``): the same HTTP requests answered by the
+  code of git ref ``REF`` (exported with ``git archive`` into a temporary folder, run
+  on the same database), for before/after figures from one run;
 * the same HTTP requests after dropping migration 0003's indexes (the schema before it);
 * in SQL: OFFSET paging against keyset paging at the same depth, and the class
   table as a GROUP BY over the rows against reading the stored aggregates.
 
+Each HTTP measurement also gives the server's CPU per request: the CPU time
+(user + system, from ``/proc/<pid>/stat``) of the server process and its
+children over the measured requests, divided by their number. It is CPU, not
+wall time, so other work on the machine changes it less than the latencies
+(cache and scheduler effects remain).
+
     .venv/bin/python bench/queries.py [--rows 1000000] [--backends sqlite,postgres] [--clients 1,20]
+        [--processes 1] [--baseline-ref main]
 
 Runtime is bounded: each measurement stops after ``--seconds`` (default 4) or
 ``--requests`` per client, whichever comes first; about 5 minutes in all on 2 cores.
@@ -102,15 +112,42 @@ def insert_audit(db, n: int, tenant: str = "local") -> str:
 
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` and its live descendants (Linux ``/proc``)."""
+    parents: dict[int, list[int]] = {}
+    times: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        child = int(entry.name)
+        parents.setdefault(int(fields[1]), []).append(child)
+        times[child] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        total += times.get(p, 0.0)
+        todo += parents.get(p, [])
+    return total
+
+
 def measure(base_url: str, path: str, params: dict, *, clients: int, requests: int, seconds: float,
-            headers: dict | None = None) -> list[float]:
-    """Latencies (ms) of ``clients`` threads each sending up to ``requests`` GETs, for at most ``seconds``."""
+            headers: dict | None = None, server_pid: int | None = None) -> tuple[list[float], float | None]:
+    """Latencies (ms) of ``clients`` threads each sending up to ``requests`` GETs, for at most ``seconds``, and
+    the server's CPU ms per request over them (``None`` without ``server_pid``)."""
     import httpx
 
     times: list[float] = []
     lock = threading.Lock()
     start = threading.Barrier(clients)
     deadline = [0.0]
+    cpu = [0.0]
 
     def client():
         mine = []
@@ -118,6 +155,8 @@ def measure(base_url: str, path: str, params: dict, *, clients: int, requests: i
             c.get("/healthz").raise_for_status()  # open the connection
             if start.wait() == 0:
                 deadline[0] = time.monotonic() + seconds
+                if server_pid:
+                    cpu[0] = tree_cpu_seconds(server_pid)
             start.wait()
             for i in range(requests):
                 if i and time.monotonic() > deadline[0]:  # every client measures at least once
@@ -134,7 +173,9 @@ def measure(base_url: str, path: str, params: dict, *, clients: int, requests: i
         t.start()
     for t in threads:
         t.join()
-    return times
+    if not server_pid or not times:
+        return times, None
+    return times, (tree_cpu_seconds(server_pid) - cpu[0]) * 1000 / len(times)
 
 
 def sql_timings(db, audit_id: str, n: int, repeats: int = 30) -> list[tuple[str, float, float]]:
@@ -143,7 +184,7 @@ def sql_timings(db, audit_id: str, n: int, repeats: int = 30) -> list[tuple[str,
 
     depth = int(n * 0.9)
     pairs = [
-        ("issues page 50 at rank 900k: keyset vs OFFSET",
+        ("issues page 50 at 90% depth: keyset vs OFFSET",
          text('SELECT * FROM audit_rows WHERE audit_id = :a AND "rank" > :d ORDER BY "rank" LIMIT 50'),
          text('SELECT * FROM audit_rows WHERE audit_id = :a ORDER BY "rank" LIMIT 50 OFFSET :d')),
         ("class table: stored aggregates vs GROUP BY rows",
@@ -166,13 +207,15 @@ def sql_timings(db, audit_id: str, n: int, repeats: int = 30) -> list[tuple[str,
     return out
 
 
-def start_server(settings, port: int, processes: int) -> subprocess.Popen:
-    """The API as production runs it: ``labelaudit serve`` (JSON access log, auth on) for one process,
-    uvicorn's ``--workers`` for several; its log goes to ``<data_dir>/server.log``."""
+def start_server(settings, port: int, processes: int, code: Path = ROOT) -> tuple[subprocess.Popen, int]:
+    """The API as production runs it: ``labelaudit serve`` (JSON access log, auth on) of the code in ``code``,
+    with ``processes`` server processes (``LABELAUDIT_PROCESSES``; code without that setting runs uvicorn's
+    ``--workers``); its log goes to ``<data_dir>/server.log``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LABELAUDIT_")}
     env.update({"LABELAUDIT_DATA_DIR": str(settings.data_dir), "LABELAUDIT_DATABASE_URL": settings.resolved_database_url,
-                "LABELAUDIT_WORKERS": "0", "LABELAUDIT_PORT": str(port), "PYTHONPATH": str(ROOT)})
-    if processes == 1:
+                "LABELAUDIT_WORKERS": "0", "LABELAUDIT_PORT": str(port), "LABELAUDIT_PROCESSES": str(processes),
+                "PYTHONPATH": os.pathsep.join([str(code / "app"), str(ROOT)])})
+    if processes == 1 or (code / "app" / "labelaudit" / "serving.py").exists():
         cmd = [sys.executable, "-c", "from labelaudit.main import serve; serve()"]
     else:
         cmd = [sys.executable, "-m", "uvicorn", "labelaudit.main:create_app", "--factory", "--host", "127.0.0.1",
@@ -181,16 +224,24 @@ def start_server(settings, port: int, processes: int) -> subprocess.Popen:
         proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     import httpx
 
-    end = time.monotonic() + 60
+    end = time.monotonic() + 90
     while time.monotonic() < end:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return proc
+                time.sleep(2 if processes > 1 else 0)  # every server process up, not only the first
+                return proc, port
         except httpx.HTTPError:
             time.sleep(0.2)
     proc.kill()
     raise SystemExit("the server did not start")
 
+
+def export_ref(ref: str) -> Path:
+    """The ``app/`` folder of git ref ``ref`` exported into a new temporary folder (``git archive``)."""
+    out = Path(tempfile.mkdtemp(prefix="la-bench-ref-"))
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "app"], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(out)], input=archive, check=True)
+    return out
 
 
 def shapes(audit_id: str, n: int) -> list[tuple[str, str, dict, bool]]:
@@ -198,14 +249,15 @@ def shapes(audit_id: str, n: int) -> list[tuple[str, str, dict, bool]]:
     issues = f"/v1/audits/{audit_id}/issues"
     return [
         ("issues first page", issues, {"limit": 50}, False),
-        ("issues page at rank 900k", issues, {"limit": 50, "cursor": int(n * 0.9)}, False),
-        ("issues given=3, rank 500k", issues, {"limit": 50, "given_label": 3, "cursor": n // 2}, False),
+        ("issues page at 90% depth", issues, {"limit": 50, "cursor": int(n * 0.9)}, False),
+        ("issues given=3, at 50%", issues, {"limit": 50, "given_label": 3, "cursor": n // 2}, False),
         ("issues flagged only", issues, {"limit": 50, "is_issue": "true"}, False),
-        ("issues suggested=3, rank 500k", issues, {"limit": 50, "suggested_label": 3, "cursor": n // 2}, True),
+        ("issues suggested=3, at 50%", issues, {"limit": 50, "suggested_label": 3, "cursor": n // 2}, True),
         ("issues cell given=3 sugg=5", issues, {"limit": 50, "given_label": 3, "suggested_label": 5}, True),
         ("issues score 0.80-0.85", issues, {"limit": 50, "min_score": 0.8, "max_score": 0.85}, True),
         ("issues score>=0.9 desc", issues, {"limit": 50, "min_score": 0.9, "sort": "-score"}, True),
         ("class table", f"/v1/audits/{audit_id}/classes", {}, False),
+        ("audit read", f"/v1/audits/{audit_id}", {}, False),
     ]
 
 
@@ -241,9 +293,9 @@ def run_backend(name: str, args) -> list[dict]:
         audit_id = insert_audit(db, args.rows, tenant="bench")
         print(f"[{name}] inserted {args.rows:,} rows in {time.perf_counter() - t:.1f}s", flush=True)
         sql = sql_timings(db, audit_id, args.rows)
-        port = free_port()
-        proc = start_server(settings, port, args.processes)
-        base = f"http://127.0.0.1:{port}"
+        servers = {"0003": start_server(settings, free_port(), args.processes)}
+        if args.baseline_ref:
+            servers["ref"] = start_server(settings, free_port(), args.processes, code=export_ref(args.baseline_ref))
         try:
             for phase in ("0003", "baseline"):
                 if phase == "baseline":
@@ -255,15 +307,22 @@ def run_backend(name: str, args) -> list[dict]:
                     if phase == "baseline" and not uses_new:
                         continue
                     for clients in args.clients:
-                        ms = measure(base, path, params, clients=clients, requests=args.requests,
-                                     seconds=args.seconds, headers=headers)
-                        results.append({"backend": name, "phase": phase, "query": label, "clients": clients,
-                                        "n": len(ms), "p50": statistics.median(ms), "p95": percentile(ms, 0.95)})
-                        print(f"[{name}] {phase:<8} {label:<32} x{clients:<3} n={len(ms):<5} "
-                              f"p50={results[-1]['p50']:.1f}ms p95={results[-1]['p95']:.1f}ms", flush=True)
+                        # this code, then (same query, same moment) the --baseline-ref code on the same data
+                        for run in ([phase, "ref"] if phase == "0003" and "ref" in servers else [phase]):
+                            proc, port = servers["0003" if run == "baseline" else run]
+                            ms, cpu = measure(f"http://127.0.0.1:{port}", path, params, clients=clients,
+                                              requests=args.requests, seconds=args.seconds, headers=headers,
+                                              server_pid=proc.pid)
+                            results.append({"backend": name, "phase": run, "query": label, "clients": clients,
+                                            "n": len(ms), "p50": statistics.median(ms), "p95": percentile(ms, 0.95),
+                                            "cpu": cpu})
+                            print(f"[{name}] {run:<8} {label:<32} x{clients:<3} n={len(ms):<5} "
+                                  f"p50={results[-1]['p50']:.1f}ms p95={results[-1]['p95']:.1f}ms "
+                                  f"server CPU {cpu:.2f} ms/request", flush=True)
         finally:
-            proc.terminate()
-            proc.wait(20)
+            for proc, _ in servers.values():
+                proc.terminate()
+                proc.wait(30)
     finally:
         db.dispose()
         if schema:
@@ -280,18 +339,33 @@ def run_backend(name: str, args) -> list[dict]:
 
 
 def report(results: list[dict], args) -> str:
-    lines = [f"Dashboard queries on an audit of {args.rows:,} rows; pages of 50; HTTP through uvicorn "
-             f"({args.processes} processes); latencies in ms; ratio = baseline p95 / p95 (higher is better).", ""]
-    lines.append("| backend | query | clients | p50 | p95 | p95 < 50 ms | baseline p95 (no 0003 indexes) | ratio |")
-    lines.append("|---|---|---|---|---|---|---|---|")
-    for r in (r for r in results if r["phase"] == "0003"):
-        base = next((b for b in results if b["phase"] == "baseline" and b["backend"] == r["backend"]
+    cores = os.cpu_count()
+    ref = args.baseline_ref
+    lines = [f"Dashboard queries on an audit of {args.rows:,} rows; pages of 50; HTTP through `labelaudit serve` "
+             f"({args.processes} server process(es), {cores} cores shared with the clients); latencies in ms; "
+             f"CPU = server CPU ms per request; index ratio = p95 without 0003's indexes / p95 (higher is better)"
+             + (f"; ref = the same requests answered by the code of `{ref}` on the same data" if ref else "") + ".", ""]
+    head = "| backend | query | clients | p50 | p95 | p95 <= 50 ms | CPU |"
+    rule = "|---|---|---|---|---|---|---|"
+    if ref:
+        head += " ref p95 | ref CPU | CPU ratio (ref / this) |"
+        rule += "---|---|---|"
+    lines += [head + " p95 without 0003 indexes | index ratio |", rule + "---|---|"]
+
+    def twin(r, phase):
+        return next((b for b in results if b["phase"] == phase and b["backend"] == r["backend"]
                      and b["query"] == r["query"] and b["clients"] == r["clients"]), None)
-        base_p95 = f"{base['p95']:.1f}" if base else "same (0001 index)"
-        ratio = f"{base['p95'] / r['p95']:.1f}x" if base else "1.0x"
-        ok = "yes" if r["p95"] < 50 else "NO"
-        lines.append(f"| {r['backend']} | {r['query']} | {r['clients']} | {r['p50']:.1f} | {r['p95']:.1f} | {ok} | "
-                     f"{base_p95} | {ratio} |")
+
+    for r in (r for r in results if r["phase"] == "0003"):
+        line = (f"| {r['backend']} | {r['query']} | {r['clients']} | {r['p50']:.1f} | {r['p95']:.1f} | "
+                f"{'yes' if r['p95'] <= 50 else 'NO'} | {r['cpu']:.2f} |")
+        if ref:
+            b = twin(r, "ref")
+            line += (f" {b['p95']:.1f} | {b['cpu']:.2f} | {b['cpu'] / r['cpu']:.1f}x |" if b and r["cpu"]
+                     else " | | |")
+        base = twin(r, "baseline")
+        line += f" {base['p95']:.1f} | {base['p95'] / r['p95']:.1f}x |" if base else " same (0001 index) | 1.0x |"
+        lines.append(line)
     lines += ["", "SQL level, 1 client, p50 ms:", "",
               "| backend | pair (new vs baseline) | new | baseline | ratio |", "|---|---|---|---|---|"]
     for r in (r for r in results if r["phase"] == "sql"):
@@ -308,8 +382,10 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=100, help="per client and query, at most")
     ap.add_argument("--seconds", type=float, default=4.0, help="per query and client count, at most")
     ap.add_argument("--processes", type=int, default=1,
-                    help="uvicorn worker processes (1 is what `labelaudit serve` runs; with more, uvicorn's "
-                         "multi-process mode adds a ~40 ms delayed-ACK stall to every response here)")
+                    help="server processes on the port (`labelaudit serve --processes`; a --baseline-ref without "
+                         "that option runs uvicorn's --workers)")
+    ap.add_argument("--baseline-ref", default=None,
+                    help="also answer every request with the code of this git ref (e.g. main) on the same data")
     ap.add_argument("--markdown", type=Path, default=None, help="also write the table here")
     args = ap.parse_args()
     args.clients = [int(c) for c in args.clients.split(",")]

@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     # -- server -------------------------------------------------------------------------------------
     host: str = _field("127.0.0.1", "server", "Address `labelaudit serve` listens on.")
     port: int = _field(8000, "server", "Port `labelaudit serve` listens on.", ge=1, le=65535)
+    processes: int = _field(1, "server", "HTTP server processes `labelaudit serve` runs on the one port (the "
+                                         "audit workers run once, in the parent process).", ge=1, le=64)
     request_timeout_seconds: float = _field(60.0, "server", "Longest a request (but an upload) may take before "
                                                             "its response starts (503 beyond).", gt=0)
     upload_timeout_seconds: float = _field(900.0, "server", "Longest an upload request may take (408 for a "

@@ -1,4 +1,5 @@
-"""The FastAPI app factory, its lifespan (database, embedded workers) and ``serve``."""
+"""The FastAPI app factory, its lifespan (database, embedded workers) and ``serve`` (one process, or several
+server processes on one port)."""
 
 from __future__ import annotations
 
@@ -18,42 +19,35 @@ from labelaudit import __version__, dashboard
 from labelaudit.config import Settings, get_settings
 from labelaudit.store.artifacts import artifact_store
 from labelaudit.store.db import open_database
+from labelaudit.serving import serve_processes, start_workers, stop_workers
 from labelaudit.store.leftovers import clean_leftovers
 
 log = logging.getLogger("labelaudit")
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, prepared: bool = False) -> FastAPI:
     """Build the API for ``settings``.
 
-    The database is opened (and migrated) when the app starts; with
-    ``settings.workers > 0`` that many audit workers run as threads of this
-    process (embedded mode) and stop with it.
+    The database is opened (and migrated) when the app starts, and upload
+    leftovers are cleaned; ``prepared`` says a parent process did both already
+    (``serve`` with several processes). With ``settings.workers > 0`` that many
+    audit workers run as threads of this process (embedded mode) and stop with it.
     """
     settings = settings or get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    clean_leftovers(settings.data_dir, artifact_store(settings), stale_seconds=settings.stale_upload_seconds)
-    db = open_database(settings)
+    if not prepared:
+        clean_leftovers(settings.data_dir, artifact_store(settings), stale_seconds=settings.stale_upload_seconds)
+    db = open_database(settings, migrate=not prepared)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         stop = threading.Event()
-        threads = []
-        if settings.workers > 0:
-            from labelaudit.jobs.worker import run_worker
-
-            for i in range(settings.workers):
-                t = threading.Thread(target=run_worker, args=(settings, stop), kwargs={"db": db},
-                                     name=f"labelaudit-worker-{i}", daemon=True)
-                t.start()
-                threads.append(t)
+        threads = start_workers(settings, db, stop)
         app.state.worker_threads = threads
         try:
             yield
         finally:
-            stop.set()
-            for t in threads:
-                t.join(timeout=30)
+            stop_workers(threads, stop)
             db.dispose()
 
     # Swagger UI and ReDoc served from the package's own copies of their assets (no CDN: /docs works offline)
@@ -92,13 +86,18 @@ def warn_if_open(settings: Settings) -> None:
 
 
 def serve(settings: Settings | None = None) -> None:
-    """Run the API (with its embedded workers) on ``settings.host:settings.port`` until interrupted."""
+    """Run the API (with its embedded workers) on ``settings.host:settings.port`` until interrupted;
+    ``settings.processes > 1`` runs that many server processes on the port (:func:`serve_processes`)."""
     import uvicorn
 
     from labelaudit.logs import configure_logging
 
     settings = settings or get_settings()
     configure_logging(settings)
+    if settings.processes > 1:
+        warn_if_open(settings)
+        serve_processes(settings, create_app)
+        return
     app = create_app(settings)
     log.info("labelaudit API on http://%s:%d  (dashboard: /dashboard, docs: /docs, workers: %d)",
              settings.host, settings.port, settings.workers)

@@ -21,16 +21,17 @@ from labelaudit.api.dashboard_schemas import (
     NoiseMatrixOut,
     ProbabilityOut,
 )
-from labelaudit.api.deps import ArtifactsDep, SessionDep, TenantDep
+from labelaudit.api.deps import ArtifactsDep, DatabaseDep, SessionDep, TenantDep
 from labelaudit.api.errors import responses
 from labelaudit.api.guards import reject_nul
 from labelaudit.api.schemas import MAX_INDEX
 from labelaudit.core.aggregates import HISTOGRAM_BINS, rebin
 from labelaudit.core.table_features import decode_rows
 from labelaudit.errors import LabelAuditError, NotFound, OptionError
-from labelaudit.services.results import aggregates_of, compare, done_audit_view
+from labelaudit.services.results import aggregates_of, compare, read_done_audit
 from labelaudit.store import queries
 from labelaudit.store.examples import dataset_member, pred_probs_row
+from labelaudit.store.reads import reader
 
 router = APIRouter(prefix="/v1/audits", tags=["dashboard queries"], dependencies=[Depends(reject_nul)])
 
@@ -39,9 +40,10 @@ _BIN_CHOICES = [b for b in range(1, HISTOGRAM_BINS + 1) if HISTOGRAM_BINS % b ==
 
 @router.get("/{audit_id}/classes", response_model=ClassTable, responses=responses(404, 409),
             summary="Class table")
-def get_classes(audit_id: str, session: SessionDep, tenant: TenantDep) -> Response:
+def get_classes(audit_id: str, db: DatabaseDep, tenant: TenantDep) -> Response:
     """Per class: size, flagged issues, issue rate, how often it is suggested, top confused-with class."""
-    return json_response(None, raw=done_audit_view(session, audit_id, tenant=tenant).class_table_json)
+    with reader(db.read_engine) as read:  # in this thread: one hop to the thread pool per request, not two
+        return json_response(None, raw=read_done_audit(read, db, audit_id, tenant=tenant).class_table_json)
 
 
 @router.get("/{audit_id}/noise_matrix", response_model=NoiseMatrixOut, responses=responses(404, 409),

@@ -8,8 +8,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import FileResponse, StreamingResponse
+from pydantic import BaseModel
 
-from labelaudit.api.dashboard_schemas import IssuePage
+from labelaudit.api.dashboard_schemas import IssueFilters, IssuePage
+from labelaudit.api.query_models import openapi_parameters, query_model
 from labelaudit.api.deps import ArtifactsDep, DatabaseDep, SessionDep, SettingsDep, TenantDep
 from labelaudit.api.errors import responses
 from labelaudit.api.exports import MEDIA_TYPES, TableSource, export_stream
@@ -18,17 +20,19 @@ from labelaudit.api.schemas import AuditIn, AuditOut, Page, ProgressOut
 from labelaudit.core.aggregates import headline
 from labelaudit.errors import NotFound, OptionError
 from labelaudit.services import audits as service
-from labelaudit.services.results import DoneAudit, done_audit_view
+from labelaudit.services.results import DoneAudit, read_done_audit, summary_json
 from labelaudit.store import queries
 from labelaudit.store.examples import dataset_member
 from labelaudit.store.models import DONE, AuditRecord, as_utc
+from labelaudit.store.reads import reader
 from labelaudit.vocab import AuditStatus
 
 router = APIRouter(prefix="/v1/audits", tags=["audits"], dependencies=[Depends(reject_nul)])
 
 
 def audit_out(rec: AuditRecord, *, brief: bool = False) -> AuditOut:
-    """The response model of an audit record; ``brief`` leaves out summary and evaluation."""
+    """The response model of an audit record (or of a row of its columns); ``brief`` leaves out summary and
+    evaluation."""
     return AuditOut(id=rec.id, dataset_id=rec.dataset_id, status=rec.status, options=rec.options,
                     progress=ProgressOut(**(rec.progress or {})), timings=rec.timings,
                     summary=None if brief else rec.summary, evaluation=None if brief else rec.evaluation,
@@ -83,9 +87,11 @@ def _utc(value: datetime | None) -> datetime | None:
 
 
 @router.get("/{audit_id}", response_model=AuditOut, responses=responses(404), summary="Read an audit")
-def get_audit(audit_id: str, session: SessionDep, tenant: TenantDep) -> AuditOut:
+def get_audit(audit_id: str, db: DatabaseDep, tenant: TenantDep) -> Response:
     """Status, progress (stage, fold, epoch, fraction), timings; summary when done, error when failed."""
-    return audit_out(queries.get_audit(session, audit_id=audit_id, tenant=tenant))
+    with db.sessions() as session:  # in this thread: one hop to the thread pool per request, not two
+        row = queries.audit_view(session, audit_id=audit_id, tenant=tenant)
+    return model_response(audit_out(row))
 
 
 @router.post("/{audit_id}/cancel", response_model=AuditOut, responses=responses(404, 409),
@@ -108,47 +114,44 @@ def done_audit(session, audit_id: str, tenant: str) -> AuditRecord:
     return service.done_audit(session, audit_id=audit_id, tenant=tenant)
 
 
-@router.get("/{audit_id}/summary", responses=responses(404, 409), summary="Audit summary")
-def get_summary(audit_id: str, session: SessionDep, tenant: TenantDep) -> dict:
+@router.get("/{audit_id}/summary", response_model=dict, responses=responses(404, 409),
+            summary="Audit summary")
+def get_summary(audit_id: str, db: DatabaseDep, tenant: TenantDep) -> Response:
     """The audit's summary (what ``AuditResult.summary()`` gives): issue count and rate, health score, noise
     matrix, per-class table. Evaluation and timings are on ``GET /v1/audits/{id}``."""
-    return done_audit(session, audit_id, tenant).summary or {}
+    with reader(db.read_engine) as read:  # the summary never changes once done: serialised once, then cached
+        return json_response(None, raw=summary_json(db, read_done_audit(read, db, audit_id, tenant=tenant)))
 
 
 @router.get("/{audit_id}/issues", response_model=IssuePage, responses=responses(404, 409, 422),
-            summary="Ranked examples (the issue browser)")
-def get_issues(audit_id: str, session: SessionDep, tenant: TenantDep,
-               limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-               cursor: Annotated[str | None, Query(pattern=r"^\d{0,9}$", description="next_cursor of the last page")]
-               = None,
-               given_label: Annotated[str | None, Query(max_length=255, description=CLASS_FILTER)] = None,
-               suggested_label: Annotated[str | None, Query(max_length=255, description=CLASS_FILTER)] = None,
-               only_issues: bool = False,
-               is_issue: Annotated[bool | None, Query(description="true: flagged only; false: unflagged only")] = None,
-               min_score: Annotated[float | None, Query(ge=0.0, le=1.0)] = None,
-               max_score: Annotated[float | None, Query(ge=0.0, le=1.0)] = None,
-               sort: Annotated[Literal["rank", "-rank", "score", "-score"], Query(
-                   description="rank = score ascending (least likely correct first); -rank / -score the reverse")]
-               = "rank") -> Response:
+            summary="Ranked examples (the issue browser)", openapi_extra=openapi_parameters(IssueFilters))
+def get_issues(audit_id: str, db: DatabaseDep, tenant: TenantDep,
+               filters: Annotated[IssueFilters, Depends(query_model(IssueFilters))]) -> Response:
     """Examples from least to most likely correctly labelled (or the reverse), keyset-paged by rank.
 
     Filters combine: given and suggested class, issue flag, score range. ``total``
     counts the matching rows when the stored aggregates answer it (no score range
     together with other filters), else it is null.
     """
-    view = done_audit_view(session, audit_id, tenant=tenant)
-    names = view.class_names
-    given_label = class_id(names, given_label, field="given_label")
-    suggested_label = class_id(names, suggested_label, field="suggested_label")
-    if min_score is not None and max_score is not None and min_score > max_score:
-        raise OptionError(f"min_score {min_score} is above max_score {max_score}", code="invalid_range",
-                          field="min_score")
-    flag = True if only_issues else is_issue
-    lo, hi = queries.score_rank_bounds(session, audit_id=audit_id, min_score=min_score, max_score=max_score)
-    empty = lo is not None and hi is not None and lo > hi
-    rows = [] if empty else queries.page_rows(
-        session, audit_id=audit_id, limit=limit + 1, after_rank=int(cursor) if cursor else None, given_label=given_label,
-        suggested_label=suggested_label, is_issue=flag, min_rank=lo, max_rank=hi, descending=sort.startswith("-"))
+    f = filters
+    limit, min_score, max_score = f.limit, f.min_score, f.max_score
+    # The reads run in this endpoint's thread (not a dependency's), so the request makes one hop to the
+    # thread pool, not two; see labelaudit.store.reads for why they bypass the ORM.
+    with reader(db.read_engine) as read:
+        view = read_done_audit(read, db, audit_id, tenant=tenant)
+        names = view.class_names
+        given_label = class_id(names, f.given_label, field="given_label")
+        suggested_label = class_id(names, f.suggested_label, field="suggested_label")
+        if min_score is not None and max_score is not None and min_score > max_score:
+            raise OptionError(f"min_score {min_score} is above max_score {max_score}", code="invalid_range",
+                              field="min_score")
+        flag = True if f.only_issues else f.is_issue
+        lo, hi = queries.score_rank_bounds(read, audit_id=audit_id, min_score=min_score, max_score=max_score)
+        empty = lo is not None and hi is not None and lo > hi
+        rows = [] if empty else queries.page_rows(
+            read, audit_id=audit_id, limit=limit + 1, after_rank=int(f.cursor) if f.cursor else None,
+            given_label=given_label, suggested_label=suggested_label, is_issue=flag, min_rank=lo, max_rank=hi,
+            descending=f.sort.startswith("-"))
     nxt = str(rows[limit - 1][0]) if len(rows) > limit else None
     items = [{"rank": rank, "index": index, "given_label": given, "suggested_label": suggested,
               "quality_score": score, "is_issue": bool(issue), "true_label": true, "example_id": example_id,
@@ -158,9 +161,6 @@ def get_issues(audit_id: str, session: SessionDep, tenant: TenantDep,
     # Serialised here rather than through the response model: the page is the dashboard's hottest request
     # and its shape is fixed (IssuePage documents it), so re-validating every row only costs CPU.
     return json_response({"items": items, "next_cursor": nxt, "total": total})
-
-
-CLASS_FILTER = "a class id (0..k-1) or a class name"
 
 
 def class_id(names: tuple[str, ...], value: str | None, *, field: str) -> int | None:
@@ -191,6 +191,12 @@ def _total(view: DoneAudit, given: int | None, suggested: int | None, flag: bool
         if (given is None or g == given) and (suggested is None or s == suggested):
             total += issues if flag is True else count - issues if flag is False else count
     return total
+
+
+def model_response(model: BaseModel) -> Response:
+    """``model`` (built by the server, so valid) serialised once by pydantic, without FastAPI validating it again
+    against the route's ``response_model`` (which still documents it)."""
+    return Response(model.model_dump_json(), media_type="application/json")
 
 
 def json_response(content, *, raw: bytes | None = None) -> Response:

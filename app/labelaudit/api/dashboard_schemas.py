@@ -1,10 +1,11 @@
-"""Response models of the dashboard queries (class table, matrices, histogram, issue pages, examples, compare)."""
+"""Models of the dashboard queries: the issue browser's filters, and the responses (class table, matrices,
+histogram, issue pages, examples, compare)."""
 
 from __future__ import annotations
 
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from labelaudit.api.schemas import IssueRow, Page
 
@@ -59,6 +60,26 @@ class IssuePage(Page[IssueRow]):
     """A page of ranked rows; ``total`` counts all rows matching the filters when known cheaply, else null."""
 
     total: Optional[int] = None
+
+
+CLASS_FILTER = "a class id (0..k-1) or a class name"
+
+
+class IssueFilters(BaseModel):
+    """The query parameters of ``GET /v1/audits/{id}/issues`` (read by :func:`labelaudit.api.query_models.query_model`)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    limit: int = Field(100, ge=1, le=1000)
+    cursor: Optional[str] = Field(None, pattern=r"^\d{0,9}$", description="next_cursor of the last page")
+    given_label: Optional[str] = Field(None, max_length=255, description=CLASS_FILTER)
+    suggested_label: Optional[str] = Field(None, max_length=255, description=CLASS_FILTER)
+    only_issues: bool = False
+    is_issue: Optional[bool] = Field(None, description="true: flagged only; false: unflagged only")
+    min_score: Optional[float] = Field(None, ge=0.0, le=1.0)
+    max_score: Optional[float] = Field(None, ge=0.0, le=1.0)
+    sort: Literal["rank", "-rank", "score", "-score"] = Field(
+        "rank", description="rank = score ascending (least likely correct first); -rank / -score the reverse")
 
 
 class ProbabilityOut(BaseModel):

@@ -7,7 +7,7 @@ in the reading request's own transaction.
 
 A finished audit never changes, so what every issue page and class table needs
 from its record (class names, row count, confusion counts, the class table
-itself, already serialised) is read once and kept in a small per-process LRU
+and the summary, both already serialised as JSON) is read once and kept in a small per-process LRU
 cache. Each request still asks the database one primary-key question (status
 and tenant), so a deleted audit, another tenant's audit or one that is not done
 yet is answered exactly as without the cache.
@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from sqlalchemy.orm import Session
@@ -31,11 +31,15 @@ from labelaudit.core.keys import example_keys
 from labelaudit.errors import NotFound, NotReady, OptionError
 from labelaudit.store import queries
 from labelaudit.store.artifacts import ArtifactStore, dataset_arrays
+from labelaudit.store.db import Database
 from labelaudit.store.examples import dataset_member
 from labelaudit.store.models import DONE, AuditRecord, DatasetRecord
+from labelaudit.store.reads import Reader
 
-#: Finished audits kept per process (each holds k x k confusion counts and a class table).
+#: Finished audits kept per process (each holds k x k confusion counts, a class table and its summary).
 CACHE_SIZE = 512
+#: A summary larger than this (its noise matrix is k x k) is not kept with the view but read per request.
+SUMMARY_CACHE_BYTES = 256 * 1024
 
 
 def aggregates_of(session: Session, rec: AuditRecord) -> dict:
@@ -70,6 +74,8 @@ class DoneAudit:
     confusion: tuple[tuple[int, int, int, int], ...]
     #: ``{"audit_id": ..., "classes": [...]}`` as JSON bytes (the class table response)
     class_table_json: bytes
+    #: the summary as JSON bytes (the summary response); ``None`` when too large to keep (thousands of classes)
+    summary_json: bytes | None = None
 
     def class_name(self, i: int) -> str | None:
         return self.class_names[i] if 0 <= i < len(self.class_names) else None
@@ -100,23 +106,64 @@ _cache = _LRU(CACHE_SIZE)
 def done_audit_view(session: Session, audit_id: str, *, tenant: str | None) -> DoneAudit:
     """The finished audit ``audit_id`` of ``tenant``: :class:`NotFound` when missing or another tenant's,
     :class:`NotReady` before it is done."""
-    row = queries.audit_status(session, audit_id=audit_id)
-    if row is None or (tenant is not None and row.tenant != tenant):
-        raise NotFound(f"no audit {audit_id!r}", field="audit_id")
-    if row.status != DONE:
-        raise NotReady(f"the audit is {row.status}; results exist once it is done", field="audit_id")
+    _check_done(queries.audit_status(session, audit_id=audit_id), audit_id, tenant)
     view = _cache.get(audit_id)
     if view is None:
-        rec = session.get(AuditRecord, audit_id)
-        agg = aggregates_of(session, rec)
-        summary = rec.summary or {}
-        view = DoneAudit(id=audit_id, class_names=tuple(str(c) for c in summary.get("class_names") or []),
-                         num_examples=int(summary.get("num_examples") or 0),
-                         confusion=tuple(tuple(int(v) for v in cell) for cell in agg["confusion"]),
-                         class_table_json=json.dumps({"audit_id": audit_id, "classes": agg["classes"]},
-                                                     separators=(",", ":")).encode())
-        _cache.put(audit_id, view)
+        view = _load_view(session, audit_id)
     return view
+
+
+def read_done_audit(reader: Reader, db: Database, audit_id: str, *, tenant: str | None) -> DoneAudit:
+    """:func:`done_audit_view` for the hot read paths: the status is read with ``reader`` (see
+    :mod:`labelaudit.store.reads`); a session is opened only when the view is not cached yet."""
+    _check_done(queries.audit_status(reader, audit_id=audit_id), audit_id, tenant)
+    view = _cache.get(audit_id)
+    if view is None:
+        with db.sessions() as session:
+            view = _load_view(session, audit_id)
+    return view
+
+
+def _check_done(row, audit_id: str, tenant: str | None) -> None:
+    if row is None or (tenant is not None and row[1] != tenant):
+        raise NotFound(f"no audit {audit_id!r}", field="audit_id")
+    if row[0] != DONE:
+        raise NotReady(f"the audit is {row[0]}; results exist once it is done", field="audit_id")
+
+
+def _load_view(session: Session, audit_id: str) -> DoneAudit:
+    rec = session.get(AuditRecord, audit_id)
+    agg = aggregates_of(session, rec)
+    summary = rec.summary or {}
+    view = DoneAudit(id=audit_id, class_names=tuple(str(c) for c in summary.get("class_names") or []),
+                     num_examples=int(summary.get("num_examples") or 0),
+                     confusion=tuple(tuple(int(v) for v in cell) for cell in agg["confusion"]),
+                     class_table_json=class_table_json(audit_id, agg))
+    try:
+        kept = _summary_bytes(summary)
+    except ValueError:  # NaN in an old summary: no JSON for it (answered per request, as before)
+        kept = None
+    if kept is not None and len(kept) <= SUMMARY_CACHE_BYTES:
+        view = replace(view, summary_json=kept)
+    _cache.put(audit_id, view)
+    return view
+
+
+def summary_json(db: Database, view: DoneAudit) -> bytes:
+    """The summary of the finished audit ``view`` as JSON bytes: kept with the view, else read again."""
+    if view.summary_json is not None:
+        return view.summary_json
+    with db.sessions() as session:
+        return _summary_bytes(session.get(AuditRecord, view.id).summary)
+
+
+def _summary_bytes(summary: dict | None) -> bytes:
+    return json.dumps(summary or {}, separators=(",", ":"), allow_nan=False).encode()
+
+
+def class_table_json(audit_id: str, aggregates: dict) -> bytes:
+    """The class table response (``{"audit_id": ..., "classes": [...]}``) of stored aggregates, as JSON bytes."""
+    return json.dumps({"audit_id": audit_id, "classes": aggregates["classes"]}, separators=(",", ":")).encode()
 
 
 def lineage_root(session: Session, ds: DatasetRecord) -> str:

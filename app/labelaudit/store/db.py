@@ -6,7 +6,8 @@ Nothing here runs at import time; :func:`open_database` builds an engine for one
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
@@ -21,13 +22,28 @@ class Database:
 
     engine: Engine
     sessions: sessionmaker[Session]
+    _read_engine: Engine | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def is_postgres(self) -> bool:
         return self.engine.dialect.name == "postgresql"
 
+    @property
+    def read_engine(self) -> Engine:
+        """The engine of the hot read paths (:mod:`labelaudit.store.reads`), made on first use."""
+        if self._read_engine is None:
+            from labelaudit.store.reads import make_read_engine
+
+            with self._lock:
+                if self._read_engine is None:
+                    self._read_engine = make_read_engine(self.engine)
+        return self._read_engine
+
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._read_engine is not None and self._read_engine is not self.engine:
+            self._read_engine.dispose()
 
     def ping(self) -> None:
         """Ask the database a trivial question; raises when it cannot be reached."""

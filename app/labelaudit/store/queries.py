@@ -12,11 +12,13 @@ exactly like a missing one, so ids cannot be probed across tenants.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 
-from sqlalchemy import delete, func, select, union, update
+from sqlalchemy import bindparam, delete, func, select, union, update
 from sqlalchemy.orm import Session, defer
 
 from labelaudit.errors import NotFound
+from labelaudit.store.reads import Reader, Statement
 from labelaudit.store.models import ACTIVE_STATES, ROW_COLUMNS, AuditRecord, AuditRow, DatasetRecord
 
 #: The row columns as table columns, in :data:`~labelaudit.store.models.ROW_COLUMNS` order.
@@ -50,6 +52,21 @@ def get_audit(session: Session, *, audit_id: str, tenant: str | None) -> AuditRe
     if rec is None or (tenant is not None and rec.tenant != tenant):
         raise NotFound(f"no audit {audit_id!r}", field="audit_id")
     return rec
+
+
+#: What ``GET /v1/audits/{id}`` shows of an audit (not its aggregates, the largest column).
+AUDIT_VIEW_COLUMNS = ("id", "tenant", "dataset_id", "status", "options", "progress", "timings", "summary", "evaluation",
+                      "headline", "error", "attempts", "cancel_requested", "created_at", "started_at", "finished_at")
+_AUDIT_VIEW = select(*(getattr(AuditRecord, c) for c in AUDIT_VIEW_COLUMNS)).where(AuditRecord.id == bindparam("audit_id"))
+
+
+def audit_view(session: Session, *, audit_id: str, tenant: str | None):
+    """The :data:`AUDIT_VIEW_COLUMNS` of ``tenant``'s audit ``audit_id`` as one row (attributes by column name),
+    read without building an ORM object; :class:`NotFound` otherwise."""
+    row = session.connection().execute(_AUDIT_VIEW, {"audit_id": audit_id}).first()
+    if row is None or (tenant is not None and row.tenant != tenant):
+        raise NotFound(f"no audit {audit_id!r}", field="audit_id")
+    return row
 
 
 def list_audits(session: Session, *, tenant: str | None, limit: int, cursor: str | None,
@@ -169,7 +186,7 @@ def delete_audit_rows(session: Session, *, audit_id: str) -> None:
     session.execute(delete(AuditRow).where(AuditRow.audit_id == audit_id))
 
 
-def score_rank_bounds(session: Session, *, audit_id: str, min_score: float | None,
+def score_rank_bounds(reader: Reader, *, audit_id: str, min_score: float | None,
                       max_score: float | None) -> tuple[int | None, int | None]:
     """The rank range ``[lo, hi]`` holding exactly the rows with ``min_score <= score <= max_score``.
 
@@ -179,18 +196,27 @@ def score_rank_bounds(session: Session, *, audit_id: str, min_score: float | Non
     """
     lo = hi = None
     if min_score is not None:
-        lo = session.scalar(select(AuditRow.rank).where(AuditRow.audit_id == audit_id,
-                                                        AuditRow.quality_score >= min_score)
-                            .order_by(AuditRow.quality_score, AuditRow.rank).limit(1))
+        lo = reader.scalar(_LOWEST_RANK_AT_LEAST, {"audit_id": audit_id, "score": min_score})
         if lo is None:  # nothing scores that high
             return 1, 0
     if max_score is not None:
-        hi = session.scalar(select(AuditRow.rank).where(AuditRow.audit_id == audit_id,
-                                                        AuditRow.quality_score <= max_score)
-                            .order_by(AuditRow.quality_score.desc(), AuditRow.rank.desc()).limit(1))
+        hi = reader.scalar(_HIGHEST_RANK_AT_MOST, {"audit_id": audit_id, "score": max_score})
         if hi is None:  # nothing scores that low
             return 1, 0
     return lo, hi
+
+
+# The hot read paths' statements are built and compiled once, with bound parameters, and run by a
+# labelaudit.store.reads.Reader: building a statement and running it through the ORM costs more CPU than the
+# database's answer.
+_LOWEST_RANK_AT_LEAST = Statement(select(AuditRow.rank).where(AuditRow.audit_id == bindparam("audit_id"),
+                                                     AuditRow.quality_score >= bindparam("score"))
+                         .order_by(AuditRow.quality_score, AuditRow.rank).limit(1))
+_HIGHEST_RANK_AT_MOST = Statement(select(AuditRow.rank).where(AuditRow.audit_id == bindparam("audit_id"),
+                                                     AuditRow.quality_score <= bindparam("score"))
+                         .order_by(AuditRow.quality_score.desc(), AuditRow.rank.desc()).limit(1))
+_AUDIT_STATUS = Statement(select(AuditRecord.status, AuditRecord.tenant)
+                          .where(AuditRecord.id == bindparam("audit_id")))
 
 
 def row_at_index(session: Session, *, audit_id: str, index: int) -> AuditRow | None:
@@ -225,7 +251,7 @@ def rows_in_rank_range(session: Session, *, audit_id: str, start: int, stop: int
                                                AuditRow.rank < stop).order_by(AuditRow.rank)).all()
 
 
-def page_rows(session: Session, *, audit_id: str, limit: int, after_rank: int | None = None,
+def page_rows(reader: Reader, *, audit_id: str, limit: int, after_rank: int | None = None,
               given_label: int | None = None, suggested_label: int | None = None, is_issue: bool | None = None,
               min_rank: int | None = None, max_rank: int | None = None, descending: bool = False) -> list:
     """Up to ``limit`` rows as tuples of :data:`~labelaudit.store.models.ROW_COLUMNS`, in rank order after
@@ -234,26 +260,38 @@ def page_rows(session: Session, *, audit_id: str, limit: int, after_rank: int | 
     ``descending`` walks from the highest rank down and ``after_rank`` then means "below";
     ``min_rank``/``max_rank`` bound the ranks (a score range, see :func:`score_rank_bounds`).
     """
-    q = select(*_ROW).where(AuditRow.audit_id == audit_id)
-    if after_rank is not None:
-        q = q.where(AuditRow.rank < after_rank if descending else AuditRow.rank > after_rank)
-    if min_rank is not None:
-        q = q.where(AuditRow.rank >= min_rank)
-    if max_rank is not None:
-        q = q.where(AuditRow.rank <= max_rank)
-    if given_label is not None:
-        q = q.where(AuditRow.given_label == given_label)
-    if suggested_label is not None:
-        q = q.where(AuditRow.suggested_label == suggested_label)
-    if is_issue is not None:
-        q = q.where(AuditRow.is_issue.is_(is_issue))
-    q = q.order_by(AuditRow.rank.desc() if descending else AuditRow.rank).limit(limit)
-    return list(session.execute(q))
+    params = {"audit_id": audit_id, "limit": limit, "after_rank": after_rank, "min_rank": min_rank,
+              "max_rank": max_rank, "given_label": given_label, "suggested_label": suggested_label,
+              "is_issue": is_issue}
+    q = _page_statement(frozenset(k for k, v in params.items() if v is not None), descending)
+    return reader.rows(q, {k: v for k, v in params.items() if v is not None})
 
 
-def audit_status(session: Session, *, audit_id: str):
+@lru_cache(maxsize=256)
+def _page_statement(filters: frozenset[str], descending: bool) -> Statement:
+    """The page query for one combination of filters (at most 2^6 x 2 of them), built once."""
+    q = select(*_ROW).where(AuditRow.audit_id == bindparam("audit_id"))
+    if "after_rank" in filters:
+        after = bindparam("after_rank")
+        q = q.where(AuditRow.rank < after if descending else AuditRow.rank > after)
+    if "min_rank" in filters:
+        q = q.where(AuditRow.rank >= bindparam("min_rank"))
+    if "max_rank" in filters:
+        q = q.where(AuditRow.rank <= bindparam("max_rank"))
+    if "given_label" in filters:
+        q = q.where(AuditRow.given_label == bindparam("given_label"))
+    if "suggested_label" in filters:
+        q = q.where(AuditRow.suggested_label == bindparam("suggested_label"))
+    if "is_issue" in filters:
+        q = q.where(AuditRow.is_issue == bindparam("is_issue"))
+    return Statement(q.order_by(AuditRow.rank.desc() if descending else AuditRow.rank).limit(bindparam("limit")))
+
+
+def audit_status(source: Reader | Session, *, audit_id: str) -> tuple[str, str] | None:
     """``(status, tenant)`` of ``audit_id`` in one primary-key read, or ``None`` when there is no such audit."""
-    return session.execute(select(AuditRecord.status, AuditRecord.tenant).where(AuditRecord.id == audit_id)).first()
+    if isinstance(source, Reader):
+        return source.first(_AUDIT_STATUS, {"audit_id": audit_id})
+    return source.connection().execute(_AUDIT_STATUS.stmt, {"audit_id": audit_id}).first()
 
 
 def count_by_status(session: Session) -> dict[str, int]:
