@@ -13,14 +13,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, union, update
+from sqlalchemy import func, select, union, update
 from sqlalchemy.orm import Session, defer
 
 from labelaudit.errors import NotFound
-from labelaudit.store.models import ACTIVE_STATES, ROW_COLUMNS, AuditRecord, AuditRow, DatasetRecord
+from labelaudit.store.models import ACTIVE_STATES, DONE, ROW_COLUMNS, AuditRecord, AuditRow, DatasetRecord
+from labelaudit.store.rowtables import drop_rows, rows_entity, table_name
 
-#: The row columns as table columns, in :data:`~labelaudit.store.models.ROW_COLUMNS` order.
-_ROW = tuple(getattr(AuditRow, name) for name in ROW_COLUMNS)
+
+def _cols(R) -> tuple:
+    """The row columns of a rows entity (:func:`_rows`), in :data:`~labelaudit.store.models.ROW_COLUMNS` order."""
+    return tuple(getattr(R, name) for name in ROW_COLUMNS)
 
 
 def get_dataset(session: Session, *, dataset_id: str, tenant: str | None) -> DatasetRecord:
@@ -165,8 +168,45 @@ def artifact_in_use(session: Session, *, digest: str) -> bool:
 
 
 def delete_audit_rows(session: Session, *, audit_id: str) -> None:
-    """Delete every per-example row of ``audit_id``."""
-    session.execute(delete(AuditRow).where(AuditRow.audit_id == audit_id))
+    """Delete every per-example row of ``audit_id``: drop its table (on PostgreSQL its partition)."""
+    drop_rows(session.connection(), audit_id)
+
+
+def _rows(session: Session, audit_id: str):
+    """The entity to select ``audit_id``'s rows from (:func:`labelaudit.store.rowtables.rows_entity`)."""
+    return rows_entity(session.get_bind().dialect.name, audit_id)
+
+
+def _sqlite_has_rows_table(session: Session, audit_id: str) -> bool:
+    return session.connection().exec_driver_sql(f'PRAGMA table_info("{table_name(audit_id)}")').first() is not None
+
+
+def count_rows(session: Session, *, audit_id: str) -> int:
+    """How many rows ``audit_id`` has stored (0 before it is done)."""
+    if session.get_bind().dialect.name != "postgresql" and not _sqlite_has_rows_table(session, audit_id):
+        return 0
+    R = _rows(session, audit_id)
+    return session.scalar(select(func.count()).select_from(R).where(R.audit_id == audit_id))
+
+
+def status_and_row_count(session: Session, *, audit_id: str) -> tuple[str, int] | None:
+    """``(status, stored rows)`` of ``audit_id`` read in one statement (one snapshot: read apart, a finish
+    committing between the two reads would look half-written); ``None`` when there is no such audit."""
+    for _ in range(10):
+        sqlite_without_table = (session.get_bind().dialect.name != "postgresql"
+                                and not _sqlite_has_rows_table(session, audit_id))
+        if sqlite_without_table:
+            rows = select(0).scalar_subquery()
+        else:
+            R = _rows(session, audit_id)
+            rows = select(func.count()).select_from(R).where(R.audit_id == audit_id).scalar_subquery()
+        found = session.execute(select(AuditRecord.status, rows).where(AuditRecord.id == audit_id)).first()
+        if found is None:
+            return None
+        if sqlite_without_table and found[0] == DONE:
+            continue  # finished after the table check: look again
+        return found[0], int(found[1])
+    raise RuntimeError(f"audit {audit_id} is done but has no rows table")
 
 
 def score_rank_bounds(session: Session, *, audit_id: str, min_score: float | None,
@@ -174,20 +214,19 @@ def score_rank_bounds(session: Session, *, audit_id: str, min_score: float | Non
     """The rank range ``[lo, hi]`` holding exactly the rows with ``min_score <= score <= max_score``.
 
     Ranks are the score order, so a score range is a rank range: each bound is one
-    seek in the (audit_id, quality_score, rank) index. An empty range comes back
+    seek in the audit's (quality_score, rank) index. An empty range comes back
     with ``lo > hi``.
     """
+    R = _rows(session, audit_id)
     lo = hi = None
     if min_score is not None:
-        lo = session.scalar(select(AuditRow.rank).where(AuditRow.audit_id == audit_id,
-                                                        AuditRow.quality_score >= min_score)
-                            .order_by(AuditRow.quality_score, AuditRow.rank).limit(1))
+        lo = session.scalar(select(R.rank).where(R.audit_id == audit_id, R.quality_score >= min_score)
+                            .order_by(R.quality_score, R.rank).limit(1))
         if lo is None:  # nothing scores that high
             return 1, 0
     if max_score is not None:
-        hi = session.scalar(select(AuditRow.rank).where(AuditRow.audit_id == audit_id,
-                                                        AuditRow.quality_score <= max_score)
-                            .order_by(AuditRow.quality_score.desc(), AuditRow.rank.desc()).limit(1))
+        hi = session.scalar(select(R.rank).where(R.audit_id == audit_id, R.quality_score <= max_score)
+                            .order_by(R.quality_score.desc(), R.rank.desc()).limit(1))
         if hi is None:  # nothing scores that low
             return 1, 0
     return lo, hi
@@ -195,34 +234,37 @@ def score_rank_bounds(session: Session, *, audit_id: str, min_score: float | Non
 
 def row_at_index(session: Session, *, audit_id: str, index: int) -> AuditRow | None:
     """The row of dataset example ``index`` in an audit, or ``None``."""
-    return session.scalar(select(AuditRow).where(AuditRow.audit_id == audit_id, AuditRow.index == index))
+    R = _rows(session, audit_id)
+    return session.scalar(select(R).where(R.audit_id == audit_id, R.index == index))
 
 
 def flagged_rows(session: Session, *, audit_id: str):
     """(index, example_id, rank, given_label, suggested_label, quality_score) of every flagged row, by rank."""
-    cols = [AuditRow.index, AuditRow.example_id, AuditRow.rank, AuditRow.given_label, AuditRow.suggested_label,
-            AuditRow.quality_score]
-    return session.execute(select(*cols).where(AuditRow.audit_id == audit_id, AuditRow.is_issue.is_(True))
-                           .order_by(AuditRow.rank)).all()
+    R = _rows(session, audit_id)
+    cols = [R.index, R.example_id, R.rank, R.given_label, R.suggested_label, R.quality_score]
+    return session.execute(select(*cols).where(R.audit_id == audit_id, R.is_issue.is_(True))
+                           .order_by(R.rank)).all()
 
 
 def row_columns(session: Session, *, audit_id: str):
     """(given_label, suggested_label, quality_score, is_issue) of every row, as tuples in rank order."""
-    cols = [AuditRow.given_label, AuditRow.suggested_label, AuditRow.quality_score, AuditRow.is_issue]
-    return session.execute(select(*cols).where(AuditRow.audit_id == audit_id).order_by(AuditRow.rank)).all()
+    R = _rows(session, audit_id)
+    cols = [R.given_label, R.suggested_label, R.quality_score, R.is_issue]
+    return session.execute(select(*cols).where(R.audit_id == audit_id).order_by(R.rank)).all()
 
 
 def has_example_ids(session: Session, *, audit_id: str) -> bool:
     """Whether an audit's rows carry the dataset's own example ids."""
-    return session.scalar(select(AuditRow.example_id).where(AuditRow.audit_id == audit_id, AuditRow.rank == 0)) \
-        is not None
+    R = _rows(session, audit_id)
+    return session.scalar(select(R.example_id).where(R.audit_id == audit_id, R.rank == 0)) is not None
 
 
 def rows_in_rank_range(session: Session, *, audit_id: str, start: int, stop: int):
     """The rows of an audit with ``start <= rank < stop`` in rank order, as tuples (for exports, block by block:
     a range of the primary key)."""
-    return session.execute(select(*_ROW).where(AuditRow.audit_id == audit_id, AuditRow.rank >= start,
-                                               AuditRow.rank < stop).order_by(AuditRow.rank)).all()
+    R = _rows(session, audit_id)
+    return session.execute(select(*_cols(R)).where(R.audit_id == audit_id, R.rank >= start, R.rank < stop)
+                           .order_by(R.rank)).all()
 
 
 def page_rows(session: Session, *, audit_id: str, limit: int, after_rank: int | None = None,
@@ -234,20 +276,21 @@ def page_rows(session: Session, *, audit_id: str, limit: int, after_rank: int | 
     ``descending`` walks from the highest rank down and ``after_rank`` then means "below";
     ``min_rank``/``max_rank`` bound the ranks (a score range, see :func:`score_rank_bounds`).
     """
-    q = select(*_ROW).where(AuditRow.audit_id == audit_id)
+    R = _rows(session, audit_id)
+    q = select(*_cols(R)).where(R.audit_id == audit_id)
     if after_rank is not None:
-        q = q.where(AuditRow.rank < after_rank if descending else AuditRow.rank > after_rank)
+        q = q.where(R.rank < after_rank if descending else R.rank > after_rank)
     if min_rank is not None:
-        q = q.where(AuditRow.rank >= min_rank)
+        q = q.where(R.rank >= min_rank)
     if max_rank is not None:
-        q = q.where(AuditRow.rank <= max_rank)
+        q = q.where(R.rank <= max_rank)
     if given_label is not None:
-        q = q.where(AuditRow.given_label == given_label)
+        q = q.where(R.given_label == given_label)
     if suggested_label is not None:
-        q = q.where(AuditRow.suggested_label == suggested_label)
+        q = q.where(R.suggested_label == suggested_label)
     if is_issue is not None:
-        q = q.where(AuditRow.is_issue.is_(is_issue))
-    q = q.order_by(AuditRow.rank.desc() if descending else AuditRow.rank).limit(limit)
+        q = q.where(R.is_issue.is_(is_issue))
+    q = q.order_by(R.rank.desc() if descending else R.rank).limit(limit)
     return list(session.execute(q))
 
 
@@ -271,14 +314,16 @@ def recent_durations(session: Session, *, limit: int = 10_000) -> list[tuple[dat
 
 def rows_at_indices(session: Session, *, audit_id: str, indices: list[int]) -> dict[int, AuditRow]:
     """The rows of the given dataset examples, keyed by index (missing ones are left out)."""
+    R = _rows(session, audit_id)
     if not indices:
         return {}
-    q = select(AuditRow).where(AuditRow.audit_id == audit_id, AuditRow.index.in_(indices))
+    q = select(R).where(R.audit_id == audit_id, R.index.in_(indices))
     return {r.index: r for r in session.scalars(q)}
 
 
 def review_columns(session: Session, *, audit_id: str):
     """(index, rank, given_label, suggested_label, quality_score, is_issue) of every row of an audit, by rank."""
-    cols = [AuditRow.index, AuditRow.rank, AuditRow.given_label, AuditRow.suggested_label, AuditRow.quality_score,
-            AuditRow.is_issue]
-    return session.execute(select(*cols).where(AuditRow.audit_id == audit_id).order_by(AuditRow.rank)).all()
+    R = _rows(session, audit_id)
+    cols = [R.index, R.rank, R.given_label, R.suggested_label, R.quality_score,
+            R.is_issue]
+    return session.execute(select(*cols).where(R.audit_id == audit_id).order_by(R.rank)).all()
