@@ -17,7 +17,10 @@ from the loaded table is a sort per index instead (``bench/row_load_options.py``
 Either way the table is created in the caller's transaction (the audit's ``done`` status
 commits with it; a failure leaves nothing) and is dropped with its audit (:func:`drop_rows`).
 The indexes of an audit's table leave out the ``audit_id`` column (one value per table):
-smaller, and built two to four times faster.
+smaller, and built two to four times faster. An audit of fewer than :data:`INDEXED_FROM_ROWS`
+rows gets only its primary key and its unique dataset index: any other question about so few
+rows is a scan of a few hundred kilobytes, and five index builds fewer keep a small audit's
+finish as cheap as it was in the shared table.
 """
 
 from __future__ import annotations
@@ -45,6 +48,10 @@ INDEXES: tuple[tuple[str, tuple[str, ...], bool], ...] = (
     ("score_rank", ("quality_score", "rank"), False),
 )
 
+#: Audits with at least this many rows get every index of :data:`INDEXES`; smaller ones only the
+#: unique one (and their primary key).
+INDEXED_FROM_ROWS = 10_000
+
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_]{1,40}$")
 
 
@@ -56,9 +63,15 @@ def table_name(audit_id: str) -> str:
 
 
 @lru_cache(maxsize=512)
+def rows_table(audit_id: str) -> Table:
+    """``audit_id``'s own table as a SQLAlchemy :class:`~sqlalchemy.Table` (the columns of ``audit_rows``)."""
+    return Table(table_name(audit_id), MetaData(),
+                 *(Column(c.name, c.type, primary_key=c.name == "rank") for c in AuditRow.__table__.columns))
+
+
+@lru_cache(maxsize=512)
 def _sqlite_entity(audit_id: str):
-    table = Table(table_name(audit_id), MetaData(),
-                  *(Column(c.name, c.type, primary_key=c.name == "rank") for c in AuditRow.__table__.columns))
+    table = rows_table(audit_id)
     return aliased(AuditRow, table, name=table.name, adapt_on_names=True)
 
 
@@ -129,14 +142,17 @@ def create_bare(conn: Connection, audit_id: str) -> str:
     return name
 
 
-def index_and_attach(conn: Connection, audit_id: str) -> None:
-    """Build ``audit_id``'s indexes on its loaded table and, on PostgreSQL, attach it as a partition."""
+def index_and_attach(conn: Connection, audit_id: str, rows: int) -> None:
+    """Build the indexes of ``audit_id``'s table, loaded with ``rows`` rows, and, on PostgreSQL, attach
+    it as a partition."""
     table = table_name(audit_id)
     name = _quote(conn, table)
     postgres = conn.dialect.name == "postgresql"
     if postgres:
         conn.exec_driver_sql(f"ALTER TABLE {name} ADD CONSTRAINT {_quote(conn, table + '_pkey')} PRIMARY KEY (rank)")
     for suffix, columns, unique in INDEXES:
+        if rows < INDEXED_FROM_ROWS and not unique:
+            continue
         if not postgres and columns[-1] == "rank":
             columns = columns[:-1]
         conn.exec_driver_sql(f"CREATE {'UNIQUE ' if unique else ''}INDEX {_quote(conn, f'{table}_{suffix}')} "
@@ -159,7 +175,7 @@ def _load_postgres(conn: Connection, audit_id: str, blocks: Iterable[Mapping[str
             n += len(ids)
             for values in zip(ids, *(block[c] for c in ROW_COLUMNS)):
                 copy.write_row(values)
-    index_and_attach(conn, audit_id)
+    index_and_attach(conn, audit_id, n)
     return n
 
 
@@ -183,7 +199,7 @@ def _load_sqlite(conn: Connection, audit_id: str, blocks: Iterable[Mapping[str, 
     if n > 50_000:
         conn.exec_driver_sql(f"PRAGMA cache_size={-BULK_LOAD_CACHE_KIB}")
     try:
-        index_and_attach(conn, audit_id)
+        index_and_attach(conn, audit_id, n)
     finally:
         conn.exec_driver_sql(f"PRAGMA cache_size={int(cache)}")
     return n

@@ -53,9 +53,9 @@ def _move_out(conn, source: str) -> None:
     cols = _columns(conn)
     for audit_id in sorted(ids):
         name = create_bare(conn, audit_id)
-        conn.execute(sa.text(f"INSERT INTO {name} ({cols}) SELECT {cols} FROM {source} WHERE audit_id = :a "
-                             "ORDER BY rank"), {"a": audit_id})
-        index_and_attach(conn, audit_id)
+        rows = conn.execute(sa.text(f"INSERT INTO {name} ({cols}) SELECT {cols} FROM {source} WHERE audit_id = :a "
+                                    "ORDER BY rank"), {"a": audit_id}).rowcount
+        index_and_attach(conn, audit_id, rows)
 
 
 def upgrade() -> None:
