@@ -50,7 +50,9 @@ def _move_out(conn, source: str) -> None:
     """Give every audit with rows in ``source`` (and every done audit) its own table, filled from ``source``."""
     ids = conn.execute(sa.text(f"SELECT DISTINCT audit_id FROM {source} UNION "
                                "SELECT id FROM audits WHERE status = 'done'")).scalars().all()
-    cols = _columns(conn)
+    quote = conn.dialect.identifier_preparer.quote_identifier
+    # SQLite's audit_id is a generated column of the audit's table (labelaudit.store.rowtables): not inserted
+    cols = _columns(conn) if conn.dialect.name == "postgresql" else ", ".join(quote(c) for c in ROW_COLUMNS)
     for audit_id in sorted(ids):
         name = create_bare(conn, audit_id)
         rows = conn.execute(sa.text(f"INSERT INTO {name} ({cols}) SELECT {cols} FROM {source} WHERE audit_id = :a "
