@@ -186,6 +186,10 @@ def _load_postgres(conn: Connection, audit_id: str, blocks: Iterable[Mapping[str
             for values in zip(ids, *(block[c] for c in ROW_COLUMNS)):
                 copy.write_row(values)
     index_and_attach(conn, audit_id, n)
+    if n >= INDEXED_FROM_ROWS:
+        # statistics now, not when autovacuum comes by: without them the planner sorts a whole class
+        # (or scans the whole table for the flagged rows) instead of walking an index in rank order
+        conn.exec_driver_sql(f"ANALYZE {name}")
     return n
 
 
