@@ -219,3 +219,47 @@ def test_deleting_an_audit_does_not_wait_for_another_audits_export_in_flight(app
     assert finished
     assert _tables(db) == [rowtables.table_name(exporting)]
     assert (first + rest).decode().strip().count("\n") == 40  # a header and every row
+
+
+def test_deleting_an_audit_does_not_wait_for_another_audits_finish_in_flight(app):
+    """A finish touches ``audit_rows`` only to attach, at its very end: a partition dropped while another
+    audit's rows are loading does not wait for them (nor do the readers behind the drop)."""
+    import threading
+
+    from labelaudit.services.audits import delete_audit
+
+    db = app.state.db
+    victim = _claimed(app)
+    assert queue.finish(db, victim, "w", row_blocks=[_block(0, 30)], summary=_summary(30), evaluation=None,
+                        timings={}, pred_probs_artifact=None)
+    loading = _claimed(app)
+    started, release, deleted = threading.Event(), threading.Event(), threading.Event()
+
+    def blocks():
+        yield _block(0, 10)
+        started.set()
+        release.wait(120)
+        yield _block(10, 20)
+
+    finisher = threading.Thread(target=lambda: queue.finish(
+        db, loading, "w", row_blocks=blocks(), summary=_summary(20), evaluation=None, timings={},
+        pred_probs_artifact=None), daemon=True)
+    finisher.start()
+    assert started.wait(60)
+
+    def delete():
+        delete_audit(db, app.state.artifacts, audit_id=victim, tenant=None)
+        deleted.set()
+
+    deleter = threading.Thread(target=delete, daemon=True)
+    deleter.start()
+    # SQLite has one writer at a time: there the delete waits for the finish by design
+    finished_first = deleted.wait(60 if app.state.db.is_postgres else 1)
+    release.set()
+    finisher.join(60)
+    deleter.join(60)
+    assert finished_first or not app.state.db.is_postgres
+    assert _tables(db) == [rowtables.table_name(loading)]
+    with db.sessions() as s:
+        assert queries.status_and_row_count(s, audit_id=loading) == ("done", 20)
+        assert queries.status_and_row_count(s, audit_id=victim) is None

@@ -125,14 +125,17 @@ def _column_list(conn: Connection, columns: Sequence[str]) -> str:
 def create_bare(conn: Connection, audit_id: str) -> str:
     """Create ``audit_id``'s table without its indexes (PostgreSQL: not yet attached); returns its quoted name."""
     name = _quote(conn, table_name(audit_id))
+    cols = []
     if conn.dialect.name == "postgresql":
-        parent = _quote(conn, AuditRow.__tablename__)
+        # The parent's columns spelled out rather than LIKE audit_rows, which would lock the parent for the
+        # whole load (a partition dropped meanwhile would wait for it, and every reader behind the drop).
+        for c in AuditRow.__table__.columns:
+            cols.append(f"{_quote(conn, c.name)} {c.type.compile(conn.dialect)}{'' if c.nullable else ' NOT NULL'}")
         # the CHECK equals the partition bound, so ATTACH PARTITION trusts it instead of scanning the rows
-        conn.exec_driver_sql(f"CREATE TABLE {name} (LIKE {parent} INCLUDING DEFAULTS, CONSTRAINT "
-                             f"{_quote(conn, table_name(audit_id) + '_audit')} CHECK (audit_id IS NOT NULL AND "
-                             f"audit_id = '{audit_id}'))")
+        cols.append(f"CONSTRAINT {_quote(conn, table_name(audit_id) + '_audit')} CHECK (audit_id IS NOT NULL AND "
+                    f"audit_id = '{audit_id}')")
+        conn.exec_driver_sql(f"CREATE TABLE {name} ({', '.join(cols)})")
     else:
-        cols = []
         for c in AuditRow.__table__.columns:
             kind = c.type.compile(conn.dialect)
             if c.name == "rank":
@@ -161,6 +164,11 @@ def index_and_attach(conn: Connection, audit_id: str, rows: int) -> None:
         conn.exec_driver_sql(f"CREATE {'UNIQUE ' if unique else ''}INDEX {_quote(conn, f'{table}_{suffix}')} "
                              f"ON {name} ({_column_list(conn, columns)})")
     if postgres:
+        if rows >= INDEXED_FROM_ROWS:
+            # statistics now, not when autovacuum comes by: without them the planner sorts a whole class
+            # (or scans the whole table for the flagged rows) instead of walking an index in rank order
+            conn.exec_driver_sql(f"ANALYZE {name}")
+        # the first lock on the parent (SHARE UPDATE EXCLUSIVE: readers go on), held only until the commit
         conn.exec_driver_sql(f"ALTER TABLE {_quote(conn, AuditRow.__tablename__)} ATTACH PARTITION {name} "
                              f"FOR VALUES IN ('{audit_id}')")
 
@@ -186,10 +194,6 @@ def _load_postgres(conn: Connection, audit_id: str, blocks: Iterable[Mapping[str
             for values in zip(ids, *(block[c] for c in ROW_COLUMNS)):
                 copy.write_row(values)
     index_and_attach(conn, audit_id, n)
-    if n >= INDEXED_FROM_ROWS:
-        # statistics now, not when autovacuum comes by: without them the planner sorts a whole class
-        # (or scans the whole table for the flagged rows) instead of walking an index in rank order
-        conn.exec_driver_sql(f"ANALYZE {name}")
     return n
 
 
