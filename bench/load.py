@@ -291,7 +291,9 @@ class Cluster:
             "LABELAUDIT_WORKER_POLL_SECONDS": str(worker_poll_seconds),
             # every client has at most one audit in flight, but a stale one may linger until requeued
             "LABELAUDIT_MAX_ACTIVE_JOBS_PER_TENANT": "100000",
-            "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"})
+            "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1",
+            # this checkout's code first: the environment may have another checkout installed
+            "PYTHONPATH": os.pathsep.join([str(ROOT / "app"), str(ROOT)])})
         self.server: subprocess.Popen | None = None
         self.workers: list[subprocess.Popen] = []
         self.killed: list[subprocess.Popen] = []
@@ -410,23 +412,20 @@ def running_audits_by_pid(db) -> dict[int, str]:
 
 def audit_states(db, ids) -> dict[str, tuple[str, int, int]]:
     """``{audit_id: (status, attempts, stored rows)}`` of ``ids``."""
-    from sqlalchemy import func, select
+    from sqlalchemy import select
 
-    from labelaudit.store.models import AuditRecord, AuditRow
+    from labelaudit.store import queries
+    from labelaudit.store.models import AuditRecord
 
-    ids = list(ids)
     out = {}
-    # One statement per chunk, so status and row count come from the same snapshot: read separately, an audit
-    # committing between the two reads would look half-written.
-    rows = (select(func.count()).select_from(AuditRow).where(AuditRow.audit_id == AuditRecord.id)
-            .correlate(AuditRecord).scalar_subquery())
+    # Status and row count from one statement per audit (queries.status_and_row_count), so they come from the
+    # same snapshot: read separately, an audit committing between the two reads would look half-written.
     with db.sessions() as s:
-        for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
-            for audit_id, status, attempts, count in s.execute(
-                    select(AuditRecord.id, AuditRecord.status, AuditRecord.attempts, rows)
-                    .where(AuditRecord.id.in_(chunk))):
-                out[audit_id] = (status, attempts, int(count))
+        for audit_id in ids:
+            found = queries.status_and_row_count(s, audit_id=audit_id)
+            if found is not None:
+                attempts = s.scalar(select(AuditRecord.attempts).where(AuditRecord.id == audit_id))
+                out[audit_id] = (found[0], attempts, found[1])
     return out
 
 

@@ -50,8 +50,15 @@ from bench.common import free_port, percentile  # noqa: E402
 
 PG_URL = os.environ.get("LABELAUDIT_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 K = 10
-NEW_INDEXES = ["ix_audit_rows_index", "ix_audit_rows_suggested_rank", "ix_audit_rows_given_suggested_rank",
-               "ix_audit_rows_score_rank"]
+#: the indexes 0003 added (since 0008 each audit's table has its own, named after it)
+NEW_INDEXES = ["index", "suggested_rank", "given_suggested_rank", "score_rank"]
+
+
+def rows_table(audit_id: str) -> str:
+    """The table holding an audit's rows (labelaudit.store.rowtables)."""
+    from labelaudit.store.rowtables import table_name
+
+    return table_name(audit_id)
 
 
 def synthetic_audit(n: int, seed: int = 0):
@@ -90,24 +97,17 @@ def insert_audit(db, n: int, tenant: str = "local") -> str:
                           aggregates=aggregates, headline=headline(summary, {"total_seconds": 1.0}, None),
                           timings={"total_seconds": 1.0}, progress={"stage": "done", "fraction": 1.0},
                           cancel_requested=False, attempts=1, created_at=utcnow(), finished_at=utcnow()))
-    cols = (np.arange(n), index, given, suggested, scores, flagged, true)
-    raw = db.engine.raw_connection()
-    try:
-        cur = raw.cursor()
-        if db.is_postgres:
-            with cur.copy('COPY audit_rows (audit_id, "rank", "index", given_label, suggested_label, quality_score, '
-                          'is_issue, true_label) FROM STDIN') as copy:
-                for r, i, g, s_, q, f, t in zip(*(c.tolist() for c in cols)):
-                    copy.write_row((audit_id, r, i, g, s_, q, f, t))
-            cur.execute("ANALYZE audit_rows")
-        else:
-            cur.executemany('INSERT INTO audit_rows (audit_id, "rank", "index", given_label, suggested_label, '
-                            'quality_score, is_issue, true_label) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-                            ((audit_id, *row) for row in zip(*(c.tolist() for c in cols))))
-            cur.execute("ANALYZE")
-        raw.commit()
-    finally:
-        raw.close()
+    # the rows as the worker stores them (labelaudit.store.rowtables: the audit's own table, indexed after)
+    from labelaudit.store.rowtables import load_rows
+
+    size = len(index)
+    block = {"rank": list(range(n)), "index": index.tolist(), "given_label": given.tolist(),
+             "suggested_label": suggested.tolist(), "quality_score": scores.tolist(), "is_issue": flagged.tolist(),
+             "true_label": true.tolist(), "example_id": [None] * size}
+    with db.engine.begin() as conn:
+        load_rows(conn, audit_id, [block])
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql(f'ANALYZE "{rows_table(audit_id)}"')
     return audit_id
 
 
@@ -183,13 +183,14 @@ def sql_timings(db, audit_id: str, n: int, repeats: int = 30) -> list[tuple[str,
     from sqlalchemy import text
 
     depth = int(n * 0.9)
+    rows = f'"{rows_table(audit_id)}"'
     pairs = [
         ("issues page 50 at 90% depth: keyset vs OFFSET",
-         text('SELECT * FROM audit_rows WHERE audit_id = :a AND "rank" > :d ORDER BY "rank" LIMIT 50'),
-         text('SELECT * FROM audit_rows WHERE audit_id = :a ORDER BY "rank" LIMIT 50 OFFSET :d')),
+         text(f'SELECT * FROM {rows} WHERE audit_id = :a AND "rank" > :d ORDER BY "rank" LIMIT 50'),
+         text(f'SELECT * FROM {rows} WHERE audit_id = :a ORDER BY "rank" LIMIT 50 OFFSET :d')),
         ("class table: stored aggregates vs GROUP BY rows",
          text("SELECT aggregates FROM audits WHERE id = :a"),
-         text("SELECT given_label, count(*), sum(CASE WHEN is_issue THEN 1 ELSE 0 END) FROM audit_rows "
+         text(f"SELECT given_label, count(*), sum(CASE WHEN is_issue THEN 1 ELSE 0 END) FROM {rows} "
               "WHERE audit_id = :a GROUP BY given_label")),
     ]
     out = []
@@ -301,8 +302,8 @@ def run_backend(name: str, args) -> list[dict]:
                 if phase == "baseline":
                     with db.engine.begin() as conn:
                         for ix in NEW_INDEXES:
-                            conn.execute(text(f"DROP INDEX {ix}"))
-                        conn.execute(text("ANALYZE audit_rows" if db.is_postgres else "ANALYZE"))
+                            conn.execute(text(f'DROP INDEX "{rows_table(audit_id)}_{ix}"'))
+                        conn.execute(text(f'ANALYZE "{rows_table(audit_id)}"'))
                 for label, path, params, uses_new in shapes(audit_id, args.rows):
                     if phase == "baseline" and not uses_new:
                         continue

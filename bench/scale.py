@@ -155,10 +155,8 @@ def _store_setup(args, P, labels):
 
 
 def _store_run(args, setup) -> dict:
-    from sqlalchemy import func, select
-
     from labelaudit.jobs import worker
-    from labelaudit.store.models import AuditRow
+    from labelaudit.store import queries
 
     db, artifacts, result, job = setup["db"], setup["artifacts"], setup["result"], setup["job"]
     t = time.perf_counter()
@@ -172,21 +170,23 @@ def _store_run(args, setup) -> dict:
         artifact_seconds = timings["store_seconds"]
     total = time.perf_counter() - t
     with db.sessions() as s:
-        stored = s.scalar(select(func.count()).select_from(AuditRow).where(AuditRow.audit_id == job.id))
+        stored = queries.count_rows(s, audit_id=job.id)
     assert stored == result.dataset.num_examples, (stored, result.dataset.num_examples)
     db.dispose()
     return {"rows_seconds": total - artifact_seconds, "artifact_seconds": artifact_seconds}
 
 
 def _old_store(db, artifacts, result, job) -> float:
-    """The storing code before the COPY / streaming change, for comparison."""
+    """The storing code before the COPY / streaming change, for comparison (since 0008 into the audit's own
+    table, indexed after, as the store does)."""
     import io
 
     import numpy as np
     from sqlalchemy import insert, update
 
+    from labelaudit.store.models import DONE
     from labelaudit.store.queue import _owned
-    from labelaudit.store.models import DONE, AuditRow
+    from labelaudit.store.rowtables import create_bare, index_and_attach, rows_table
 
     t = time.perf_counter()
     buf = io.BytesIO()
@@ -208,16 +208,19 @@ def _old_store(db, artifacts, result, job) -> float:
     keys = list(cols)
     with db.sessions.begin() as s:
         s.execute(update(type(job)).where(*_owned(job.id, "bench")).values(status=DONE))
+        create_bare(s.connection(), job.id)
+        table = rows_table(job.id)
         chunk = []
         for rank, values in enumerate(zip(*cols.values())):
             row = dict(zip(keys, values))
             row["rank"] = rank
             chunk.append({**row, "audit_id": job.id})
             if len(chunk) >= 5000:
-                s.execute(insert(AuditRow), chunk)
+                s.execute(insert(table), chunk)
                 chunk = []
         if chunk:
-            s.execute(insert(AuditRow), chunk)
+            s.execute(insert(table), chunk)
+        index_and_attach(s.connection(), job.id, len(order))
     return artifact_seconds
 
 

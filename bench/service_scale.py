@@ -48,7 +48,7 @@ def read_once(path: Path) -> float:
 def run(n: int, k: int, *, workdir: Path, database_url: str | None, seed: int) -> dict:
     import httpx
 
-    from labelaudit.check.remote import MultipartBody
+    from labelaudit.client.multipart import MultipartBody
 
     data = ensure_data(workdir, n, k, seed)
     labels = Path(str(data) + ".labels.npy")

@@ -212,12 +212,9 @@ def live_server(service_settings, live_workers, tmp_path):
 def status_and_rows(db, audit_id: str) -> tuple[str, int]:
     """An audit's status and stored row count from one statement (one snapshot: read apart, a commit
     landing between the two reads would look half-written)."""
-    from sqlalchemy import func, select
+    from labelaudit.store import queries
 
-    from labelaudit.store.models import AuditRecord, AuditRow
-
-    rows = (select(func.count()).select_from(AuditRow).where(AuditRow.audit_id == AuditRecord.id)
-            .correlate(AuditRecord).scalar_subquery())
     with db.sessions() as s:
-        status, count = s.execute(select(AuditRecord.status, rows).where(AuditRecord.id == audit_id)).one()
-    return status, int(count)
+        found = queries.status_and_row_count(s, audit_id=audit_id)
+    assert found is not None, f"no audit {audit_id}"
+    return found

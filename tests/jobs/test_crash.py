@@ -8,9 +8,8 @@ import subprocess
 import sys
 
 import pytest
-from sqlalchemy import func, select
 
-from labelaudit.store.models import AuditRow
+from labelaudit.store import queries
 from tests.service_fixtures import csv_bytes, service_env, status_and_rows, wait_for
 
 pytestmark = pytest.mark.slow
@@ -33,7 +32,7 @@ def test_killed_worker_job_is_recovered(client, app, tmp_path):
 
     def row_count():
         with app.state.db.sessions() as s:
-            return s.scalar(select(func.count()).select_from(AuditRow).where(AuditRow.audit_id == audit["id"]))
+            return queries.count_rows(s, audit_id=audit["id"])
 
     first = start_worker(settings, tmp_path / "worker1.log")
     try:

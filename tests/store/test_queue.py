@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
-from labelaudit.store import queue
-from labelaudit.store.models import AuditRecord, AuditRow, utcnow
+from labelaudit.store import queries, queue
+from labelaudit.store.models import AuditRecord, utcnow
 from labelaudit.store.transactions import tenant_lock
 from labelaudit.services.datasets import save_dataset
 from labelaudit.core.ingest import from_pred_probs
@@ -104,7 +104,7 @@ def test_finish_by_a_worker_that_lost_the_job_writes_nothing(app):
                             pred_probs_artifact=None)
     assert queue.heartbeat(db, job.id, "w1") == (False, False)
     with db.sessions() as s:
-        assert s.scalar(select(func.count()).select_from(AuditRow)) == 0
+        assert queries.count_rows(s, audit_id=job.id) == 0
         rec = s.get(AuditRecord, job.id)
         assert rec.status == "running" and rec.worker_id == "w2" and rec.attempts == 2
     assert queue.finish(db, job.id, "w2", rows=rows, summary=summary, evaluation=None, timings={},

@@ -1,6 +1,6 @@
 """An audit's rows exported as CSV or Parquet, streamed in blocks of rows: the server holds one block at a time.
 
-Rows are read by rank range (the primary key's order) on a session of their own, turned
+Rows are read by rank range (the primary key's order), each block on a short session of its own, turned
 into Arrow tables and written with pyarrow's incremental writers into a sink that hands
 back what each block added, so a million-row export costs the server one block of memory.
 """
@@ -133,16 +133,18 @@ def export_stream(db: Database, audit_id: str, fmt: str, class_names: list[str] 
         writer = pq.ParquetWriter(pa.PythonFile(sink, mode="w"), schema)
     try:
         start = 0
-        with db.sessions() as session:
-            while True:
+        while True:
+            # a short session per block: no transaction (and, on PostgreSQL, no lock on audit_rows that
+            # dropping another audit's partition would wait for) stays open while a slow client downloads
+            with db.sessions() as session:
                 rows = queries.rows_in_rank_range(session, audit_id=audit_id, start=start, stop=start + block_rows)
-                if not rows:
-                    break
-                block = _table(rows, schema, names, table)
-                writer.write_table(block)
-                start += block_rows
-                if data := sink.take():
-                    yield data
+            if not rows:
+                break
+            block = _table(rows, schema, names, table)
+            writer.write_table(block)
+            start += block_rows
+            if data := sink.take():
+                yield data
     finally:
         writer.close()
     if data := sink.take():

@@ -97,17 +97,18 @@ class AuditRecord(Base):
 
 
 class AuditRow(Base):
-    """One example of a finished audit, in rank order (0 = least likely correct)."""
+    """One example of a finished audit, in rank order (0 = least likely correct).
+
+    Each audit's rows live in a table of their own, created, loaded and indexed when the audit
+    finishes (:mod:`labelaudit.store.rowtables`): on PostgreSQL ``audit_rows`` is their
+    LIST-partitioned parent (one partition per audit); on SQLite it is only the shape of those
+    tables and holds no rows. Select through :func:`labelaudit.store.rowtables.rows_entity`.
+    """
 
     __tablename__ = "audit_rows"
-    __table_args__ = (Index("ix_audit_rows_label_rank", "audit_id", "given_label", "rank"),
-                      Index("ix_audit_rows_issue_rank", "audit_id", "is_issue", "rank"),
-                      Index("ix_audit_rows_index", "audit_id", "index", unique=True),
-                      Index("ix_audit_rows_suggested_rank", "audit_id", "suggested_label", "rank"),
-                      Index("ix_audit_rows_given_suggested_rank", "audit_id", "given_label", "suggested_label", "rank"),
-                      Index("ix_audit_rows_score_rank", "audit_id", "quality_score", "rank"))
+    __table_args__ = {"postgresql_partition_by": "LIST (audit_id)"}
 
-    audit_id: Mapped[str] = mapped_column(String(40), ForeignKey("audits.id", ondelete="CASCADE"), primary_key=True)
+    audit_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     rank: Mapped[int] = mapped_column(Integer, primary_key=True)
     index: Mapped[int] = mapped_column(Integer)
     given_label: Mapped[int] = mapped_column(Integer)

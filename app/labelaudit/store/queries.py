@@ -14,15 +14,18 @@ from __future__ import annotations
 from datetime import datetime
 from functools import lru_cache
 
-from sqlalchemy import bindparam, delete, func, select, union, update
+from sqlalchemy import bindparam, func, select, union, update
 from sqlalchemy.orm import Session, defer
 
 from labelaudit.errors import NotFound
+from labelaudit.store.models import ACTIVE_STATES, DONE, ROW_COLUMNS, AuditRecord, AuditRow, DatasetRecord
 from labelaudit.store.reads import Reader, Statement
-from labelaudit.store.models import ACTIVE_STATES, ROW_COLUMNS, AuditRecord, AuditRow, DatasetRecord
+from labelaudit.store.rowtables import drop_rows, rows_entity, table_name
 
-#: The row columns as table columns, in :data:`~labelaudit.store.models.ROW_COLUMNS` order.
-_ROW = tuple(getattr(AuditRow, name) for name in ROW_COLUMNS)
+
+def _cols(R) -> tuple:
+    """The row columns of a rows entity (:func:`_rows`), in :data:`~labelaudit.store.models.ROW_COLUMNS` order."""
+    return tuple(getattr(R, name) for name in ROW_COLUMNS)
 
 
 def get_dataset(session: Session, *, dataset_id: str, tenant: str | None) -> DatasetRecord:
@@ -182,8 +185,45 @@ def artifact_in_use(session: Session, *, digest: str) -> bool:
 
 
 def delete_audit_rows(session: Session, *, audit_id: str) -> None:
-    """Delete every per-example row of ``audit_id``."""
-    session.execute(delete(AuditRow).where(AuditRow.audit_id == audit_id))
+    """Delete every per-example row of ``audit_id``: drop its table (on PostgreSQL its partition)."""
+    drop_rows(session.connection(), audit_id)
+
+
+def _rows(session: Session, audit_id: str):
+    """The entity to select ``audit_id``'s rows from (:func:`labelaudit.store.rowtables.rows_entity`)."""
+    return rows_entity(session.get_bind().dialect.name, audit_id)
+
+
+def _sqlite_has_rows_table(session: Session, audit_id: str) -> bool:
+    return session.connection().exec_driver_sql(f'PRAGMA table_info("{table_name(audit_id)}")').first() is not None
+
+
+def count_rows(session: Session, *, audit_id: str) -> int:
+    """How many rows ``audit_id`` has stored (0 before it is done)."""
+    if session.get_bind().dialect.name != "postgresql" and not _sqlite_has_rows_table(session, audit_id):
+        return 0
+    R = _rows(session, audit_id)
+    return session.scalar(select(func.count()).select_from(R).where(R.audit_id == audit_id))
+
+
+def status_and_row_count(session: Session, *, audit_id: str) -> tuple[str, int] | None:
+    """``(status, stored rows)`` of ``audit_id`` read in one statement (one snapshot: read apart, a finish
+    committing between the two reads would look half-written); ``None`` when there is no such audit."""
+    for _ in range(10):
+        sqlite_without_table = (session.get_bind().dialect.name != "postgresql"
+                                and not _sqlite_has_rows_table(session, audit_id))
+        if sqlite_without_table:
+            rows = select(0).scalar_subquery()
+        else:
+            R = _rows(session, audit_id)
+            rows = select(func.count()).select_from(R).where(R.audit_id == audit_id).scalar_subquery()
+        found = session.execute(select(AuditRecord.status, rows).where(AuditRecord.id == audit_id)).first()
+        if found is None:
+            return None
+        if sqlite_without_table and found[0] == DONE:
+            continue  # finished after the table check: look again
+        return found[0], int(found[1])
+    raise RuntimeError(f"audit {audit_id} is done but has no rows table")
 
 
 def score_rank_bounds(reader: Reader, *, audit_id: str, min_score: float | None,
@@ -191,16 +231,17 @@ def score_rank_bounds(reader: Reader, *, audit_id: str, min_score: float | None,
     """The rank range ``[lo, hi]`` holding exactly the rows with ``min_score <= score <= max_score``.
 
     Ranks are the score order, so a score range is a rank range: each bound is one
-    seek in the (audit_id, quality_score, rank) index. An empty range comes back
+    seek in the audit's (quality_score, rank) index. An empty range comes back
     with ``lo > hi``.
     """
+    table = _hot_table(reader, audit_id)
     lo = hi = None
     if min_score is not None:
-        lo = reader.scalar(_LOWEST_RANK_AT_LEAST, {"audit_id": audit_id, "score": min_score})
+        lo = reader.scalar(_score_bound_statement(table, True), {"audit_id": audit_id, "score": min_score})
         if lo is None:  # nothing scores that high
             return 1, 0
     if max_score is not None:
-        hi = reader.scalar(_HIGHEST_RANK_AT_MOST, {"audit_id": audit_id, "score": max_score})
+        hi = reader.scalar(_score_bound_statement(table, False), {"audit_id": audit_id, "score": max_score})
         if hi is None:  # nothing scores that low
             return 1, 0
     return lo, hi
@@ -208,47 +249,68 @@ def score_rank_bounds(reader: Reader, *, audit_id: str, min_score: float | None,
 
 # The hot read paths' statements are built and compiled once, with bound parameters, and run by a
 # labelaudit.store.reads.Reader: building a statement and running it through the ORM costs more CPU than the
-# database's answer.
-_LOWEST_RANK_AT_LEAST = Statement(select(AuditRow.rank).where(AuditRow.audit_id == bindparam("audit_id"),
-                                                     AuditRow.quality_score >= bindparam("score"))
-                         .order_by(AuditRow.quality_score, AuditRow.rank).limit(1))
-_HIGHEST_RANK_AT_MOST = Statement(select(AuditRow.rank).where(AuditRow.audit_id == bindparam("audit_id"),
-                                                     AuditRow.quality_score <= bindparam("score"))
-                         .order_by(AuditRow.quality_score.desc(), AuditRow.rank.desc()).limit(1))
+# database's answer. They are built per rows table: on PostgreSQL the one partitioned parent (``None``), on
+# SQLite each audit's own table (its id), so a SQLite server keeps a few statements per recently read audit.
+
+
+def _hot_table(reader: Reader, audit_id: str) -> str | None:
+    return None if reader.dialect.name == "postgresql" else audit_id
+
+
+def _entity(table: str | None):
+    return AuditRow if table is None else rows_entity("sqlite", table)
+
+
+@lru_cache(maxsize=512)
+def _score_bound_statement(table: str | None, lowest: bool) -> Statement:
+    """The lowest rank scoring at least ``score`` (``lowest``), or the highest scoring at most it."""
+    R = _entity(table)
+    score = bindparam("score")
+    q = select(R.rank).where(R.audit_id == bindparam("audit_id"))
+    if lowest:
+        q = q.where(R.quality_score >= score).order_by(R.quality_score, R.rank)
+    else:
+        q = q.where(R.quality_score <= score).order_by(R.quality_score.desc(), R.rank.desc())
+    return Statement(q.limit(1))
+
+
 _AUDIT_STATUS = Statement(select(AuditRecord.status, AuditRecord.tenant)
                           .where(AuditRecord.id == bindparam("audit_id")))
 
 
 def row_at_index(session: Session, *, audit_id: str, index: int) -> AuditRow | None:
     """The row of dataset example ``index`` in an audit, or ``None``."""
-    return session.scalar(select(AuditRow).where(AuditRow.audit_id == audit_id, AuditRow.index == index))
+    R = _rows(session, audit_id)
+    return session.scalar(select(R).where(R.audit_id == audit_id, R.index == index))
 
 
 def flagged_rows(session: Session, *, audit_id: str):
     """(index, example_id, rank, given_label, suggested_label, quality_score) of every flagged row, by rank."""
-    cols = [AuditRow.index, AuditRow.example_id, AuditRow.rank, AuditRow.given_label, AuditRow.suggested_label,
-            AuditRow.quality_score]
-    return session.execute(select(*cols).where(AuditRow.audit_id == audit_id, AuditRow.is_issue.is_(True))
-                           .order_by(AuditRow.rank)).all()
+    R = _rows(session, audit_id)
+    cols = [R.index, R.example_id, R.rank, R.given_label, R.suggested_label, R.quality_score]
+    return session.execute(select(*cols).where(R.audit_id == audit_id, R.is_issue.is_(True))
+                           .order_by(R.rank)).all()
 
 
 def row_columns(session: Session, *, audit_id: str):
     """(given_label, suggested_label, quality_score, is_issue) of every row, as tuples in rank order."""
-    cols = [AuditRow.given_label, AuditRow.suggested_label, AuditRow.quality_score, AuditRow.is_issue]
-    return session.execute(select(*cols).where(AuditRow.audit_id == audit_id).order_by(AuditRow.rank)).all()
+    R = _rows(session, audit_id)
+    cols = [R.given_label, R.suggested_label, R.quality_score, R.is_issue]
+    return session.execute(select(*cols).where(R.audit_id == audit_id).order_by(R.rank)).all()
 
 
 def has_example_ids(session: Session, *, audit_id: str) -> bool:
     """Whether an audit's rows carry the dataset's own example ids."""
-    return session.scalar(select(AuditRow.example_id).where(AuditRow.audit_id == audit_id, AuditRow.rank == 0)) \
-        is not None
+    R = _rows(session, audit_id)
+    return session.scalar(select(R.example_id).where(R.audit_id == audit_id, R.rank == 0)) is not None
 
 
 def rows_in_rank_range(session: Session, *, audit_id: str, start: int, stop: int):
     """The rows of an audit with ``start <= rank < stop`` in rank order, as tuples (for exports, block by block:
     a range of the primary key)."""
-    return session.execute(select(*_ROW).where(AuditRow.audit_id == audit_id, AuditRow.rank >= start,
-                                               AuditRow.rank < stop).order_by(AuditRow.rank)).all()
+    R = _rows(session, audit_id)
+    return session.execute(select(*_cols(R)).where(R.audit_id == audit_id, R.rank >= start, R.rank < stop)
+                           .order_by(R.rank)).all()
 
 
 def page_rows(reader: Reader, *, audit_id: str, limit: int, after_rank: int | None = None,
@@ -263,28 +325,30 @@ def page_rows(reader: Reader, *, audit_id: str, limit: int, after_rank: int | No
     params = {"audit_id": audit_id, "limit": limit, "after_rank": after_rank, "min_rank": min_rank,
               "max_rank": max_rank, "given_label": given_label, "suggested_label": suggested_label,
               "is_issue": is_issue}
-    q = _page_statement(frozenset(k for k, v in params.items() if v is not None), descending)
+    filters = frozenset(k for k, v in params.items() if v is not None)
+    q = _page_statement(_hot_table(reader, audit_id), filters, descending)
     return reader.rows(q, {k: v for k, v in params.items() if v is not None})
 
 
-@lru_cache(maxsize=256)
-def _page_statement(filters: frozenset[str], descending: bool) -> Statement:
-    """The page query for one combination of filters (at most 2^6 x 2 of them), built once."""
-    q = select(*_ROW).where(AuditRow.audit_id == bindparam("audit_id"))
+@lru_cache(maxsize=1024)
+def _page_statement(table: str | None, filters: frozenset[str], descending: bool) -> Statement:
+    """The page query on one rows table for one combination of filters (at most 2^6 x 2 of them), built once."""
+    R = _entity(table)
+    q = select(*_cols(R)).where(R.audit_id == bindparam("audit_id"))
     if "after_rank" in filters:
         after = bindparam("after_rank")
-        q = q.where(AuditRow.rank < after if descending else AuditRow.rank > after)
+        q = q.where(R.rank < after if descending else R.rank > after)
     if "min_rank" in filters:
-        q = q.where(AuditRow.rank >= bindparam("min_rank"))
+        q = q.where(R.rank >= bindparam("min_rank"))
     if "max_rank" in filters:
-        q = q.where(AuditRow.rank <= bindparam("max_rank"))
+        q = q.where(R.rank <= bindparam("max_rank"))
     if "given_label" in filters:
-        q = q.where(AuditRow.given_label == bindparam("given_label"))
+        q = q.where(R.given_label == bindparam("given_label"))
     if "suggested_label" in filters:
-        q = q.where(AuditRow.suggested_label == bindparam("suggested_label"))
+        q = q.where(R.suggested_label == bindparam("suggested_label"))
     if "is_issue" in filters:
-        q = q.where(AuditRow.is_issue == bindparam("is_issue"))
-    return Statement(q.order_by(AuditRow.rank.desc() if descending else AuditRow.rank).limit(bindparam("limit")))
+        q = q.where(R.is_issue == bindparam("is_issue"))
+    return Statement(q.order_by(R.rank.desc() if descending else R.rank).limit(bindparam("limit")))
 
 
 def audit_status(source: Reader | Session, *, audit_id: str) -> tuple[str, str] | None:
@@ -309,14 +373,16 @@ def recent_durations(session: Session, *, limit: int = 10_000) -> list[tuple[dat
 
 def rows_at_indices(session: Session, *, audit_id: str, indices: list[int]) -> dict[int, AuditRow]:
     """The rows of the given dataset examples, keyed by index (missing ones are left out)."""
+    R = _rows(session, audit_id)
     if not indices:
         return {}
-    q = select(AuditRow).where(AuditRow.audit_id == audit_id, AuditRow.index.in_(indices))
+    q = select(R).where(R.audit_id == audit_id, R.index.in_(indices))
     return {r.index: r for r in session.scalars(q)}
 
 
 def review_columns(session: Session, *, audit_id: str):
     """(index, rank, given_label, suggested_label, quality_score, is_issue) of every row of an audit, by rank."""
-    cols = [AuditRow.index, AuditRow.rank, AuditRow.given_label, AuditRow.suggested_label, AuditRow.quality_score,
-            AuditRow.is_issue]
-    return session.execute(select(*cols).where(AuditRow.audit_id == audit_id).order_by(AuditRow.rank)).all()
+    R = _rows(session, audit_id)
+    cols = [R.index, R.rank, R.given_label, R.suggested_label, R.quality_score,
+            R.is_issue]
+    return session.execute(select(*cols).where(R.audit_id == audit_id).order_by(R.rank)).all()

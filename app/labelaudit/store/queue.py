@@ -11,8 +11,8 @@ Every state change after the claim is conditional on ``worker_id``: a worker
 that lost its job (requeued as stale, cancelled, deleted) cannot overwrite it.
 
 An audit's per-example rows are bulk-loaded in the same transaction as its
-``done`` status: PostgreSQL ``COPY ... FROM STDIN`` (psycopg's ``cursor.copy()``),
-SQLite a plain ``executemany`` of tuples.
+``done`` status, into a table of their own built for them (:mod:`labelaudit.store.rowtables`:
+a partition on PostgreSQL), indexed after the load.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import time
 from datetime import timedelta
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Mapping, Sequence
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from labelaudit.errors import NotFound, TooManyJobs
@@ -39,20 +39,17 @@ from labelaudit.store.models import (
     ROW_COLUMNS,
     RUNNING,
     AuditRecord,
-    AuditRow,
     DatasetRecord,
     utcnow,
 )
 from labelaudit.store.owners import owning
+from labelaudit.store.rowtables import load_rows
 from labelaudit.store.transactions import lock_names, locked, tenant_lock, write_session
 
 if TYPE_CHECKING:
     from labelaudit.store.artifacts import ArtifactStore, Staged
 
 log = logging.getLogger("labelaudit.queue")
-
-#: SQLite page cache (KiB) while an audit's rows are bulk-loaded (the default is 2 MiB).
-BULK_LOAD_CACHE_KIB = 256 * 1024
 
 
 def enqueue(db: Database, *, dataset_id: str, options: dict, tenant: str = LOCAL_TENANT,
@@ -155,16 +152,8 @@ def finish(db: Database, audit_id: str, worker_id: str, *, rows: Iterable[dict] 
         if staged is not None:
             owners.adopt(staged)  # needs ``artifacts``
         blocks = row_blocks if row_blocks is not None else _blocks_of(rows, batch)
-        conn = s.connection()
         t = time.perf_counter()
-        if db.is_postgres:
-            _copy_rows(conn, audit_id, blocks)
-        elif conn.dialect.paramstyle == "qmark":
-            _executemany_rows(conn, audit_id, blocks)
-        else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-            for block in blocks:
-                conn.execute(insert(AuditRow), [{**dict(zip(ROW_COLUMNS, values)), "audit_id": audit_id}
-                                                for values in zip(*(block[c] for c in ROW_COLUMNS))])
+        load_rows(s.connection(), audit_id, blocks)
         # for millions of rows, loading them is the longest step of all: the timings and the duration say so
         rows_seconds = time.perf_counter() - t
         values: dict = {"timings": {**(timings or {}), "rows_seconds": rows_seconds}}
@@ -184,38 +173,6 @@ def _blocks_of(rows: Iterable[dict], batch: int) -> Iterator[dict[str, list]]:
             block = []
     if block:
         yield {c: [r.get(c) for r in block] for c in ROW_COLUMNS}
-
-
-def _column_list(conn) -> str:
-    quote = conn.dialect.identifier_preparer.quote_identifier
-    return ", ".join(quote(c) for c in ("audit_id", *ROW_COLUMNS))
-
-
-def _copy_rows(conn, audit_id: str, blocks: Iterable[Mapping[str, Sequence]]) -> None:
-    """PostgreSQL: ``COPY audit_rows FROM STDIN`` on the session's own connection (same transaction)."""
-    raw = conn.connection.driver_connection  # the psycopg connection, inside the open transaction
-    table = conn.dialect.identifier_preparer.quote_identifier(AuditRow.__tablename__)
-    with raw.cursor() as cur, cur.copy(f"COPY {table} ({_column_list(conn)}) FROM STDIN") as copy:
-        for block in blocks:
-            ids = [audit_id] * len(block[ROW_COLUMNS[0]])
-            for values in zip(ids, *(block[c] for c in ROW_COLUMNS)):
-                copy.write_row(values)
-
-
-def _executemany_rows(conn, audit_id: str, blocks: Iterable[Mapping[str, Sequence]]) -> None:
-    """SQLite: one ``executemany`` of plain tuples per block, on the session's connection, with a
-    larger page cache while it runs (seven indexes are updated per row; a bigger cache halves the time)."""
-    table = conn.dialect.identifier_preparer.quote_identifier(AuditRow.__tablename__)
-    sql = f"INSERT INTO {table} ({_column_list(conn)}) VALUES ({', '.join('?' * (len(ROW_COLUMNS) + 1))})"
-    cache = conn.exec_driver_sql("PRAGMA cache_size").scalar()
-    conn.exec_driver_sql(f"PRAGMA cache_size={-BULK_LOAD_CACHE_KIB}")
-    try:
-        for block in blocks:
-            ids = [audit_id] * len(block[ROW_COLUMNS[0]])
-            if ids:
-                conn.exec_driver_sql(sql, list(zip(ids, *(block[c] for c in ROW_COLUMNS))))
-    finally:
-        conn.exec_driver_sql(f"PRAGMA cache_size={int(cache)}")
 
 
 def fail(db: Database, audit_id: str, worker_id: str, error: dict, *, status: str = FAILED,
