@@ -11,6 +11,7 @@ from labelaudit.core.ingest import from_pred_probs
 from labelaudit.services.datasets import save_dataset
 from labelaudit.store import queries, queue, rowtables
 from labelaudit.store.models import AuditRecord
+from labelaudit.store.reads import reader
 from tests.service_fixtures import npy_bytes, run_jobs, synthetic_pred_probs
 
 
@@ -159,8 +160,8 @@ def test_migration_0008_moves_existing_rows_out_and_back(database_url, backend):
                           {"a": audit_id, "r": r, "i": n - 1 - r, "q": r / 10, "f": r == 0})
 
     def rows_of(audit_id):
-        with Session(engine) as s:
-            return [tuple(r) for r in queries.page_rows(s, audit_id=audit_id, limit=10)]
+        with reader(engine) as r:
+            return [tuple(row) for row in queries.page_rows(r, audit_id=audit_id, limit=10)]
 
     upgrade(engine)  # 0008: every done audit gets its table, the rows move into them
     with engine.connect() as conn:
