@@ -130,7 +130,7 @@ def test_a_reference_that_does_not_fit_is_refused_naming_the_field(case, digits)
         ds = replace(ds, feature_names=["x", "y", "w"])
     elif case == "types":
         ds = replace(ds, feature_names=["x", "y", "z"], feature_types=["numeric"] * 3)
-        ref = replace(ref, feature_names=["x", "y", "z"], feature_types=["numeric", "boolean", "numeric"])
+        ref = replace(ref, feature_names=["x", "y", "z"], feature_types=["numeric", "categorical", "numeric"])
     with pytest.raises(OptionError) as info:
         run_audit(ds, AuditOptions(backbone="logreg", folds=2) if ds.modality != "pred_probs" else None,
                   reference=ref, should_stop=lambda: pytest.fail("training started"))

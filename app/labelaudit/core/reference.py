@@ -5,10 +5,11 @@ with) gives every fold's model far more to learn from than the audited rows alon
 hard-but-correct examples fall behind the label errors in the ranking. The reference rows are never held
 out, never predicted and never ranked: only the audited dataset's rows are.
 
-:func:`align_reference` checks that a reference fits the audited dataset (same modality, feature shape,
-columns and types; every class of it known to the dataset; neither side a pred_probs dataset) and returns it
-in the dataset's terms: its class names mapped onto the dataset's class ids, a table's columns in the
-dataset's order and its category codes recoded to the dataset's. Every problem is an
+:func:`align_reference` checks that a reference fits the audited dataset (same modality; for images the
+same shape and pixel type; for tables the audited table's columns with the same types, columns only the
+reference has being left out; every class of it known to the dataset; neither side a pred_probs dataset) and
+returns it in the dataset's terms: its class names mapped onto the dataset's class ids, a table's columns in
+the dataset's order and its category codes recoded to the dataset's. Every problem is an
 :class:`~labelaudit.errors.OptionError` naming ``field`` (``reference``, or ``reference_dataset_id`` over the
 API).
 
@@ -76,6 +77,21 @@ def align_reference(dataset: Dataset, reference: Dataset, *, field: str = "refer
     else:
         _check_images(dataset, reference, field)
     return replace(reference, labels=labels, class_names=list(dataset.class_names), true_labels=None)
+
+
+def reference_roles(dataset: Dataset):
+    """How to read a reference table for ``dataset``: its feature columns, categories and text columns named
+    (a :class:`~labelaudit.core.ingest.RoleOverrides`), so that the reference's columns are read as the audited
+    table's were (inferring them afresh could, say, leave out a column that is constant in one file);
+    ``None`` for images and arrays."""
+    if dataset.modality != "tabular" or dataset.feature_names is None:
+        return None
+    from labelaudit.core.ingest import RoleOverrides
+
+    types = dataset.feature_types or ["numeric"] * len(dataset.feature_names)
+    return RoleOverrides(features=tuple(dataset.feature_names) + tuple(dataset.text_names or ()),
+                         categorical=tuple(c for c, t in zip(dataset.feature_names, types) if t == "categorical"),
+                         text=tuple(dataset.text_names or ()))
 
 
 def reference_keys(reference: Dataset) -> np.ndarray:
@@ -149,21 +165,25 @@ def _check_images(dataset: Dataset, reference: Dataset, field: str) -> None:
                           f"{dataset.features.dtype}", field=field, code="reference_mismatch")
 
 
+#: column types whose values are the same numbers either way (a 0/1 column may be read as either)
+NUMBERS = {"numeric", "boolean"}
+
+
 def _aligned_table(dataset: Dataset, reference: Dataset, field: str) -> Dataset:
-    """The reference table with its columns in the dataset's order and its category codes as the dataset's."""
+    """The reference table with the dataset's columns in the dataset's order (its other columns left out: the
+    models train on the audited dataset's columns) and its category codes as the dataset's."""
     names = list(dataset.feature_names or _positional(dataset))
     ref_names = list(reference.feature_names or _positional(reference))
     texts, ref_texts = list(dataset.text_names or []), list(reference.text_names or [])
-    if sorted(names) != sorted(ref_names) or sorted(texts) != sorted(ref_texts):
-        missing = [c for c in names + texts if c not in ref_names + ref_texts]
-        extra = [c for c in ref_names + ref_texts if c not in names + texts]
-        raise OptionError("the reference's feature columns differ from the audited dataset's"
-                          + (f"; missing: {', '.join(missing[:10])}" if missing else "")
-                          + (f"; not in the audited dataset: {', '.join(extra[:10])}" if extra else ""),
-                          field=field, code="reference_mismatch")
+    missing = [c for c in names if c not in ref_names] + [c for c in texts if c not in ref_texts]
+    if missing:
+        raise OptionError(f"the reference lacks {len(missing)} feature column(s) of the audited dataset: "
+                          f"{', '.join(missing[:10])}{' ...' if len(missing) > 10 else ''}", field=field,
+                          code="reference_mismatch")
     types = list(dataset.feature_types or ["numeric"] * len(names))
     ref_types = dict(zip(ref_names, reference.feature_types or ["numeric"] * len(ref_names)))
-    differ = [f"{c} ({ref_types[c]}, not {t})" for c, t in zip(names, types) if ref_types[c] != t]
+    differ = [f"{c} ({ref_types[c]}, not {t})" for c, t in zip(names, types)
+              if ref_types[c] != t and {ref_types[c], t} != NUMBERS]
     if differ:
         raise OptionError(f"the reference's columns have other types than the audited dataset's: "
                           f"{', '.join(differ[:10])}", field=field, code="reference_mismatch")
