@@ -158,3 +158,24 @@ def test_table_columns_and_categories_follow_the_audited_dataset():
     assert aligned.features[:, ds.feature_names.index("size")].tolist() == [10, 20, 30, 40, 50]
     result = run_audit(ds, AuditOptions(backbone="gbt", folds=2), reference=ref)
     assert result.pred_probs.shape == (6, 2) and result.summary()["reference_examples"] == 5
+
+
+def test_a_column_blank_in_the_reference_is_taken_as_missing():
+    import pandas as pd
+
+    from labelaudit.core.ingest.frame import from_dataframe
+
+    rng = np.random.default_rng(0)
+    ds = from_dataframe(pd.DataFrame({"a": rng.normal(size=40), "b": rng.normal(size=40),
+                                      "label": ["x", "y"] * 20}), "label")
+    ref = from_dataframe(pd.DataFrame({"a": rng.normal(size=30), "b": [0.0] * 30, "label": ["y", "x", "x"] * 10}),
+                         "label")
+    assert ref.feature_names == ["a"]  # b is constant there, so its reading left it out
+    aligned = align_reference(ds, ref)
+    assert aligned.feature_names == ["a", "b"] and np.isnan(aligned.features[:, 1]).all()
+    result = run_audit(ds, AuditOptions(backbone="logreg", folds=2), reference=ref)
+    assert result.summary()["reference_examples"] == 30
+    gone = from_dataframe(pd.DataFrame({"a": rng.normal(size=30), "label": ["y", "x", "x"] * 10}), "label")
+    with pytest.raises(OptionError) as info:  # a column the reference does not have at all
+        align_reference(ds, gone)
+    assert info.value.field == "reference" and "b" in info.value.message

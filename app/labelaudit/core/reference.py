@@ -7,7 +7,8 @@ out, never predicted and never ranked: only the audited dataset's rows are.
 
 :func:`align_reference` checks that a reference fits the audited dataset (same modality; for images the
 same shape and pixel type; for tables the audited table's columns with the same types, columns only the
-reference has being left out; every class of it known to the dataset; neither side a pred_probs dataset) and
+reference has being left out and those its reading left out as blank (constant or empty in it) taken as
+missing values; every class of it known to the dataset; neither side a pred_probs dataset) and
 returns it in the dataset's terms: its class names mapped onto the dataset's class ids, a table's columns in
 the dataset's order and its category codes recoded to the dataset's. Every problem is an
 :class:`~labelaudit.errors.OptionError` naming ``field`` (``reference``, or ``reference_dataset_id`` over the
@@ -169,34 +170,58 @@ def _check_images(dataset: Dataset, reference: Dataset, field: str) -> None:
 NUMBERS = {"numeric", "boolean"}
 
 
+def lacking_columns(names: list[str], reference_names: list[str], reference_schema: list | None) -> tuple[list, list]:
+    """``(lacking, blank)``: the audited ``names`` the reference's columns lack that cannot be filled in, and
+    those its reading left out for being blank in it (constant or all missing: see :data:`BLANK_REASONS`),
+    which it takes as missing values (imputed per fold like any missing value)."""
+    left_out = {c.get("name"): c.get("reason") for c in reference_schema or () if c.get("role") == "ignored"}
+    absent = [c for c in names if c not in reference_names]
+    blank = [c for c in absent if left_out.get(c) in BLANK_REASONS]
+    return [c for c in absent if c not in blank], blank
+
+
+#: why reading a table leaves out a column it has: one value for every row, or none
+BLANK_REASONS = ("constant", "all values missing")
+
+
 def _aligned_table(dataset: Dataset, reference: Dataset, field: str) -> Dataset:
     """The reference table with the dataset's columns in the dataset's order (its other columns left out: the
-    models train on the audited dataset's columns) and its category codes as the dataset's."""
+    models train on the audited dataset's columns; those it lacks for being blank in it filled as missing
+    values) and its category codes as the dataset's."""
     names = list(dataset.feature_names or _positional(dataset))
     ref_names = list(reference.feature_names or _positional(reference))
     texts, ref_texts = list(dataset.text_names or []), list(reference.text_names or [])
-    missing = [c for c in names if c not in ref_names] + [c for c in texts if c not in ref_texts]
-    if missing:
-        raise OptionError(f"the reference lacks {len(missing)} feature column(s) of the audited dataset: "
-                          f"{', '.join(missing[:10])}{' ...' if len(missing) > 10 else ''}", field=field,
+    lacking, blank = lacking_columns(names + texts, ref_names + ref_texts, reference.meta.get("schema"))
+    if lacking:
+        raise OptionError(f"the reference lacks {len(lacking)} feature column(s) of the audited dataset: "
+                          f"{', '.join(lacking[:10])}{' ...' if len(lacking) > 10 else ''}", field=field,
                           code="reference_mismatch")
     types = list(dataset.feature_types or ["numeric"] * len(names))
     ref_types = dict(zip(ref_names, reference.feature_types or ["numeric"] * len(ref_names)))
     differ = [f"{c} ({ref_types[c]}, not {t})" for c, t in zip(names, types)
-              if ref_types[c] != t and {ref_types[c], t} != NUMBERS]
+              if c in ref_types and ref_types[c] != t and {ref_types[c], t} != NUMBERS]
     if differ:
         raise OptionError(f"the reference's columns have other types than the audited dataset's: "
                           f"{', '.join(differ[:10])}", field=field, code="reference_mismatch")
-    columns = [ref_names.index(c) for c in names]
-    values = np.asarray(reference.features, dtype=np.float32)[:, columns]
+    ref_values = np.asarray(reference.features, dtype=np.float32)
+    values = np.full((reference.num_examples, len(names)), np.nan, dtype=np.float32)
+    for j, c in enumerate(names):
+        if c in ref_types:
+            values[:, j] = ref_values[:, ref_names.index(c)]
     categories = dataset.meta.get("categories") or {}
     ref_categories = reference.meta.get("categories") or {}
     for j, (c, t) in enumerate(zip(names, types)):
-        if t == "categorical":
+        if t == "categorical" and c in ref_types:
             values[:, j] = _recoded(values[:, j], ref_categories.get(c, []), categories.get(c, []))
-    ref_text = None if reference.texts is None else reference.texts[:, [ref_texts.index(c) for c in texts]]
+    ref_text = None
+    if texts:
+        ref_text = np.full((reference.num_examples, len(texts)), "", dtype=object)
+        for j, c in enumerate(texts):
+            if c in ref_texts:
+                ref_text[:, j] = reference.texts[:, ref_texts.index(c)]
+        ref_text = ref_text.astype(str)
     return replace(reference, features=values, feature_names=names, feature_types=types, texts=ref_text,
-                   text_names=texts or None)
+                   text_names=texts or None, meta={**reference.meta, "categories": dict(categories)})
 
 
 def _recoded(codes: np.ndarray, ref_names: list, names: list) -> np.ndarray:

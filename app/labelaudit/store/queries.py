@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, union, update
+from sqlalchemy import delete, func, or_, select, union, update
 from sqlalchemy.orm import Session, defer
 
 from labelaudit.errors import NotFound
@@ -78,9 +78,10 @@ def list_audits(session: Session, *, tenant: str | None, limit: int, cursor: str
 
 
 def active_audits_of(session: Session, *, dataset_id: str) -> int:
-    """How many queued or running audits use ``dataset_id``."""
+    """How many queued or running audits use ``dataset_id``: audit it, or train on it as their reference data."""
     return session.scalar(select(func.count()).select_from(AuditRecord).where(
-        AuditRecord.dataset_id == dataset_id, AuditRecord.status.in_(ACTIVE_STATES))) or 0
+        or_(AuditRecord.dataset_id == dataset_id, AuditRecord.reference_dataset_id == dataset_id),
+        AuditRecord.status.in_(ACTIVE_STATES))) or 0
 
 
 def active_audits_of_tenant(session: Session, *, tenant: str) -> int:
