@@ -149,7 +149,9 @@ def service_env(settings, **extra) -> dict:
         if value is not None:
             env[f"LABELAUDIT_{name.upper()}"] = str(value)
     env.update({"LABELAUDIT_DATABASE_URL": settings.resolved_database_url, "LABELAUDIT_DEVICE": "cpu",
-                "OMP_NUM_THREADS": "1", "PYTHONPATH": str(root), "PYTHONUNBUFFERED": "1"})
+                "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1",
+                # this checkout's package first: an installed (editable) labelaudit may be another checkout's
+                "PYTHONPATH": os.pathsep.join([str(root / "app"), str(root)])})
     env.update({k: str(v) for k, v in extra.items()})
     env["_PYTHON"] = sys.executable
     return env
