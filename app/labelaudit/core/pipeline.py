@@ -28,6 +28,7 @@ from labelaudit.core.progress import Progress, ProgressCallback, StopCheck, chec
 from labelaudit.core.ranking import CHUNKED_RANKING_CELLS, Ranking, compute_ranking
 from labelaudit.core.reference import align_reference, reference_keys
 from labelaudit.core.table_features import model_input
+from labelaudit.vocab import WeightsMode
 
 __all__ = ["AuditOptions", "AuditResult", "check_options", "check_options_for", "run_audit"]
 
@@ -174,12 +175,24 @@ def run_audit(
         report(progress, Progress(stage="training", fraction=0.0, folds=options.folds, message="starting"))
         t = time.perf_counter()
         char_ngrams = bool(options.backbone_options.get("char_ngrams"))
+        executor = executor or LocalExecutor()
+        features = model_input(dataset, char_ngrams=char_ngrams)
+        ref_features = None if reference is None else model_input(reference, char_ngrams=char_ngrams)
+        fold_options = options.backbone_options
+        if fold_options.get("weights_mode") == WeightsMode.EMBEDDINGS:  # the frozen body runs once, not per fold
+            from labelaudit.core.backbones.embeddings import embed_once
+
+            t_embed = time.perf_counter()
+            features, ref_features, model = embed_once(
+                model, features, ref_features, num_classes=dataset.num_classes, options=fold_options,
+                device=executor.device_for(options.device, model), threads=executor.threads())
+            fold_options = {}
+            timings["embedding_seconds"] = time.perf_counter() - t_embed
         crossval = cross_validate(
-            model_input(dataset, char_ngrams=char_ngrams), dataset.labels, model=model, num_classes=dataset.num_classes, folds=options.folds,
-            epochs=options.epochs, seed=options.seed, device=options.device, options=options.backbone_options,
-            keys=keys, progress=scaled, should_stop=should_stop, executor=executor or LocalExecutor(),
-            reference=None if reference is None else (model_input(reference, char_ngrams=char_ngrams),
-                                                      reference.labels, reference_keys(reference)),
+            features, dataset.labels, model=model, num_classes=dataset.num_classes, folds=options.folds,
+            epochs=options.epochs, seed=options.seed, device=options.device, options=fold_options,
+            keys=keys, progress=scaled, should_stop=should_stop, executor=executor,
+            reference=None if reference is None else (ref_features, reference.labels, reference_keys(reference)),
         )
         timings["crossval_seconds"] = time.perf_counter() - t
         timings["fold_seconds"] = crossval.fold_seconds
