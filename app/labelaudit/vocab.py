@@ -97,10 +97,12 @@ class FilterBy(StrEnum):
 
 
 class WeightsMode(StrEnum):
-    """How local pretrained weights are used: train everything, or only the head on a frozen body."""
+    """How local pretrained weights are used: train everything, only the head on a frozen body, or the frozen
+    body's embeddings computed once with a logistic-regression head per fold."""
 
     FINETUNE = "finetune"
     LINEAR_PROBE = "linear_probe"
+    EMBEDDINGS = "embeddings"
 
 
 def values(enum: type[StrEnum]) -> tuple[str, ...]:

@@ -94,3 +94,17 @@ def test_lower_level_calls_and_typed_errors(live_server):
         assert isinstance(info.value, ServiceNotFound) and info.value.code == "not_found"
         with pytest.raises(OptionError):
             client.upload(np.zeros(3))
+
+
+def test_a_reference_goes_up_with_the_audit(live_server, frame):
+    X, y = digits_arrays(700)
+    reference = pd.DataFrame(X[300:, :16], columns=[f"px{i}" for i in range(16)])
+    reference["digit"] = [f"d{v}" for v in y[300:]]
+    with labelaudit.Client(live_server) as client:
+        result = client.audit(frame, label="digit", backbone="logreg", folds=3, seed=1, progress=False,
+                              reference=reference)
+        assert len(result.issues) == 300 and result.summary["reference_examples"] == 400
+        assert result.audit["options"]["reference_dataset_id"].startswith("ds_")
+        with pytest.raises(ServiceNotFound) as info:
+            client.create_audit(result.dataset["id"], reference_dataset_id="ds_nope")
+        assert info.value.field == "reference_dataset_id"

@@ -139,6 +139,7 @@ def test_migration_0008_moves_existing_rows_out_and_back(database_url, backend):
     from labelaudit.store.db import make_engine
     from labelaudit.store.migrations import alembic_config, upgrade
     from labelaudit.store.models import DatasetRecord, utcnow
+    from sqlalchemy import insert
     from sqlalchemy.orm import Session
 
     engine = make_engine(database_url)
@@ -149,10 +150,10 @@ def test_migration_0008_moves_existing_rows_out_and_back(database_url, backend):
                             modality="pred_probs", sha256="0" * 64, artifact="0" * 64, has_true_labels=False,
                             created_at=utcnow()))
         s.flush()
-        for audit_id in ids:
-            s.add(AuditRecord(id=audit_id, tenant="local", dataset_id="ds_a", status="done", options={},
-                              cancel_requested=False, attempts=1, created_at=utcnow()))
-        s.flush()
+        for audit_id in ids:  # only the columns 0007 has (a Core insert names only the values given)
+            s.execute(insert(AuditRecord.__table__).values(id=audit_id, tenant="local", dataset_id="ds_a",
+                                                           status="done", options={}, cancel_requested=False,
+                                                           attempts=1, created_at=utcnow()))
         for audit_id, n in (("au_a", 3), ("au_b", 2)):
             for r in range(n):
                 s.execute(text('INSERT INTO audit_rows (audit_id, "rank", "index", given_label, suggested_label, '

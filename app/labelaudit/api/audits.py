@@ -33,7 +33,9 @@ router = APIRouter(prefix="/v1/audits", tags=["audits"], dependencies=[Depends(r
 def audit_out(rec: AuditRecord, *, brief: bool = False) -> AuditOut:
     """The response model of an audit record (or of a row of its columns); ``brief`` leaves out summary and
     evaluation."""
-    return AuditOut(id=rec.id, dataset_id=rec.dataset_id, status=rec.status, options=rec.options,
+    options = rec.options if rec.reference_dataset_id is None else \
+        {**rec.options, "reference_dataset_id": rec.reference_dataset_id}
+    return AuditOut(id=rec.id, dataset_id=rec.dataset_id, status=rec.status, options=options,
                     progress=ProgressOut(**(rec.progress or {})), timings=rec.timings,
                     summary=None if brief else rec.summary, evaluation=None if brief else rec.evaluation,
                     headline=rec.headline or (headline(rec.summary, rec.timings, rec.evaluation)
@@ -49,13 +51,15 @@ def audit_out(rec: AuditRecord, *, brief: bool = False) -> AuditOut:
     **responses(404, 422, 429, 507)})
 def create_audit(body: AuditIn, response: Response, db: DatabaseDep, artifacts: ArtifactsDep, settings: SettingsDep,
                  tenant: TenantDep) -> AuditOut:
-    """Validate the options against the dataset, then queue the audit (poll ``GET /v1/audits/{id}``).
+    """Validate the options against the dataset (and its ``reference_dataset_id``), then queue the audit (poll
+    ``GET /v1/audits/{id}``).
 
     429 ``too_many_jobs`` when the tenant already has its quota of queued and running
     audits; 507 ``storage_quota_exceeded`` when its results (pred_probs) would not fit.
     """
-    options = {k: v for k, v in body.model_dump(mode="json").items() if k != "dataset_id"}
-    rec = service.create_audit(db, artifacts, settings, dataset_id=body.dataset_id, tenant=tenant, options=options)
+    options = {k: v for k, v in body.model_dump(mode="json").items() if k not in ("dataset_id", "reference_dataset_id")}
+    rec = service.create_audit(db, artifacts, settings, dataset_id=body.dataset_id, tenant=tenant, options=options,
+                               reference_dataset_id=body.reference_dataset_id)
     response.headers["Location"] = f"{router.prefix}/{rec.id}"
     return audit_out(rec)
 

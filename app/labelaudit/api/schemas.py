@@ -129,6 +129,10 @@ class AuditIn(BaseModel):
         {"dataset_id": "ds_0123456789abcdef", "backbone": "logreg", "folds": 3, "seed": 7,
          "rank_method": "self_confidence"}]})
     dataset_id: str = Field(pattern=NO_NUL)
+    reference_dataset_id: Optional[str] = Field(
+        None, pattern=NO_NUL, description="Another of your datasets, of trusted labels and the same kind (e.g. the "
+        "training set when auditing a test set): its rows join every fold's training part and are never ranked. "
+        "It cannot be deleted while this audit is queued or running.")
     backbone: BackboneName = BackboneName(DEFAULT_BACKBONE)
     folds: int = Field(DEFAULT_FOLDS, ge=2, le=MAX_FOLDS)
     epochs: Optional[int] = Field(None, ge=1, le=MAX_EPOCHS)

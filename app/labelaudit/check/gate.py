@@ -84,8 +84,10 @@ def dataset_info(path: Path | None, dataset=None, **extra) -> dict:
     return {**info, **extra}
 
 
-def local_audit(dataset, options, *, pred_probs_path: Path | None, progress, source: dict) -> AuditOutput:
-    """Audit in this process; ``source`` is :func:`dataset_info` of the file the dataset came from."""
+def local_audit(dataset, options, *, pred_probs_path: Path | None, progress, source: dict,
+                reference=None) -> AuditOutput:
+    """Audit in this process; ``source`` is :func:`dataset_info` of the file the dataset came from;
+    ``reference``: trusted data trained on beside it (:mod:`labelaudit.core.reference`)."""
     from labelaudit.core.ingest import from_pred_probs, read_npy
     from labelaudit.core.keys import example_keys
     from labelaudit.core.pipeline import run_audit
@@ -97,7 +99,7 @@ def local_audit(dataset, options, *, pred_probs_path: Path | None, progress, sou
         dataset = replace(dataset, modality="pred_probs", pred_probs=checked.pred_probs)
     # a pred_probs audit trains nothing, so it needs no executor (nor Ray)
     executor = executor_from_settings() if dataset.modality != "pred_probs" else None
-    result = run_audit(dataset, options, progress=progress, executor=executor)
+    result = run_audit(dataset, options, progress=progress, executor=executor, reference=reference)
     keys = example_keys(dataset)
     rows = []
     for row in result.rows():

@@ -31,6 +31,7 @@ from labelaudit.cli.common import (
     err,
     guard,
     load_input,
+    load_reference,
 )
 from labelaudit.cli.common import out, read_noise_matrix, write_json, write_rows_csv
 from labelaudit.vocab import BackboneName, Device, FilterBy, InputFormat, NoiseKind, RankMethod, WeightsMode
@@ -76,6 +77,11 @@ def audit(
     weights_mode: WeightsMode = typer.Option(DEFAULT_WEIGHTS_MODE, "--weights-mode",
                                              help="Train everything, or only the head on a frozen body."),
     hflip: bool = typer.Option(False, "--hflip", help="Horizontal flips preserve labels: use them to augment."),
+    reference: Optional[Path] = typer.Option(None, "--reference", help="Trusted labelled data of the same kind "
+                                             "(e.g. the training set when auditing a test set): its rows join "
+                                             "every fold's training part and are never ranked."),
+    reference_labels: Optional[Path] = typer.Option(None, "--reference-labels",
+                                                    help="Labels file of IDX --reference images."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
 ) -> None:
     """Audit a dataset's labels and print the suspected label issues."""
@@ -85,6 +91,8 @@ def audit(
 
     dataset = load_input(path, format, label_column, labels, id_column, folds, image_size, skip_corrupt,
                          roles=column_roles(features, drop_columns, categorical, text))
+    reference_ds = None if reference is None else load_reference(
+        reference, dataset, label_column, reference_labels, id_column, image_size, skip_corrupt)
     if inject_noise is not None:
         from labelaudit.core.dataset_noise import dataset_noise
 
@@ -100,7 +108,7 @@ def audit(
     with ProgressDisplay(err, enabled=not quiet) as progress:
         # a pred_probs audit trains nothing, so it needs no executor (nor Ray)
         executor = executor_from_settings() if dataset.modality != "pred_probs" else None
-        result = run_audit(dataset, options, progress=progress, executor=executor)
+        result = run_audit(dataset, options, progress=progress, executor=executor, reference=reference_ds)
     if json_out:
         write_json(json_out, result.to_dict(top))
     if csv_out:

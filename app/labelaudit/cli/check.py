@@ -30,6 +30,7 @@ from labelaudit.cli.common import (
     fail,
     guard,
     load_input,
+    load_reference,
     out,
 )
 from labelaudit.errors import EXIT_FAILED, OptionError
@@ -88,6 +89,10 @@ def check(
                                                 "(also appended to $GITHUB_STEP_SUMMARY when set)."),
     server: Optional[str] = typer.Option(None, "--server", help="Audit on a running labelaudit service."),
     api_key: Optional[str] = typer.Option(None, "--api-key", envvar="LABELAUDIT_API_KEY"),
+    reference: Optional[Path] = typer.Option(None, "--reference", help="Trusted labelled data of the same kind "
+                                             "whose rows join every fold's training part (local audits only)."),
+    reference_labels: Optional[Path] = typer.Option(None, "--reference-labels",
+                                                    help="Labels file of IDX --reference images."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
 ) -> None:
     args = dict(locals())  # every option, by name, for the helpers below
@@ -136,6 +141,10 @@ def _settle(args: dict):
         raise OptionError("give a dataset PATH, or --dataset-id with --server", field="path")
     if dataset_id is not None and server is None:
         raise OptionError("--dataset-id needs --server", field="dataset_id")
+    if args["reference"] is not None and (server is not None or args["pred_probs"] is not None):
+        raise OptionError("--reference trains beside the audited data: it works for local audits without "
+                          "--pred-probs (on a server, pass reference_dataset_id to POST /v1/audits)",
+                          field="reference")
     if args["server_decisions"] and server is None:
         raise OptionError("--server-decisions needs --server", field="server_decisions")
     source = dataset_info(path, id=dataset_id) if path is not None else {"id": dataset_id}
@@ -174,10 +183,12 @@ def _run(policy, data, source: dict, notes: list[str], args: dict):
             dataset = load_input(path, data.format, label_column, data.labels, data.id_column, options.folds,
                                  roles=column_roles(**data.roles()))
             source.update(rows=dataset.num_examples, classes=dataset.num_classes)
+            reference = None if args["reference"] is None else load_reference(
+                args["reference"], dataset, label_column, args["reference_labels"], data.id_column)
 
             def audit_fn():
                 return local_audit(dataset, options, pred_probs_path=args["pred_probs"], progress=progress,
-                                   source=source)
+                                   source=source, reference=reference)
 
         return run_gate(policy, audit_fn, notes=notes)
 

@@ -125,6 +125,23 @@ def load_input(path: Path, fmt: Optional[InputFormat], label_column: str, labels
     return ds
 
 
+def load_reference(path: Path, dataset, label_column: str, labels: Optional[Path], id_column: Optional[str],
+                   image_size: Optional[int] = None, skip_corrupt: bool = False):
+    """Read a ``--reference`` file (any format, detected) for the audited ``dataset``: a table's columns read as
+    the dataset's were (:func:`labelaudit.core.reference.reference_roles`); a problem names the field
+    ``reference``."""
+    from labelaudit.core.reference import reference_roles
+    from labelaudit.errors import LabelAuditError
+
+    try:
+        return load_input(path, None, label_column, labels, id_column, 1, image_size, skip_corrupt,
+                          roles=reference_roles(dataset))
+    except LabelAuditError as exc:
+        exc.message = f"--reference {path}: {exc.message}"
+        exc.field = "reference"
+        raise
+
+
 def read_noise_matrix(path: Optional[Path]):
     """A ``--noise-matrix`` file (.npy or .json) as an array, or ``None``."""
     if path is None:

@@ -240,16 +240,25 @@ class Client:
     def audit(self, data, *, label: str = "label", id: str | None = None, features: list[str] | None = None,
               drop_columns: list[str] | None = None, categorical: list[str] | None = None,
               text: list[str] | None = None, progress: bool = True, timeout: float = 3600.0,
-              **options: Any) -> RemoteAudit:
+              reference=None, **options: Any) -> RemoteAudit:
         """Upload ``data`` (see :meth:`upload`; ``id`` and the column roles go with it, as in
         :func:`labelaudit.audit`), audit it with ``options`` (``backbone``, ``folds``, ``seed``, ...), wait (with
         a progress bar unless ``progress=False``) and fetch every row: a :class:`RemoteAudit` whose ``.issues``
-        DataFrame is keyed like ``data`` (its index, or the ``id`` column)."""
+        DataFrame is keyed like ``data`` (its index, or the ``id`` column).
+
+        ``reference``: trusted labelled data of the same kind, uploaded like ``data`` (with its column roles)
+        and trained on in every fold, never ranked; or pass ``reference_dataset_id=`` of a dataset already on
+        the server."""
         from labelaudit.client.progress import ProgressBar
 
         with ProgressBar(enabled=progress) as bar:
             dataset = self.upload(data, label=label, progress=bar.upload, id_column=id, features=features,
                                   drop_columns=drop_columns, categorical=categorical, text=text)
+            if reference is not None:
+                has_id = id is not None and id in getattr(reference, "columns", ())
+                options["reference_dataset_id"] = self.upload(
+                    reference, label=label, id_column=id if has_id else None, features=features,
+                    drop_columns=drop_columns, categorical=categorical, text=text)["id"]
             audit = self.create_audit(dataset["id"], **options)
             state = self.wait(audit["id"], timeout=timeout, progress=bar.poll)
         rows = list(self.iter_issues(audit["id"]))

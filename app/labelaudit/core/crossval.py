@@ -27,6 +27,7 @@ from labelaudit.core.keys import content_keys
 from labelaudit.core.options import check_cross_val_options
 from labelaudit.core.order import canonical_order, key_folds, key_hashes
 from labelaudit.core.progress import Progress, ProgressCallback, StopCheck, report
+from labelaudit.core.reference import with_reference
 from labelaudit.errors import OptionError
 
 
@@ -85,6 +86,7 @@ def cross_val_pred_probs(
     executor: Executor | None = None,
     members: int = 1,
     neighbours: int = 0,
+    reference: tuple | None = None,
 ) -> CrossValResult:
     """Train one model per fold (``members`` models, averaged) and collect held-out probabilities.
 
@@ -129,6 +131,10 @@ def cross_val_pred_probs(
     neighbours : int
         When above 0 (torch backbones), also each example's class distribution among its that many nearest
         training examples in its fold model's embedding (``neighbour_probs`` of the result).
+    reference : tuple, optional
+        ``(features, labels, keys)`` of trusted rows with the same columns or image shape, labels as class ids
+        of ``labels`` and keys unlike the audited rows' (:func:`labelaudit.core.reference.reference_keys`):
+        they join every fold's training part and are never predicted.
     """
     labels = np.asarray(labels, dtype=np.int64)
     model = check_cross_val_options(features, labels, num_classes=num_classes, modality=modality, backbone=backbone,
@@ -136,7 +142,7 @@ def cross_val_pred_probs(
     return cross_validate(features, labels, model=model, num_classes=num_classes, folds=folds, epochs=epochs,
                           seed=seed, device=device, options=options, exclude_from_training=exclude_from_training,
                           fold_ids=fold_ids, keys=keys, progress=progress, should_stop=should_stop,
-                          executor=executor, members=members, neighbours=neighbours)
+                          executor=executor, members=members, neighbours=neighbours, reference=reference)
 
 
 def ensemble_seed(seed: int, fold: int, member: int) -> int:
@@ -164,21 +170,28 @@ def cross_validate(
     executor: Executor | None = None,
     members: int = 1,
     neighbours: int = 0,
+    reference: tuple | None = None,
 ) -> CrossValResult:
     """:func:`cross_val_pred_probs` on checked options (by it, or by
-    :func:`~labelaudit.core.options.check_options`) and a resolved backbone ``model``."""
+    :func:`~labelaudit.core.options.check_options`) and a resolved backbone ``model``.
+
+    ``reference``: ``(features, labels, keys)`` of trusted rows (:mod:`labelaudit.core.reference`) that join
+    every fold's training part and are never predicted; ``pred_probs`` has the audited rows only."""
     executor = executor or LocalExecutor()
     labels = np.asarray(labels, dtype=np.int64)
     n = labels.shape[0]
     dev = executor.device_for(device, model)
-    plan = fold_plan(labels, content_keys(features) if keys is None else keys, folds=folds, seed=seed,
-                     fold_ids=fold_ids, exclude_from_training=exclude_from_training)
+    keys = content_keys(features) if keys is None else keys
+    plan = fold_plan(labels, keys, folds=folds, seed=seed, fold_ids=fold_ids,
+                     exclude_from_training=exclude_from_training)
+    if reference is not None:
+        features, labels, plan = with_reference(features, labels, keys, plan, *reference, seed=seed)
     fold_ids, keep = plan.fold_ids, plan.keep
     for f in range(folds):
         train = fold_ids != f if keep is None else (fold_ids != f) & keep
         if np.unique(labels[train]).size < 2:
             raise OptionError("a fold's training part holds fewer than two classes", field="folds")
-    n_train_typical = int(n * (folds - 1) / folds)
+    n_train_typical = int(n * (folds - 1) / folds) + (labels.shape[0] - n)  # with the reference rows
     run_epochs = epochs or model.default_epochs(n_train_typical) or 1
     threads = executor.threads() if model.uses_torch else 0
     members = max(1, int(members))
@@ -220,7 +233,7 @@ def cross_validate(
     votes = np.stack([p.argmax(axis=1) for p in member_probs])
     return CrossValResult(
         pred_probs=pred_probs,
-        fold_ids=fold_ids,
+        fold_ids=fold_ids[:n],
         backbone=model.name,
         device=dev,
         epochs=run_epochs if model.uses_torch else 0,
@@ -228,7 +241,7 @@ def cross_validate(
         fold_accuracy=[r.accuracy for r in all_results],
         fold_threads=[r.threads for r in all_results],
         members=members,
-        member_accuracy=[float((v == labels).mean()) for v in votes],
+        member_accuracy=[float((v == labels[:n]).mean()) for v in votes],
         member_agreement=float((votes == votes[0]).all(axis=0).mean()) if members > 1 else None,
         neighbour_probs=np.mean(member_neighbours, axis=0) if len(member_neighbours) == members else None,
     )

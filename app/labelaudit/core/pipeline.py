@@ -26,7 +26,9 @@ from labelaudit.core.options import AuditOptions, check_options, check_options_f
 from labelaudit.core.order import canonical_order, key_hashes
 from labelaudit.core.progress import Progress, ProgressCallback, StopCheck, check_stop, report
 from labelaudit.core.ranking import CHUNKED_RANKING_CELLS, Ranking, compute_ranking
+from labelaudit.core.reference import align_reference, reference_keys
 from labelaudit.core.table_features import model_input
+from labelaudit.vocab import WeightsMode
 
 __all__ = ["AuditOptions", "AuditResult", "check_options", "check_options_for", "run_audit"]
 
@@ -48,6 +50,7 @@ class AuditResult:
     evaluation: dict | None
     crossval: CrossValResult | None
     timings: dict
+    reference_examples: int | None = None  # rows of the reference data every fold also trained on
 
     @property
     def backbone(self) -> str | None:
@@ -63,6 +66,7 @@ class AuditResult:
             "class_names": list(ds.class_names),
             "modality": ds.modality,
             "missing_labels": missing_labels(ds),
+            "reference_examples": self.reference_examples,
             "num_issues": r.num_issues,
             "issue_rate": r.issue_rate,
             "estimated_num_issues": r.estimated_num_issues,
@@ -135,6 +139,7 @@ def run_audit(
     progress: ProgressCallback | None = None,
     should_stop: StopCheck | None = None,
     executor: Executor | None = None,
+    reference: Dataset | None = None,
 ) -> AuditResult:
     """Audit a dataset's labels.
 
@@ -152,6 +157,9 @@ def run_audit(
         Runs the cross-validation folds (:mod:`labelaudit.core.executors`); the in-process
         :class:`~labelaudit.core.executors.LocalExecutor` when omitted (the service layer's
         ``labelaudit.services.executors.executor_from_settings`` picks one from the settings).
+    reference : Dataset, optional
+        Trusted labelled data of the same kind (:mod:`labelaudit.core.reference`): its rows join every fold's
+        training part and are never ranked. Its class names must be among ``dataset``'s.
 
     Returns
     -------
@@ -159,6 +167,8 @@ def run_audit(
     """
     options = options or AuditOptions()
     model = check_options(dataset, options)  # the one check; what follows trusts the options
+    if reference is not None:
+        reference = align_reference(dataset, reference)
     started = time.perf_counter()
     timings: dict[str, float] = {}
     crossval = None
@@ -174,12 +184,26 @@ def run_audit(
 
         report(progress, Progress(stage="training", fraction=0.0, folds=options.folds, message="starting"))
         t = time.perf_counter()
-        members = ensemble_size(options, model, int(dataset.num_examples * (options.folds - 1) / options.folds))
+        char_ngrams = bool(options.backbone_options.get("char_ngrams"))
+        executor = executor or LocalExecutor()
+        features = model_input(dataset, char_ngrams=char_ngrams)
+        ref_features = None if reference is None else model_input(reference, char_ngrams=char_ngrams)
+        fold_options = options.backbone_options
+        if fold_options.get("weights_mode") == WeightsMode.EMBEDDINGS:  # the frozen body runs once, not per fold
+            from labelaudit.core.backbones.embeddings import embed_once
+
+            t_embed = time.perf_counter()
+            features, ref_features, model = embed_once(
+                model, features, ref_features, num_classes=dataset.num_classes, options=fold_options,
+                device=executor.device_for(options.device, model), threads=executor.threads())
+            fold_options = {}
+            timings["embedding_seconds"] = time.perf_counter() - t_embed
         crossval = cross_validate(
-            model_input(dataset, char_ngrams=bool(options.backbone_options.get("char_ngrams"))), dataset.labels, model=model, num_classes=dataset.num_classes, folds=options.folds,
-            epochs=options.epochs, seed=options.seed, device=options.device, options=options.backbone_options,
-            keys=keys, progress=scaled, should_stop=should_stop, executor=executor or LocalExecutor(),
-            members=members,
+            features, dataset.labels, model=model, num_classes=dataset.num_classes, folds=options.folds,
+            epochs=options.epochs, seed=options.seed, device=options.device, options=fold_options,
+            keys=keys, progress=scaled, should_stop=should_stop, executor=executor,
+            reference=None if reference is None else (ref_features, reference.labels, reference_keys(reference)),
+            members=ensemble_size(options, model, int(dataset.num_examples * (options.folds - 1) / options.folds)),
         )
         timings["crossval_seconds"] = time.perf_counter() - t
         timings["fold_seconds"] = crossval.fold_seconds
@@ -200,7 +224,8 @@ def run_audit(
     timings["total_seconds"] = time.perf_counter() - started
     report(progress, Progress(stage="done", fraction=1.0, message="done"))
     return AuditResult(dataset=dataset, options=options, pred_probs=pred_probs, ranking=ranking,
-                       evaluation=evaluation, crossval=crossval, timings=timings)
+                       evaluation=evaluation, crossval=crossval, timings=timings,
+                       reference_examples=None if reference is None else reference.num_examples)
 
 
 def _rank(labels: np.ndarray, pred_probs: np.ndarray, perm: np.ndarray | None, options: AuditOptions) -> Ranking:

@@ -28,8 +28,9 @@ from labelaudit.core.aggregates import audit_aggregates, headline
 from labelaudit.core.pipeline import AuditOptions, AuditResult, run_audit
 from labelaudit.core.progress import Progress
 from labelaudit.config import Settings, get_settings
-from labelaudit.errors import AuditCancelled, AuditFailed, LabelAuditError, is_storage_full
-from labelaudit.services.audits import weights_path
+from labelaudit.errors import AuditCancelled, AuditFailed, LabelAuditError, NotFound, is_storage_full
+from labelaudit.core.reference import align_reference
+from labelaudit.services.audits import REFERENCE_FIELD, reference_record, weights_path
 from labelaudit.services.executors import cpu_status, executor_from_settings
 from labelaudit.store import queries, queue
 from labelaudit.store.artifacts import ArtifactStore, artifact_store, dataset_arrays
@@ -189,13 +190,14 @@ def _run(job: AuditRecord, *, db: Database, artifacts: ArtifactStore, settings: 
             rec = queries.get_dataset(s, dataset_id=job.dataset_id, tenant=None)
         t = time.perf_counter()
         ds = dataset_arrays(artifacts, rec)
+        reference = _reference(job, ds, db=db, artifacts=artifacts)
         timings["load_seconds"] = time.perf_counter() - t
         options = weights_path(settings, job.options)  # a stored weights name is relative to the weights folder
         opts = AuditOptions(**options)
         if settings.device != "auto" and opts.device == "auto":
             opts = AuditOptions(**{**options, "device": settings.device})
         result = run_audit(ds, opts, progress=on_progress, should_stop=should_stop,
-                           executor=executor_from_settings(settings))
+                           executor=executor_from_settings(settings), reference=reference)
         hb.stop()
         if result.timings.get("fold_threads"):
             _event("threads", "audit %s trained its folds with %s thread(s) of the cpu budget", job.id,
@@ -238,6 +240,20 @@ def _run(job: AuditRecord, *, db: Database, artifacts: ArtifactStore, settings: 
         return "failed"
     finally:
         hb.stop()
+
+
+def _reference(job: AuditRecord, ds, *, db: Database, artifacts: ArtifactStore):
+    """The audit's reference data aligned to ``ds`` (:func:`labelaudit.core.reference.align_reference`), or
+    ``None``; a reference gone or unfit fails the audit naming ``reference_dataset_id``."""
+    if job.reference_dataset_id is None:
+        return None
+    with db.sessions() as s:
+        ref = reference_record(s, job.reference_dataset_id, job.tenant)
+    try:
+        arrays = dataset_arrays(artifacts, ref)
+    except FileNotFoundError:
+        raise NotFound(f"no dataset {job.reference_dataset_id!r}", field=REFERENCE_FIELD) from None
+    return align_reference(ds, arrays, field=REFERENCE_FIELD)
 
 
 def _without_server_paths(error: dict, settings: Settings) -> dict:

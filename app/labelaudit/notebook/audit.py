@@ -15,7 +15,7 @@ from labelaudit.core.constants import (
 )
 from labelaudit.core.ingest import RoleOverrides
 from labelaudit.core.pipeline import AuditOptions, run_audit
-from labelaudit.notebook.inputs import audit_input
+from labelaudit.notebook.inputs import audit_input, reference_input
 from labelaudit.notebook.progress import AuditProgressBar
 from labelaudit.notebook.result import AuditResult
 
@@ -42,6 +42,7 @@ def audit(
     drop_columns: list[str] | None = None,
     categorical: list[str] | None = None,
     text: list[str] | None = None,
+    reference: Any = None,
     progress: bool = True,
 ) -> AuditResult:
     """Find the label issues of a dataset: cross-validated probabilities, then confident learning.
@@ -86,6 +87,11 @@ def audit(
         A table's column roles, where inference needs help: the only feature columns; columns left out;
         columns read as categories; columns read as free text. Identifiers (unique per row: ``id``,
         ``*_id``, uuids, integer sequences) are never features and key the rows when ``id`` is not given.
+    reference : pandas.DataFrame, path, or (X, y), optional
+        Trusted labelled data of the same kind (for example the training set when auditing a test set): its
+        rows join every fold's training part and are never ranked. Read like ``data`` (a table with the same
+        ``label`` column and the audited table's feature columns; ``id`` when it has that column); its class
+        names must be among the audited data's.
     progress : bool
         Show a progress bar (in Jupyter or on a terminal); ``False`` prints nothing.
 
@@ -114,6 +120,8 @@ def audit(
     roles = RoleOverrides(**named) if named else None
     prepared = audit_input(data, label=label, id=id, labels=labels, pred_probs=pred_probs, class_names=class_names,
                            format=format, folds=folds, roles=roles)
+    ref = None if reference is None else reference_input(reference, prepared.dataset, label=label, id=id,
+                                                        class_names=class_names, format=format)
     with AuditProgressBar(enabled=progress) as bar:
-        result = run_audit(prepared.dataset, options, progress=bar)
+        result = run_audit(prepared.dataset, options, progress=bar, reference=ref)
     return AuditResult(result, index=prepared.index)

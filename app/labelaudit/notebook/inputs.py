@@ -58,6 +58,25 @@ def audit_input(data, *, label: str, id: str | None, labels, pred_probs, class_n
                     f"or pass pred_probs= with labels= (got {type(data).__name__})")
 
 
+def reference_input(data, dataset: Dataset, *, label: str, id: str | None, class_names, format: str | None) -> Dataset:
+    """``reference=`` of :func:`labelaudit.audit` as a dataset for the audited ``dataset``: a table read with its
+    feature columns (:func:`labelaudit.core.reference.reference_roles`), ``id`` used when the table has it; a
+    problem reading it names the field ``reference``."""
+    from labelaudit.core.reference import reference_roles
+    from labelaudit.errors import LabelAuditError
+
+    if _is_frame(data) and id is not None and id not in data.columns:
+        id = None
+    try:
+        return audit_input(data, label=label, id=id, labels=None, pred_probs=None, class_names=class_names,
+                           format=format, folds=1, roles=reference_roles(dataset)).dataset
+    except LabelAuditError as exc:
+        exc.message, exc.field = f"reference: {exc.message}", "reference"
+        raise
+    except TypeError as exc:
+        raise TypeError(f"reference: {exc}") from None
+
+
 def _frame_input(df, *, label: str, id: str | None, folds: int, roles: RoleOverrides | None) -> AuditInput:
     """A DataFrame goes through the Parquet reader: the same column checks and encodings as a file upload."""
     if label not in df.columns:

@@ -8,6 +8,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from labelaudit.core.pipeline import AuditOptions, check_options_for
+from labelaudit.core.reference import lacking_columns
 from labelaudit.config import Settings
 from labelaudit.errors import Conflict, NotFound, NotReady, OptionError
 from labelaudit.services.datasets import check_quota, check_storage
@@ -15,14 +16,19 @@ from labelaudit.store import queries, queue
 from labelaudit.store.artifacts import ArtifactStore
 from labelaudit.store.db import Database
 from labelaudit.store.examples import dataset_member
-from labelaudit.store.models import DONE, FAILED, RUNNING, AuditRecord
+from labelaudit.store.models import DONE, FAILED, RUNNING, AuditRecord, DatasetRecord
 from labelaudit.store.owners import owning
 from labelaudit.store.transactions import locked, write_session
 
 
 def create_audit(db: Database, artifacts: ArtifactStore, settings: Settings, *, dataset_id: str, tenant: str,
-                 options: dict) -> AuditRecord:
+                 options: dict, reference_dataset_id: str | None = None) -> AuditRecord:
     """Check ``options`` (the fields of :class:`AuditOptions`) against ``tenant``'s dataset and queue the audit.
+
+    ``reference_dataset_id``: another dataset of ``tenant`` whose rows join every fold's training part
+    (:mod:`labelaudit.core.reference`); :class:`NotFound` when there is none, :class:`OptionError` when it does
+    not fit the dataset (both naming the field ``reference_dataset_id``). While the audit is queued or running
+    the reference cannot be deleted.
 
     Raises :class:`~labelaudit.errors.OptionError` for options the dataset cannot take,
     :class:`~labelaudit.errors.StorageQuotaExceeded` when its results (pred_probs), with those
@@ -31,6 +37,8 @@ def create_audit(db: Database, artifacts: ArtifactStore, settings: Settings, *, 
     """
     with db.sessions() as s:
         ds_rec = queries.get_dataset(s, dataset_id=dataset_id, tenant=tenant)
+        if reference_dataset_id is not None:
+            check_reference(ds_rec, reference_record(s, reference_dataset_id, tenant))
     check_device(settings, options.get("device", "auto"))
     checked = None  # the options checked against the dataset: with the weights' real path
     if "weights" in options.get("backbone_options", {}):
@@ -53,7 +61,55 @@ def create_audit(db: Database, artifacts: ArtifactStore, settings: Settings, *, 
         check_quota(session, settings, tenant, results_bytes + queued)
 
     return queue.enqueue(db, dataset_id=ds_rec.id, options=audit_options.to_dict(), tenant=tenant,
-                         max_active=settings.max_active_jobs_per_tenant, check=check)
+                         max_active=settings.max_active_jobs_per_tenant, check=check,
+                         reference_dataset_id=reference_dataset_id)
+
+
+REFERENCE_FIELD = "reference_dataset_id"
+
+
+def reference_record(session: Session, dataset_id: str, tenant: str | None) -> DatasetRecord:
+    """``tenant``'s dataset ``dataset_id`` as an audit's reference: :class:`NotFound` naming
+    ``reference_dataset_id`` when there is none (or it is another tenant's)."""
+    try:
+        return queries.get_dataset(session, dataset_id=dataset_id, tenant=tenant)
+    except NotFound:
+        raise NotFound(f"no dataset {dataset_id!r}", field=REFERENCE_FIELD) from None
+
+
+def check_reference(ds_rec: DatasetRecord, ref_rec: DatasetRecord) -> None:
+    """What the records tell of whether ``ref_rec`` fits ``ds_rec`` as its reference data (the worker checks
+    the arrays again: :func:`labelaudit.core.reference.align_reference`); :class:`OptionError` naming
+    ``reference_dataset_id``."""
+    if ref_rec.id == ds_rec.id:
+        raise OptionError("a dataset cannot be its own reference", field=REFERENCE_FIELD, code="reference_mismatch")
+    for rec, which in ((ds_rec, "the audited dataset"), (ref_rec, "the reference")):
+        if rec.modality == "pred_probs":
+            raise OptionError(f"{which} is a pred_probs dataset; reference data need features or images on both "
+                              "sides", field=REFERENCE_FIELD, code="reference_pred_probs")
+    if ref_rec.modality != ds_rec.modality:
+        raise OptionError(f"the reference is {ref_rec.modality} data but the audited dataset is {ds_rec.modality}",
+                          field=REFERENCE_FIELD, code="reference_mismatch")
+    unknown = [n for n in ref_rec.class_names if n not in set(ds_rec.class_names)]
+    if unknown:
+        raise OptionError(f"the reference has {len(unknown)} class(es) the audited dataset does not: "
+                          f"{', '.join(repr(n) for n in unknown[:10])}", field=REFERENCE_FIELD,
+                          code="reference_classes")
+    if ds_rec.modality != "tabular":
+        if list(ref_rec.feature_shape or ()) != list(ds_rec.feature_shape or ()):
+            raise OptionError(f"the reference's examples have shape {ref_rec.feature_shape} but the audited "
+                              f"dataset's {ds_rec.feature_shape}", field=REFERENCE_FIELD, code="reference_mismatch")
+        return
+    meta, ref_meta = ds_rec.meta or {}, ref_rec.meta or {}
+    names = (meta.get("feature_names") or [str(i) for i in range((ds_rec.feature_shape or [0])[0])]) + \
+        list(meta.get("text_names") or ())
+    ref_names = (ref_meta.get("feature_names") or [str(i) for i in range((ref_rec.feature_shape or [0])[0])]) + \
+        list(ref_meta.get("text_names") or ())
+    lacking = lacking_columns(names, ref_names, ref_meta.get("schema"))[0]
+    if lacking:
+        raise OptionError(f"the reference lacks {len(lacking)} feature column(s) of the audited dataset: "
+                          f"{', '.join(lacking[:10])}{' ...' if len(lacking) > 10 else ''}", field=REFERENCE_FIELD,
+                          code="reference_mismatch")
 
 
 #: a weights name over the API: letters, digits, ``._-`` and ``/`` between folders, at most 255 characters

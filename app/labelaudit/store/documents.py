@@ -59,6 +59,8 @@ class AuditSummary(_Document):
     classes: list[ClassRow]
     #: rows of a table left out for want of a label (absent from audits stored before it was counted)
     missing_labels: Optional[dict] = None
+    #: rows of the reference data every fold also trained on (none: no reference; absent from older audits)
+    reference_examples: Optional[int] = None
 
 
 class Headline(_Document):

@@ -67,7 +67,8 @@ class AuditRecord(Base):
     __table_args__ = (Index("ix_audits_status_created", "status", "created_at"),
                       Index("ix_audits_created", "created_at"),
                       Index("ix_audits_tenant_id", "tenant", "id"),
-                      Index("ix_audits_tenant_status", "tenant", "status"))
+                      Index("ix_audits_tenant_status", "tenant", "status"),
+                      Index("ix_audits_reference_status", "reference_dataset_id", "status"))
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     #: the dataset's tenant, copied so tenant-scoped lists need no join
@@ -75,6 +76,9 @@ class AuditRecord(Base):
     dataset_id: Mapped[str] = mapped_column(String(40), ForeignKey("datasets.id", ondelete="CASCADE"), index=True)
     status: Mapped[str] = mapped_column(String(20), default=QUEUED)
     options: Mapped[dict] = mapped_column(JSON)
+    #: the tenant's dataset of trusted rows trained on beside this one (reference data), or none; no foreign
+    #: key: a finished audit keeps naming it after it is deleted (one in use by a queued or running audit is not)
+    reference_dataset_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     progress: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     timings: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     summary: Mapped[dict | None] = mapped_column(JSON, nullable=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from functools import lru_cache
 
-from sqlalchemy import bindparam, func, select, union, update
+from sqlalchemy import bindparam, func, or_, select, union, update
 from sqlalchemy.orm import Session, defer
 
 from labelaudit.errors import NotFound
@@ -58,8 +58,9 @@ def get_audit(session: Session, *, audit_id: str, tenant: str | None) -> AuditRe
 
 
 #: What ``GET /v1/audits/{id}`` shows of an audit (not its aggregates, the largest column).
-AUDIT_VIEW_COLUMNS = ("id", "tenant", "dataset_id", "status", "options", "progress", "timings", "summary", "evaluation",
-                      "headline", "error", "attempts", "cancel_requested", "created_at", "started_at", "finished_at")
+AUDIT_VIEW_COLUMNS = ("id", "tenant", "dataset_id", "reference_dataset_id", "status", "options", "progress", "timings",
+                      "summary", "evaluation", "headline", "error", "attempts", "cancel_requested", "created_at",
+                      "started_at", "finished_at")
 _AUDIT_VIEW = select(*(getattr(AuditRecord, c) for c in AUDIT_VIEW_COLUMNS)).where(AuditRecord.id == bindparam("audit_id"))
 
 
@@ -98,9 +99,10 @@ def list_audits(session: Session, *, tenant: str | None, limit: int, cursor: str
 
 
 def active_audits_of(session: Session, *, dataset_id: str) -> int:
-    """How many queued or running audits use ``dataset_id``."""
+    """How many queued or running audits use ``dataset_id``: audit it, or train on it as their reference data."""
     return session.scalar(select(func.count()).select_from(AuditRecord).where(
-        AuditRecord.dataset_id == dataset_id, AuditRecord.status.in_(ACTIVE_STATES))) or 0
+        or_(AuditRecord.dataset_id == dataset_id, AuditRecord.reference_dataset_id == dataset_id),
+        AuditRecord.status.in_(ACTIVE_STATES))) or 0
 
 
 def active_audits_of_tenant(session: Session, *, tenant: str) -> int:

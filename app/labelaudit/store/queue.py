@@ -53,7 +53,8 @@ log = logging.getLogger("labelaudit.queue")
 
 
 def enqueue(db: Database, *, dataset_id: str, options: dict, tenant: str = LOCAL_TENANT,
-            max_active: int | None = None, check: Callable[[Session], None] | None = None) -> AuditRecord:
+            max_active: int | None = None, check: Callable[[Session], None] | None = None,
+            reference_dataset_id: str | None = None) -> AuditRecord:
     """Add a queued audit of ``dataset_id`` with ``options`` for ``tenant``; returns the record.
 
     One write transaction: it holds the tenant's lock (PostgreSQL: an advisory lock; SQLite:
@@ -62,9 +63,10 @@ def enqueue(db: Database, *, dataset_id: str, options: dict, tenant: str = LOCAL
     is either seen gone (:class:`~labelaudit.errors.NotFound`) or sees this audit (and refuses
     to go). With ``max_active``, raises :class:`~labelaudit.errors.TooManyJobs` when the tenant
     already has that many queued or running audits; ``check(session)`` runs in the same
-    transaction (the storage quota).
+    transaction (the storage quota). A ``reference_dataset_id`` (the tenant's) is held the same way.
     """
     rec = AuditRecord(id=new_id("au"), dataset_id=dataset_id, tenant=tenant, status=QUEUED, options=options,
+                      reference_dataset_id=reference_dataset_id,
                       cancel_requested=False, attempts=0, created_at=utcnow(),
                       progress={"stage": "queued", "fraction": 0.0})
     with write_session(db) as s:
@@ -72,6 +74,10 @@ def enqueue(db: Database, *, dataset_id: str, options: dict, tenant: str = LOCAL
         ds = locked(s, db, DatasetRecord, dataset_id, shared=True)
         if ds is None:
             raise NotFound(f"no dataset {dataset_id!r}", field="dataset_id")
+        if reference_dataset_id is not None:
+            ref = locked(s, db, DatasetRecord, reference_dataset_id, shared=True)
+            if ref is None or ref.tenant != tenant:
+                raise NotFound(f"no dataset {reference_dataset_id!r}", field="reference_dataset_id")
         if max_active is not None:
             active = queries.active_audits_of_tenant(s, tenant=tenant)
             if active >= max_active:

@@ -56,6 +56,9 @@ class ImageBackbone(ABC):
         mode = opts.get("weights_mode", "finetune")
         if mode not in WEIGHTS_MODES:
             raise OptionError(f"weights_mode must be one of {', '.join(WEIGHTS_MODES)}", field="weights_mode")
+        if mode == WeightsMode.EMBEDDINGS and not weights:
+            raise OptionError("weights_mode embeddings needs pretrained weights (weights): a body with random "
+                              "weights gives no useful embeddings", field="weights_mode")
         size = opts.get("image_size")
         if size is not None and not (isinstance(size, int) and 4 <= size <= 512):
             raise OptionError("image_size must be a whole number of pixels between 4 and 512", field="image_size")
@@ -64,6 +67,10 @@ class ImageBackbone(ABC):
                     ctx: FitContext) -> np.ndarray:
         opts = ctx.options
         self.check_options(opts)
+        if opts.get("weights_mode") == WeightsMode.EMBEDDINGS:  # run_audit embeds once before the folds instead
+            from labelaudit.core.backbones.embeddings import embed_and_fit
+
+            return embed_and_fit(self, X_train, y_train, X_eval, ctx)
         size = opts.get("image_size")
         if size is not None and tuple(X_train.shape[-2:]) != (size, size):
             X_train, X_eval = resize_images(X_train, size), resize_images(X_eval, size)
