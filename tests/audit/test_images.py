@@ -12,7 +12,7 @@ from PIL import Image
 
 from labelaudit.core.backbones import auto_backbone, choose_backbone, get_backbone
 from labelaudit.core.backbones.base import FitContext
-from labelaudit.core.backbones.image_model import FrozenBody, load_weights, resize_images
+from labelaudit.core.backbones.pretrained import FrozenBody, load_weights, resize_images
 from labelaudit.core.backbones.mbconv import MBConvNet
 from labelaudit.core.backbones.resnet import ResNet
 from labelaudit.core.ingest import load_dataset

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from labelaudit.core.backbones.base import FitContext
-from labelaudit.core.backbones.image_model import ImageBackbone, head_of, load_weights, resize_images
+from labelaudit.core.backbones.base import Backbone, FitContext
+from labelaudit.core.backbones.pretrained import head_of, load_weights, resize_images
 from labelaudit.core.backbones.logreg import LogRegBackbone
 
 #: images per forward pass of the frozen body
@@ -40,7 +40,7 @@ class EmbeddingHead(LogRegBackbone):
         self.name = f"{body}+logreg"
 
 
-def embed_once(model: ImageBackbone, features: np.ndarray, reference: np.ndarray | None, *, num_classes: int,
+def embed_once(model: Backbone, features: np.ndarray, reference: np.ndarray | None, *, num_classes: int,
                options: dict, device: str, threads: int = 0) -> tuple[np.ndarray, np.ndarray | None, EmbeddingHead]:
     """The embeddings of ``features`` and of ``reference`` (or ``None``), computed in one pass, and the head
     that trains on them in each fold."""
@@ -51,7 +51,7 @@ def embed_once(model: ImageBackbone, features: np.ndarray, reference: np.ndarray
     return embedded[:n], (None if reference is None else embedded[n:]), EmbeddingHead(model.name)
 
 
-def embed_images(model: ImageBackbone, images: np.ndarray, *, num_classes: int, options: dict, device: str = "cpu",
+def embed_images(model: Backbone, images: np.ndarray, *, num_classes: int, options: dict, device: str = "cpu",
                  threads: int = 0, batch_size: int = EMBED_BATCH) -> np.ndarray:
     """float32 ``(n, d)``: each image's input to the classifier layer of ``model``'s network with the weights
     ``options["weights"]`` loaded, in eval mode (BatchNorm with its stored statistics, no dropout)."""
@@ -80,7 +80,7 @@ def embed_images(model: ImageBackbone, images: np.ndarray, *, num_classes: int, 
     return torch.cat(captured).reshape(len(images), -1).numpy()
 
 
-def embed_and_fit(model: ImageBackbone, X_train: np.ndarray, y_train: np.ndarray, X_eval: np.ndarray,
+def embed_and_fit(model: Backbone, X_train: np.ndarray, y_train: np.ndarray, X_eval: np.ndarray,
                   ctx: FitContext) -> np.ndarray:
     """One fold of the embeddings mode on its own: embed the fold's images, fit the head, predict."""
     head_train, head_eval, head = embed_once(model, X_train, X_eval, num_classes=ctx.num_classes,
