@@ -68,8 +68,8 @@ def recorded(monkeypatch):
     log: dict[str, list] = {"augment": []}
     augment = training._augment
 
-    def spy_augment(xb, shift, hflip, gen):
-        out = augment(xb, shift, hflip, gen)
+    def spy_augment(xb, config, gen):
+        out = augment(xb, config, gen)
         log["augment"].append((gen, out.clone()))  # the generator itself: kept alive, its id stays its own
         return out
 

@@ -15,7 +15,8 @@ from labelaudit.core.backbones.training import TrainConfig, epochs_for, train_an
 from labelaudit.errors import OptionError
 from labelaudit.vocab import WeightsMode, values
 
-TRAIN_OPTIONS = frozenset({"batch_size", "lr", "weight_decay", "label_smoothing", "augment_shift", "hflip", "tta",
+TRAIN_OPTIONS = frozenset({"batch_size", "lr", "weight_decay", "label_smoothing", "augment_shift", "augment_rotate",
+                           "augment_scale", "hflip", "tta",
                            "loss", "gce_q", "early_stopping", "image_size", "weights", "weights_mode", "stem_stride",
                            "width", "compile"})
 WEIGHTS_MODES: tuple[str, ...] = values(WeightsMode)
@@ -113,6 +114,8 @@ class ImageBackbone(ABC):
             label_smoothing=float(opts.get("label_smoothing", 0.1)),
             augment_shift=int(opts.get("augment_shift", 1 if side <= 12 else 2)),
             hflip=bool(opts.get("hflip", False)),
+            augment_rotate=float(opts.get("augment_rotate", 0.0)),
+            augment_scale=float(opts.get("augment_scale", 0.0)),
             tta=bool(opts.get("tta", True)),
             loss=str(opts.get("loss", "gce")),
             gce_q=float(opts.get("gce_q", 0.7)),

@@ -29,6 +29,8 @@ class BackboneOptionValues(BaseModel):
     gce_q: Optional[float] = Field(None, gt=0, le=1)
     # images
     augment_shift: Optional[int] = Field(None, ge=0, le=16)
+    augment_rotate: Optional[float] = Field(None, ge=0, le=180)
+    augment_scale: Optional[float] = Field(None, ge=0, lt=1)
     hflip: Optional[bool] = None
     tta: Optional[bool] = None
     early_stopping: Optional[bool] = None

@@ -40,7 +40,7 @@ from torch.func import functional_call
 from labelaudit.core.backbones import training
 from labelaudit.core.backbones.base import FitContext, FoldRows
 from labelaudit.core.backbones.training import (
-    TrainConfig, _amp_dtype, _augment, _held_in_loss, _loss, _predict, batch_steps, early_stopping_split,
+    TrainConfig, _amp_dtype, _augment, augments, _held_in_loss, _loss, _predict, batch_steps, early_stopping_split,
     make_optimizer, norm_stats, storage_device, train_and_predict,
 )
 from labelaudit.core.progress import check_stop
@@ -260,8 +260,8 @@ def _batches(stack, perms, active, step, bs, x_all, y_all, device, config: Train
         idx = perm[step * bs:(step + 1) * bs] if a else perm[:bs]
         rows = f.rows[idx]
         xb = ((x_all[rows] - f.mean) / f.std).to(device, non_blocking=True)
-        if image and a and (config.augment_shift or config.hflip):
-            xb = _augment(xb, config.augment_shift, config.hflip, f.gen)
+        if image and a and augments(config):
+            xb = _augment(xb, config, f.gen)
         xs.append(xb)
         ys.append(y_all[rows].to(device, non_blocking=True))
     return torch.stack(xs), torch.stack(ys)

@@ -45,6 +45,8 @@ class TrainConfig:
     gce_q: float = 0.7
     augment_shift: int = 0  # pixels of random translation for images; 0 = none
     hflip: bool = False  # only when horizontal flips preserve the label
+    augment_rotate: float = 0.0  # degrees of random rotation (either way); 0 = none
+    augment_scale: float = 0.0  # random zoom by up to this share (0.1: 0.9x to 1.1x); 0 = none
     tta: bool = False  # average held-out predictions over shifted copies
     eval_batch_size: int = 1024
     early_stopping: bool = False  # hold out 10% of the training fold; keep the epoch with the lowest loss there
@@ -107,8 +109,8 @@ def train_and_predict(
             xb, yb = xt[idx].to(device, non_blocking=True), yt[idx].to(device, non_blocking=True)
             if channels_last:
                 xb = xb.contiguous(memory_format=torch.channels_last)
-            if image and (config.augment_shift or config.hflip):
-                xb = _augment(xb, config.augment_shift, config.hflip, gen)
+            if image and augments(config):
+                xb = _augment(xb, config, gen)
             with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                 loss = _loss(model(xb), yb, config)
             opt.zero_grad(set_to_none=True)
@@ -246,17 +248,38 @@ def make_optimizer(model: nn.Module, config: TrainConfig, total_steps: int):
     return opt, sched
 
 
-def _augment(xb: torch.Tensor, shift: int, hflip: bool, gen: torch.Generator) -> torch.Tensor:
-    """Random translation by up to ``shift`` pixels (zero fill), in a few groups per batch."""
+def augments(config: TrainConfig) -> bool:
+    """Whether ``config`` changes training images at random."""
+    return bool(config.augment_shift or config.hflip or config.augment_rotate or config.augment_scale)
+
+
+def _augment(xb: torch.Tensor, config: TrainConfig, gen: torch.Generator) -> torch.Tensor:
+    """Random rotation and zoom (each image its own), translation by up to ``augment_shift`` pixels (zero
+    fill, in a few groups per batch) and horizontal flips, as ``config`` asks."""
+    if config.augment_rotate or config.augment_scale:
+        xb = _affine(xb, config.augment_rotate, config.augment_scale, gen)
+    shift = config.augment_shift
     if shift:
         groups = 4
         chunks = xb.chunk(groups)
         offsets = torch.randint(-shift, shift + 1, (len(chunks), 2), generator=gen).tolist()
         xb = torch.cat([_shift(c, dy, dx) for c, (dy, dx) in zip(chunks, offsets)])
-    if hflip:
+    if config.hflip:
         mask = (torch.rand(xb.shape[0], generator=gen) < 0.5).to(xb.device)
         xb = torch.where(mask[:, None, None, None], torch.flip(xb, dims=(3,)), xb)
     return xb
+
+
+def _affine(xb: torch.Tensor, degrees: float, scale: float, gen: torch.Generator) -> torch.Tensor:
+    """Rotate each image by up to ``degrees`` and zoom it by up to ``scale`` about its centre (bilinear,
+    zero fill: the normalised mean)."""
+    n = xb.shape[0]
+    angle = (torch.rand(n, generator=gen) * 2 - 1) * math.radians(degrees)
+    zoom = 1 + (torch.rand(n, generator=gen) * 2 - 1) * scale
+    cos, sin, zero = torch.cos(angle) / zoom, torch.sin(angle) / zoom, torch.zeros(n)
+    theta = torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1)
+    grid = F.affine_grid(theta.to(device=xb.device, dtype=xb.dtype), list(xb.shape), align_corners=False)
+    return F.grid_sample(xb, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
 def _shift(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
