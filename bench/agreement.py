@@ -11,7 +11,7 @@ probabilities mixed with the neighbour vote in the fold model's embedding.
     python bench/agreement.py [--configs default epochs5 ensemble3] [--seeds 3]
 
 ``epochs5`` is the default before 2026-12-07 (5 epochs on these 8,000 training images a fold, about 35 s of
-2 cores); ``default``, ``e15`` and ``ensemble3`` take about 3x that.
+2 cores); ``default`` (8 epochs) about 1.5x that, ``e15`` and ``ensemble3`` about 3x.
 """
 
 from __future__ import annotations
