@@ -170,31 +170,42 @@ SERVE_CODE = "from labelaudit.main import serve; from labelaudit.config import g
 def serving(env: dict, log_path, code: str = SERVE_CODE) -> Iterator[str]:
     """``labelaudit.main.serve`` (or ``code``) in a subprocess with ``env``, its output in ``log_path``; yields the base
     URL once ``/readyz`` answers, and stops the server when the block ends."""
-    import subprocess
     import sys
+
+    with server_process([sys.executable, "-c", code], env, log_path) as (url, _proc):
+        yield url
+
+
+@contextmanager
+def server_process(argv: list[str], env: dict, log_path, *, ready=None, timeout: float = 60):
+    """The server ``argv`` starts, in a subprocess with ``env`` and its output in ``log_path``; yields
+    ``(base URL, process)`` once ``/readyz`` answers and ``ready(process)`` (when given) holds, and stops the
+    server when the block ends."""
+    import subprocess
     from pathlib import Path
 
     import httpx
 
     url = f"http://127.0.0.1:{env['LABELAUDIT_PORT']}"
     with open(log_path, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
 
     def up():
         if proc.poll() is not None:
             raise AssertionError("server exited:\n" + Path(log_path).read_text(errors="replace")[-3000:])
         try:
-            return httpx.get(url + "/readyz", timeout=1).status_code == 200
+            answered = httpx.get(url + "/readyz", timeout=2).status_code == 200
         except httpx.HTTPError:
             return False
+        return answered and (ready is None or ready(proc))
 
     try:
-        wait_for(up, timeout=60, interval=0.2)
-        yield url
+        wait_for(up, timeout=timeout, interval=0.2)
+        yield url, proc
     finally:
         proc.terminate()
         try:
-            proc.wait(20)
+            proc.wait(30)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)

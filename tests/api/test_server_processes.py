@@ -10,13 +10,12 @@ import socket
 import subprocess
 import sys
 import threading
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
 from labelaudit.serving import listening_socket
-from tests.service_fixtures import free_port, npy_bytes, service_env, synthetic_pred_probs, wait_for
+from tests.service_fixtures import free_port, npy_bytes, server_process, service_env, synthetic_pred_probs, wait_for
 
 
 def _server_children(pid: int) -> list[int]:
@@ -36,30 +35,10 @@ def _server_children(pid: int) -> list[int]:
     return sorted(found)
 
 
-@contextmanager
 def _serve(env: dict, log: Path):
-    proc = subprocess.Popen([sys.executable, "-m", "labelaudit.cli", "serve"], env=env, stdout=open(log, "wb"),
-                            stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{env['LABELAUDIT_PORT']}"
-
-    def up():
-        if proc.poll() is not None:
-            raise AssertionError("server exited:\n" + log.read_text(errors="replace")[-3000:])
-        try:
-            return httpx.get(url + "/readyz", timeout=2).status_code == 200 and len(_server_children(proc.pid)) == 2
-        except httpx.HTTPError:
-            return False
-
-    try:
-        wait_for(up, timeout=90, interval=0.3)
-        yield url, proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+    """``labelaudit serve`` with ``env``, ready once both of its server processes are up."""
+    return server_process([sys.executable, "-m", "labelaudit.cli", "serve"], env, log,
+                          ready=lambda proc: len(_server_children(proc.pid)) == 2, timeout=90)
 
 
 def test_two_server_processes_share_one_port(service_settings, tmp_path):

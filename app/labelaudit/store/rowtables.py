@@ -91,7 +91,7 @@ def load_rows(conn: Connection, audit_id: str, blocks: Iterable[Mapping[str, Seq
         return _load_postgres(conn, audit_id, blocks)
     if conn.dialect.name == "sqlite":
         return _load_sqlite(conn, audit_id, blocks)
-    raise NotImplementedError(f"no row loading for {conn.dialect.name}")  # pragma: no cover
+    raise ValueError(f"audit rows are stored on SQLite or PostgreSQL, not {conn.dialect.name}")  # pragma: no cover
 
 
 def drop_rows(conn: Connection, audit_id: str) -> None:
