@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from labelaudit.core.backbones.base import Backbone, FitContext
+from labelaudit.core.backbones.neighbours import classifier_inputs
 from labelaudit.core.backbones.pretrained import head_of, load_weights, resize_images
 from labelaudit.core.backbones.logreg import LogRegBackbone
 
@@ -63,20 +64,15 @@ def embed_images(model: Backbone, images: np.ndarray, *, num_classes: int, optio
     side = size or min(images.shape[-2:])
     net = load_weights(model.build(images.shape[1], num_classes, side, options), Path(options["weights"]),
                        mode="finetune")
-    captured: list = []
-    hook = head_of(net).register_forward_pre_hook(lambda _m, args: captured.append(args[0].detach().float().cpu()))
     dev = torch.device(device)
     net.to(dev).eval()
     mean, std = _channel_stats(images)
-    try:
-        with torch.no_grad():
-            for i in range(0, len(images), batch_size):
-                chunk = np.asarray(images[i:i + batch_size], dtype=np.float32)
-                if size is not None and tuple(chunk.shape[-2:]) != (size, size):
-                    chunk = resize_images(chunk, size)
-                net(((torch.as_tensor(chunk) - mean) / std).to(dev))
-    finally:
-        hook.remove()
+    with classifier_inputs(head_of(net), device="cpu") as captured, torch.no_grad():
+        for i in range(0, len(images), batch_size):
+            chunk = np.asarray(images[i:i + batch_size], dtype=np.float32)
+            if size is not None and tuple(chunk.shape[-2:]) != (size, size):
+                chunk = resize_images(chunk, size)
+            net(((torch.as_tensor(chunk) - mean) / std).to(dev))
     return torch.cat(captured).reshape(len(images), -1).numpy()
 
 

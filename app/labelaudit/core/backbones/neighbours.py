@@ -8,6 +8,9 @@ different folds' models are not comparable, so neighbours never cross folds).
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterator
+
 import numpy as np
 import torch
 from torch import nn
@@ -24,21 +27,33 @@ def classifier_layer(model: nn.Module) -> nn.Module:
     return linears[-1]
 
 
+@contextmanager
+def classifier_inputs(layer: nn.Module, *, device: torch.device | str | None = None) -> Iterator[list[torch.Tensor]]:
+    """Collects what ``layer`` (a classifier layer) receives in each forward pass inside the block, float32 and
+    flattened per example (moved to ``device`` when given)."""
+    captured: list[torch.Tensor] = []
+
+    def keep(_module, args):
+        captured.append(args[0].detach().float().flatten(1).to(device) if device is not None else
+                        args[0].detach().float().flatten(1))
+
+    hook = layer.register_forward_pre_hook(keep)
+    try:
+        yield captured
+    finally:
+        hook.remove()
+
+
 @torch.no_grad()
 def embed(model: nn.Module, x: torch.Tensor, *, batch_size: int, amp_dtype=None) -> torch.Tensor:
     """L2-normalised float32 embeddings of ``x`` (eval mode, no augmentation), on the model's device."""
     model.eval()
     device = next(model.parameters()).device
-    captured: list[torch.Tensor] = []
-    hook = classifier_layer(model).register_forward_hook(lambda _m, inputs, _out: captured.append(
-        inputs[0].detach().float().flatten(1)))
-    try:
+    with classifier_inputs(classifier_layer(model)) as captured:
         for start in range(0, x.shape[0], batch_size):
             xb = x[start:start + batch_size].to(device, non_blocking=True)
             with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                 model(xb)
-    finally:
-        hook.remove()
     out = torch.cat(captured)
     return out / out.norm(dim=1, keepdim=True).clamp_min(1e-12)
 
