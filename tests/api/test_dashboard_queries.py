@@ -104,6 +104,8 @@ def test_issue_browser_filters_sort_and_totals(client, app):
     assert got == brute(lambda r: r["suggested_label"] == 2)
     got = all_rows(client, aid, given_label=1, suggested_label=3)
     assert got == brute(lambda r: r["given_label"] == 1 and r["suggested_label"] == 3)
+    got = all_rows(client, aid, given_label=1, suggested_label=1)  # a diagonal cell
+    assert got and got == brute(lambda r: r["given_label"] == 1 and r["suggested_label"] == 1)
     assert all_rows(client, aid, is_issue="false") == brute(lambda r: not r["is_issue"])
     got = all_rows(client, aid, min_score=0.2, max_score=0.7)
     assert got and got == brute(lambda r: 0.2 <= r["quality_score"] <= 0.7)
