@@ -1,14 +1,21 @@
 """The cheap request paths answer exactly what the record says, on SQLite and PostgreSQL: the class table and
 summary served as stored JSON, the audit read serialised once, the issue filters read in one validation, the hot
-reads on a DBAPI cursor (which survive a dropped PostgreSQL connection)."""
+reads on a DBAPI cursor (which survive a dropped PostgreSQL connection) and on a thread pool of their own
+(concurrent requests each get their own answer)."""
 
 from __future__ import annotations
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import anyio
 import psycopg
 import pytest
 from sqlalchemy import func, select
 
 from labelaudit.api.audits import audit_out
+from labelaudit.api.hot_reads import HOT_READ_THREADS, run_hot_read
 from labelaudit.api.dashboard_schemas import ClassTable, IssuePage
 from labelaudit.api.schemas import AuditOut
 from labelaudit.services.results import aggregates_of
@@ -77,6 +84,48 @@ def test_issue_pages_keep_their_schema_and_their_filters_validate_as_parameters(
                            "is_issue", "min_score", "max_score", "sort"}
     assert params["limit"]["in"] == "query" and params["limit"]["schema"]["maximum"] == 1000
     assert params["sort"]["schema"]["enum"] == ["rank", "-rank", "score", "-score"]
+
+
+def test_hot_reads_run_on_their_own_few_threads_and_answer_each_caller():
+    active, peak, lock = 0, 0, threading.Lock()
+
+    def work(i: int) -> int:
+        nonlocal active, peak
+        with lock:
+            active += 1
+            peak = max(peak, active)
+        time.sleep(0.01)
+        with lock:
+            active -= 1
+        return i * i
+
+    async def main() -> dict[int, int]:
+        answers: dict[int, int] = {}
+
+        async def one(i: int) -> None:
+            answers[i] = await run_hot_read(work, i)
+
+        async with anyio.create_task_group() as tg:
+            for i in range(12):
+                tg.start_soon(one, i)
+        return answers
+
+    assert anyio.run(main) == {i: i * i for i in range(12)}
+    assert peak == HOT_READ_THREADS
+
+
+def test_concurrent_dashboard_requests_each_get_their_own_answer(client, app):
+    aid = _audit(client, app, n=600, k=5)
+    run_jobs(app)
+    requests = [(f"/v1/audits/{aid}/issues", {"limit": 9, "given_label": g, "suggested_label": s})
+                for g in range(5) for s in range(5)]
+    requests += [(f"/v1/audits/{aid}/classes", {}), (f"/v1/audits/{aid}", {}), (f"/v1/audits/{aid}/summary", {})]
+    expected = [client.get(path, params=params).json() for path, params in requests]
+    with ThreadPoolExecutor(16) as pool:  # all at once, several times over, in shuffled order
+        order = [i for _ in range(4) for i in range(len(requests))][::-1]
+        got = list(pool.map(lambda i: (i, client.get(requests[i][0], params=requests[i][1])), order))
+    for i, r in got:
+        assert r.status_code == 200 and r.json() == expected[i], requests[i]
 
 
 def test_hot_reads_retry_once_on_a_dropped_connection(app, backend):

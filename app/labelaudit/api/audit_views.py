@@ -24,6 +24,7 @@ from labelaudit.api.dashboard_schemas import (
 from labelaudit.api.deps import ArtifactsDep, DatabaseDep, SessionDep, TenantDep
 from labelaudit.api.errors import responses
 from labelaudit.api.guards import reject_nul
+from labelaudit.api.hot_reads import run_hot_read
 from labelaudit.api.schemas import MAX_INDEX
 from labelaudit.core.aggregates import HISTOGRAM_BINS, rebin
 from labelaudit.core.table_features import decode_rows
@@ -40,9 +41,13 @@ _BIN_CHOICES = [b for b in range(1, HISTOGRAM_BINS + 1) if HISTOGRAM_BINS % b ==
 
 @router.get("/{audit_id}/classes", response_model=ClassTable, responses=responses(404, 409),
             summary="Class table")
-def get_classes(audit_id: str, db: DatabaseDep, tenant: TenantDep) -> Response:
+async def get_classes(audit_id: str, db: DatabaseDep, tenant: TenantDep) -> Response:
     """Per class: size, flagged issues, issue rate, how often it is suggested, top confused-with class."""
-    with reader(db.read_engine) as read:  # in this thread: one hop to the thread pool per request, not two
+    return await run_hot_read(_classes, audit_id, db, tenant)
+
+
+def _classes(audit_id: str, db, tenant: str) -> Response:
+    with reader(db.read_engine) as read:
         return json_response(None, raw=read_done_audit(read, db, audit_id, tenant=tenant).class_table_json)
 
 

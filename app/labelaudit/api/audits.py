@@ -16,6 +16,7 @@ from labelaudit.api.deps import ArtifactsDep, DatabaseDep, SessionDep, SettingsD
 from labelaudit.api.errors import responses
 from labelaudit.api.exports import MEDIA_TYPES, TableSource, export_stream
 from labelaudit.api.guards import reject_nul
+from labelaudit.api.hot_reads import run_hot_read
 from labelaudit.api.schemas import AuditIn, AuditOut, Page, ProgressOut
 from labelaudit.core.aggregates import headline
 from labelaudit.errors import NotFound, OptionError
@@ -91,9 +92,13 @@ def _utc(value: datetime | None) -> datetime | None:
 
 
 @router.get("/{audit_id}", response_model=AuditOut, responses=responses(404), summary="Read an audit")
-def get_audit(audit_id: str, db: DatabaseDep, tenant: TenantDep) -> Response:
+async def get_audit(audit_id: str, db: DatabaseDep, tenant: TenantDep) -> Response:
     """Status, progress (stage, fold, epoch, fraction), timings; summary when done, error when failed."""
-    with db.sessions() as session:  # in this thread: one hop to the thread pool per request, not two
+    return await run_hot_read(_audit, audit_id, db, tenant)
+
+
+def _audit(audit_id: str, db, tenant: str) -> Response:
+    with db.sessions() as session:  # polled while audits run: one of the hot reads (labelaudit.api.hot_reads)
         row = queries.audit_view(session, audit_id=audit_id, tenant=tenant)
     return model_response(audit_out(row))
 
@@ -120,27 +125,34 @@ def done_audit(session, audit_id: str, tenant: str) -> AuditRecord:
 
 @router.get("/{audit_id}/summary", response_model=dict, responses=responses(404, 409),
             summary="Audit summary")
-def get_summary(audit_id: str, db: DatabaseDep, tenant: TenantDep) -> Response:
+async def get_summary(audit_id: str, db: DatabaseDep, tenant: TenantDep) -> Response:
     """The audit's summary (what ``AuditResult.summary()`` gives): issue count and rate, health score, noise
     matrix, per-class table. Evaluation and timings are on ``GET /v1/audits/{id}``."""
+    return await run_hot_read(_summary, audit_id, db, tenant)
+
+
+def _summary(audit_id: str, db, tenant: str) -> Response:
     with reader(db.read_engine) as read:  # the summary never changes once done: serialised once, then cached
         return json_response(None, raw=summary_json(db, read_done_audit(read, db, audit_id, tenant=tenant)))
 
 
 @router.get("/{audit_id}/issues", response_model=IssuePage, responses=responses(404, 409, 422),
             summary="Ranked examples (the issue browser)", openapi_extra=openapi_parameters(IssueFilters))
-def get_issues(audit_id: str, db: DatabaseDep, tenant: TenantDep,
-               filters: Annotated[IssueFilters, Depends(query_model(IssueFilters))]) -> Response:
+async def get_issues(audit_id: str, db: DatabaseDep, tenant: TenantDep,
+                     filters: Annotated[IssueFilters, Depends(query_model(IssueFilters))]) -> Response:
     """Examples from least to most likely correctly labelled (or the reverse), keyset-paged by rank.
 
     Filters combine: given and suggested class, issue flag, score range. ``total``
     counts the matching rows when the stored aggregates answer it (no score range
     together with other filters), else it is null.
     """
-    f = filters
+    return await run_hot_read(_issue_page, audit_id, db, tenant, filters)
+
+
+def _issue_page(audit_id: str, db, tenant: str, f: IssueFilters) -> Response:
     limit, min_score, max_score = f.limit, f.min_score, f.max_score
-    # The reads run in this endpoint's thread (not a dependency's), so the request makes one hop to the
-    # thread pool, not two; see labelaudit.store.reads for why they bypass the ORM.
+    # one hop to a thread per request (labelaudit.api.hot_reads); see labelaudit.store.reads for why the
+    # reads bypass the ORM
     with reader(db.read_engine) as read:
         view = read_done_audit(read, db, audit_id, tenant=tenant)
         names = view.class_names

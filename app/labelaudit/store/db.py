@@ -51,10 +51,18 @@ class Database:
             conn.execute(text("SELECT 1"))
 
 
+#: Connections a SQLite engine keeps open: as many as the server's request threads (anyio's default 40), so
+#: that concurrent requests do not close and reopen connections (each reopen sets the pragmas and parses
+#: the schema again, which grows with every audit's rows table). Idle SQLite connections cost little.
+SQLITE_POOL_SIZE = 40
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+                               **({} if ":memory:" in url or url.rstrip("/") == "sqlite:" else
+                                  {"pool_size": SQLITE_POOL_SIZE, "max_overflow": 10}))
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial

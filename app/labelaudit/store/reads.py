@@ -90,12 +90,18 @@ class Reader:
             raw.close()
 
 
+#: Connections the PostgreSQL read engine keeps open (see :func:`make_read_engine`).
+READ_POOL_SIZE = 20
+
+
 def make_read_engine(engine: Engine) -> Engine:
     """The engine the hot reads of ``engine``'s database use (see the module's docstring)."""
     if engine.dialect.name != "postgresql":
         return engine
-    # Connections are held only for the few reads of one request: a smaller pool than the main engine's.
-    return create_engine(engine.url, isolation_level="AUTOCOMMIT", pool_size=5, max_overflow=10)
+    # Connections are held only for the few reads of one request, but up to one per request thread at once:
+    # a pool that keeps as many as 20 concurrent requests need, so that a burst does not open and close
+    # connections (a new one costs a connection handshake and a server process fork).
+    return create_engine(engine.url, isolation_level="AUTOCOMMIT", pool_size=READ_POOL_SIZE, max_overflow=10)
 
 
 @contextmanager
