@@ -3,8 +3,12 @@
 For each backend: migrate a fresh database, insert one finished audit's rows in
 bulk (PostgreSQL ``COPY``, SQLite ``executemany``) with the aggregates the worker
 would store, start the real API (uvicorn in a subprocess, as ``labelaudit serve`` runs it), and time
-real HTTP requests from client threads: the issue browser (pages of 50 under the
-filters the dashboard uses) and the class table. Then, in the same process and on
+real HTTP requests: the issue browser (pages of 50 under the filters the dashboard
+uses), the class table and the audit read. The clients are ``wrk`` connections when
+wrk is on PATH (``apt-get install wrk``: a C load generator, so the clients take
+little of the cores the server runs on), else Python threads (``--client python``:
+httpx, about as much CPU per request as the server, so on 2 cores they halve what
+the server gets). Then, in the same process and on
 the same data, the baselines:
 
 * with ``--baseline-ref REF`` (e.g. ``main``): the same HTTP requests answered by the
@@ -21,7 +25,7 @@ wall time, so other work on the machine changes it less than the latencies
 (cache and scheduler effects remain).
 
     .venv/bin/python bench/queries.py [--rows 1000000] [--backends sqlite,postgres] [--clients 1,20]
-        [--processes 1] [--baseline-ref main]
+        [--processes 1] [--baseline-ref main] [--client auto|wrk|python]
 
 Runtime is bounded: each measurement stops after ``--seconds`` (default 4) or
 ``--requests`` per client, whichever comes first; about 5 minutes in all on 2 cores.
@@ -32,6 +36,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import shutil
 import statistics
 import subprocess
 import sys
@@ -51,7 +56,7 @@ from bench.common import free_port, percentile  # noqa: E402
 PG_URL = os.environ.get("LABELAUDIT_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 K = 10
 #: the indexes 0003 added (since 0008 each audit's table has its own, named after it)
-NEW_INDEXES = ["index", "suggested_rank", "given_suggested_rank", "score_rank"]
+NEW_INDEXES = ["index", "suggested_rank", "off_diagonal_rank", "score_rank"]
 
 
 def rows_table(audit_id: str) -> str:
@@ -176,6 +181,40 @@ def measure(base_url: str, path: str, params: dict, *, clients: int, requests: i
     if not server_pid or not times:
         return times, None
     return times, (tree_cpu_seconds(server_pid) - cpu[0]) * 1000 / len(times)
+
+
+#: wrk's report of latency percentiles (microseconds), requests and errors, from its ``done`` hook
+WRK_SCRIPT = """done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("LATENCY %d %d %d %d\\n", latency:percentile(50), latency:percentile(95),
+    summary.requests, e.connect + e.read + e.write + e.status + e.timeout))
+end
+"""
+
+
+def measure_wrk(base_url: str, path: str, params: dict, *, clients: int, seconds: float, headers: dict,
+                server_pid: int) -> tuple[float, float, int, float]:
+    """(p50 ms, p95 ms, requests, server CPU ms per request) of ``clients`` connections of wrk (a C load
+    generator: one thread, a few microseconds of CPU a request) for ``seconds``."""
+    import httpx
+
+    url = str(httpx.URL(base_url + path, params=params))
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(WRK_SCRIPT)
+    cmd = ["wrk", "-t", "1", "-c", str(clients), "-d", f"{max(1, round(seconds))}s", "-s", f.name]
+    for k, v in headers.items():
+        cmd += ["-H", f"{k}: {v}"]
+    try:
+        cpu = tree_cpu_seconds(server_pid)
+        out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
+        cpu = tree_cpu_seconds(server_pid) - cpu
+    finally:
+        os.unlink(f.name)
+    line = next(x for x in out.splitlines() if x.startswith("LATENCY"))
+    p50, p95, n, errors = (int(v) for v in line.split()[1:])
+    if errors or not n:
+        raise SystemExit(f"wrk: {errors} errors of {n} requests to {url}")
+    return p50 / 1000, p95 / 1000, n, cpu * 1000 / n
 
 
 def sql_timings(db, audit_id: str, n: int, repeats: int = 30) -> list[tuple[str, float, float]]:
@@ -311,13 +350,18 @@ def run_backend(name: str, args) -> list[dict]:
                         # this code, then (same query, same moment) the --baseline-ref code on the same data
                         for run in ([phase, "ref"] if phase == "0003" and "ref" in servers else [phase]):
                             proc, port = servers["0003" if run == "baseline" else run]
-                            ms, cpu = measure(f"http://127.0.0.1:{port}", path, params, clients=clients,
-                                              requests=args.requests, seconds=args.seconds, headers=headers,
-                                              server_pid=proc.pid)
+                            base_url = f"http://127.0.0.1:{port}"
+                            if args.client == "wrk":
+                                p50, p95, n, cpu = measure_wrk(base_url, path, params, clients=clients,
+                                                               seconds=args.seconds, headers=headers,
+                                                               server_pid=proc.pid)
+                            else:
+                                ms, cpu = measure(base_url, path, params, clients=clients, requests=args.requests,
+                                                  seconds=args.seconds, headers=headers, server_pid=proc.pid)
+                                p50, p95, n = statistics.median(ms), percentile(ms, 0.95), len(ms)
                             results.append({"backend": name, "phase": run, "query": label, "clients": clients,
-                                            "n": len(ms), "p50": statistics.median(ms), "p95": percentile(ms, 0.95),
-                                            "cpu": cpu})
-                            print(f"[{name}] {run:<8} {label:<32} x{clients:<3} n={len(ms):<5} "
+                                            "n": n, "p50": p50, "p95": p95, "cpu": cpu})
+                            print(f"[{name}] {run:<8} {label:<32} x{clients:<3} n={n:<5} "
                                   f"p50={results[-1]['p50']:.1f}ms p95={results[-1]['p95']:.1f}ms "
                                   f"server CPU {cpu:.2f} ms/request", flush=True)
         finally:
@@ -342,8 +386,10 @@ def run_backend(name: str, args) -> list[dict]:
 def report(results: list[dict], args) -> str:
     cores = os.cpu_count()
     ref = args.baseline_ref
+    client = "wrk (one thread)" if args.client == "wrk" else "Python threads (httpx)"
     lines = [f"Dashboard queries on an audit of {args.rows:,} rows; pages of 50; HTTP through `labelaudit serve` "
-             f"({args.processes} server process(es), {cores} cores shared with the clients); latencies in ms; "
+             f"({args.processes} server process(es), {cores} cores shared with the clients; clients: {client}); "
+             "latencies in ms; "
              f"CPU = server CPU ms per request; index ratio = p95 without 0003's indexes / p95 (higher is better)"
              + (f"; ref = the same requests answered by the code of `{ref}` on the same data" if ref else "") + ".", ""]
     head = "| backend | query | clients | p50 | p95 | p95 <= 50 ms | CPU |"
@@ -387,9 +433,14 @@ def main() -> None:
                          "that option runs uvicorn's --workers)")
     ap.add_argument("--baseline-ref", default=None,
                     help="also answer every request with the code of this git ref (e.g. main) on the same data")
+    ap.add_argument("--client", choices=["auto", "wrk", "python"], default="auto",
+                    help="load generator: wrk (C, `apt-get install wrk`; the default when on PATH) or Python threads "
+                         "(httpx; their own CPU shares the cores with the server)")
     ap.add_argument("--markdown", type=Path, default=None, help="also write the table here")
     args = ap.parse_args()
     args.clients = [int(c) for c in args.clients.split(",")]
+    if args.client == "auto":
+        args.client = "wrk" if shutil.which("wrk") else "python"
     results = []
     for name in args.backends.split(","):
         results += run_backend(name.strip(), args)
