@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from functools import lru_cache
 
-from sqlalchemy import bindparam, func, or_, select, union, update
+from sqlalchemy import bindparam, func, null, or_, select, union, update
 from sqlalchemy.orm import Session, defer
 
 from labelaudit.errors import NotFound
@@ -233,19 +233,17 @@ def score_rank_bounds(reader: Reader, *, audit_id: str, min_score: float | None,
     """The rank range ``[lo, hi]`` holding exactly the rows with ``min_score <= score <= max_score``.
 
     Ranks are the score order, so a score range is a rank range: each bound is one
-    seek in the audit's (quality_score, rank) index. An empty range comes back
-    with ``lo > hi``.
+    seek in the audit's (quality_score, rank) index, both in one statement (one round
+    trip). An empty range comes back with ``lo > hi``.
     """
-    table = _hot_table(reader, audit_id)
-    lo = hi = None
-    if min_score is not None:
-        lo = reader.scalar(_score_bound_statement(table, True), {"audit_id": audit_id, "score": min_score})
-        if lo is None:  # nothing scores that high
-            return 1, 0
-    if max_score is not None:
-        hi = reader.scalar(_score_bound_statement(table, False), {"audit_id": audit_id, "score": max_score})
-        if hi is None:  # nothing scores that low
-            return 1, 0
+    if min_score is None and max_score is None:
+        return None, None
+    params = {"audit_id": audit_id, "min_score": min_score, "max_score": max_score}
+    lo, hi = reader.first(_score_bounds_statement(_hot_table(reader, audit_id), min_score is not None,
+                                                  max_score is not None),
+                          {k: v for k, v in params.items() if v is not None})
+    if (min_score is not None and lo is None) or (max_score is not None and hi is None):
+        return 1, 0  # nothing scores that high, or that low
     return lo, hi
 
 
@@ -264,16 +262,20 @@ def _entity(table: str | None):
 
 
 @lru_cache(maxsize=512)
-def _score_bound_statement(table: str | None, lowest: bool) -> Statement:
-    """The lowest rank scoring at least ``score`` (``lowest``), or the highest scoring at most it."""
+def _score_bounds_statement(table: str | None, low: bool, high: bool) -> Statement:
+    """(the lowest rank scoring at least ``min_score``, the highest scoring at most ``max_score``); a bound
+    not asked for is NULL."""
     R = _entity(table)
-    score = bindparam("score")
-    q = select(R.rank).where(R.audit_id == bindparam("audit_id"))
-    if lowest:
-        q = q.where(R.quality_score >= score).order_by(R.quality_score, R.rank)
-    else:
-        q = q.where(R.quality_score <= score).order_by(R.quality_score.desc(), R.rank.desc())
-    return Statement(q.limit(1))
+
+    def seek(lowest: bool):
+        q = select(R.rank).where(R.audit_id == bindparam("audit_id"))
+        if lowest:
+            q = q.where(R.quality_score >= bindparam("min_score")).order_by(R.quality_score, R.rank)
+        else:
+            q = q.where(R.quality_score <= bindparam("max_score")).order_by(R.quality_score.desc(), R.rank.desc())
+        return q.limit(1).scalar_subquery()
+
+    return Statement(select(seek(True) if low else null(), seek(False) if high else null()))
 
 
 _AUDIT_STATUS = Statement(select(AuditRecord.status, AuditRecord.tenant)
