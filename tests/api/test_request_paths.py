@@ -128,6 +128,23 @@ def test_concurrent_dashboard_requests_each_get_their_own_answer(client, app):
         assert r.status_code == 200 and r.json() == expected[i], requests[i]
 
 
+def test_score_range_pages_check_the_audit_before_reading_its_rows(client, app):
+    aid = _audit(client, app)
+    url, params = f"/v1/audits/{aid}/issues", {"min_score": 0.2, "max_score": 0.8, "limit": 1000}
+    assert client.get(url, params=params).status_code == 409  # queued: no rows yet
+    assert client.get("/v1/audits/au_0000000000000000000/issues", params=params).status_code == 404
+    run_jobs(app)
+    every = client.get(url, params={"limit": 1000}).json()["items"]
+    for lo, hi in ((0.2, 0.8), (0.9, None), (None, 0.1), (1.0, None), (None, 0.0), (0.7, 0.3)):
+        page = client.get(url, params={k: v for k, v in (("min_score", lo), ("max_score", hi), ("limit", 1000))
+                                       if v is not None}).json()
+        if lo is not None and hi is not None and lo > hi:
+            assert page["status"] == 422 and page["errors"][0]["field"] == "min_score"
+            continue
+        want = [r for r in every if (lo is None or r["quality_score"] >= lo) and (hi is None or r["quality_score"] <= hi)]
+        assert page["items"] == want and page["total"] == len(want)
+
+
 def test_hot_reads_retry_once_on_a_dropped_connection(app, backend):
     if backend != "postgres":
         pytest.skip("a dropped server connection is a PostgreSQL case")

@@ -21,7 +21,7 @@ from labelaudit.api.schemas import AuditIn, AuditOut, Page, ProgressOut
 from labelaudit.core.aggregates import headline
 from labelaudit.errors import NotFound, OptionError
 from labelaudit.services import audits as service
-from labelaudit.services.results import DoneAudit, read_done_audit, summary_json
+from labelaudit.services.results import READ_STATUS, DoneAudit, read_done_audit, summary_json
 from labelaudit.store import queries
 from labelaudit.store.examples import dataset_member
 from labelaudit.store.models import DONE, AuditRecord, as_utc
@@ -154,7 +154,11 @@ def _issue_page(audit_id: str, db, tenant: str, f: IssueFilters) -> Response:
     # one hop to a thread per request (labelaudit.api.hot_reads); see labelaudit.store.reads for why the
     # reads bypass the ORM
     with reader(db.read_engine) as read:
-        view = read_done_audit(read, db, audit_id, tenant=tenant)
+        status, bounds = READ_STATUS, None
+        if (min_score is not None or max_score is not None) and read.dialect.name == "postgresql":
+            status, bounds = queries.audit_status_and_score_bounds(read, audit_id=audit_id, min_score=min_score,
+                                                                   max_score=max_score)  # one round trip
+        view = read_done_audit(read, db, audit_id, tenant=tenant, status=status)
         names = view.class_names
         given_label = class_id(names, f.given_label, field="given_label")
         suggested_label = class_id(names, f.suggested_label, field="suggested_label")
@@ -162,7 +166,8 @@ def _issue_page(audit_id: str, db, tenant: str, f: IssueFilters) -> Response:
             raise OptionError(f"min_score {min_score} is above max_score {max_score}", code="invalid_range",
                               field="min_score")
         flag = True if f.only_issues else f.is_issue
-        lo, hi = queries.score_rank_bounds(read, audit_id=audit_id, min_score=min_score, max_score=max_score)
+        lo, hi = bounds or queries.score_rank_bounds(read, audit_id=audit_id, min_score=min_score,
+                                                     max_score=max_score)
         empty = lo is not None and hi is not None and lo > hi
         rows = [] if empty else queries.page_rows(
             read, audit_id=audit_id, limit=limit + 1, after_rank=int(f.cursor) if f.cursor else None,

@@ -113,10 +113,16 @@ def done_audit_view(session: Session, audit_id: str, *, tenant: str | None) -> D
     return view
 
 
-def read_done_audit(reader: Reader, db: Database, audit_id: str, *, tenant: str | None) -> DoneAudit:
+#: ``read_done_audit``'s default: read the status itself
+READ_STATUS = object()
+
+
+def read_done_audit(reader: Reader, db: Database, audit_id: str, *, tenant: str | None,
+                    status: tuple[str, str] | None | object = READ_STATUS) -> DoneAudit:
     """:func:`done_audit_view` for the hot read paths: the status is read with ``reader`` (see
-    :mod:`labelaudit.store.reads`); a session is opened only when the view is not cached yet."""
-    _check_done(queries.audit_status(reader, audit_id=audit_id), audit_id, tenant)
+    :mod:`labelaudit.store.reads`) unless the caller read it already (``status``: ``(status, tenant)``, or
+    ``None`` when there is no such audit); a session is opened only when the view is not cached yet."""
+    _check_done(queries.audit_status(reader, audit_id=audit_id) if status is READ_STATUS else status, audit_id, tenant)
     view = _cache.get(audit_id)
     if view is None:
         with db.sessions() as session:

@@ -238,10 +238,31 @@ def score_rank_bounds(reader: Reader, *, audit_id: str, min_score: float | None,
     """
     if min_score is None and max_score is None:
         return None, None
+    low, high = min_score is not None, max_score is not None
+    lo, hi = reader.first(_score_bounds_statement(_hot_table(reader, audit_id), low, high),
+                          _score_params(audit_id, min_score, max_score))
+    return _rank_range(min_score, max_score, lo, hi)
+
+
+def audit_status_and_score_bounds(reader: Reader, *, audit_id: str, min_score: float | None,
+                                  max_score: float | None) -> tuple[tuple[str, str] | None, tuple[int | None, int | None]]:
+    """:func:`audit_status` and :func:`score_rank_bounds` in one statement, on PostgreSQL (where the rows'
+    parent table always exists; a SQLite audit's own table only once it is done): one round trip, not two."""
+    if reader.dialect.name != "postgresql":
+        raise ValueError("one statement for the status and the score bounds is a PostgreSQL read")
+    low, high = min_score is not None, max_score is not None
+    row = reader.first(_status_and_bounds_statement(low, high), _score_params(audit_id, min_score, max_score))
+    if row is None:
+        return None, (None, None)
+    return (row[0], row[1]), _rank_range(min_score, max_score, row[2], row[3])
+
+
+def _score_params(audit_id: str, min_score: float | None, max_score: float | None) -> dict:
     params = {"audit_id": audit_id, "min_score": min_score, "max_score": max_score}
-    lo, hi = reader.first(_score_bounds_statement(_hot_table(reader, audit_id), min_score is not None,
-                                                  max_score is not None),
-                          {k: v for k, v in params.items() if v is not None})
+    return {k: v for k, v in params.items() if v is not None}
+
+
+def _rank_range(min_score, max_score, lo, hi) -> tuple[int | None, int | None]:
     if (min_score is not None and lo is None) or (max_score is not None and hi is None):
         return 1, 0  # nothing scores that high, or that low
     return lo, hi
@@ -261,10 +282,9 @@ def _entity(table: str | None):
     return AuditRow if table is None else rows_entity("sqlite", table)
 
 
-@lru_cache(maxsize=512)
-def _score_bounds_statement(table: str | None, low: bool, high: bool) -> Statement:
-    """(the lowest rank scoring at least ``min_score``, the highest scoring at most ``max_score``); a bound
-    not asked for is NULL."""
+def _score_seeks(table: str | None, low: bool, high: bool) -> tuple:
+    """(the lowest rank scoring at least ``min_score``, the highest scoring at most ``max_score``) as scalar
+    subqueries; a bound not asked for is NULL."""
     R = _entity(table)
 
     def seek(lowest: bool):
@@ -275,7 +295,18 @@ def _score_bounds_statement(table: str | None, low: bool, high: bool) -> Stateme
             q = q.where(R.quality_score <= bindparam("max_score")).order_by(R.quality_score.desc(), R.rank.desc())
         return q.limit(1).scalar_subquery()
 
-    return Statement(select(seek(True) if low else null(), seek(False) if high else null()))
+    return seek(True) if low else null(), seek(False) if high else null()
+
+
+@lru_cache(maxsize=512)
+def _score_bounds_statement(table: str | None, low: bool, high: bool) -> Statement:
+    return Statement(select(*_score_seeks(table, low, high)))
+
+
+@lru_cache(maxsize=4)
+def _status_and_bounds_statement(low: bool, high: bool) -> Statement:
+    return Statement(select(AuditRecord.status, AuditRecord.tenant, *_score_seeks(None, low, high))
+                     .where(AuditRecord.id == bindparam("audit_id")))
 
 
 _AUDIT_STATUS = Statement(select(AuditRecord.status, AuditRecord.tenant)
