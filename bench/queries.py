@@ -201,10 +201,14 @@ def measure_wrk(base_url: str, path: str, params: dict, *, clients: int, seconds
     url = str(httpx.URL(base_url + path, params=params))
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(WRK_SCRIPT)
-    cmd = ["wrk", "-t", "1", "-c", str(clients), "-d", f"{max(1, round(seconds))}s", "-s", f.name]
+    cmd = ["wrk", "-t", "1", "-c", str(clients), "-d", f"{max(1, round(seconds))}s", "--timeout", "120s",
+           "-s", f.name]
     for k, v in headers.items():
         cmd += ["-H", f"{k}: {v}"]
     try:
+        # wrk leaves requests behind when it stops (the server still answers them): one request first, which
+        # queues behind them, so that this measurement starts on an idle server
+        httpx.get(url, headers=headers, timeout=600).raise_for_status()
         cpu = tree_cpu_seconds(server_pid)
         out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
         cpu = tree_cpu_seconds(server_pid) - cpu
