@@ -12,6 +12,7 @@ Run one with ``python -m labelaudit.jobs.worker`` or :func:`run_worker`.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import math
 import os
@@ -40,6 +41,21 @@ from labelaudit.store.models import CANCELLED, AuditRecord
 log = logging.getLogger("labelaudit.worker")
 
 
+#: What audits import on first use. A worker imports them before it takes jobs, so that its first audit
+#: does not pay for them (torch alone is about 2 s of CPU) and workers started together do not import
+#: while others train; a module that is not installed (no torch extra) is skipped.
+WARM_MODULES = ("torch", "cleanlab.filter", "cleanlab.rank", "sklearn.model_selection")
+
+
+def warm_imports() -> None:
+    """Import :data:`WARM_MODULES` (each once per process)."""
+    for name in WARM_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+
+
 def new_worker_id() -> str:
     """``host:pid:thread`` plus a random suffix."""
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}:{os.urandom(2).hex()}"
@@ -65,6 +81,7 @@ def run_worker(settings: Settings, stop_event: threading.Event | None = None, *,
     done = 0
     last_sweep = 0.0
     with logs.bound(worker_id=worker_id):
+        warm_imports()
         cpu = cpu_status(settings)
         log.info("worker %s started (LABELAUDIT_WORKERS=%d; cpu budget %d of %d cores, %s, %d job(s) "
                  "running)", worker_id, cpu["workers"], cpu["threads"], cpu["cores"], cpu["cpu_budget"],
