@@ -19,8 +19,10 @@ DEFAULT_DEVICE: str = Device.AUTO.value
 #: Measured choice: on published pred_probs with human-verified errors (MNIST,
 #: CIFAR-10, IMDB, 20news), normalized_margin ranked them best or tied on every set.
 DEFAULT_RANK_METHOD: str = RankMethod.NORMALIZED_MARGIN.value
-#: cleanlab's own default filter.
-DEFAULT_FILTER_BY: str = FilterBy.PRUNE_BY_NOISE_RATE.value
+#: Rows whose given label the temperature-calibrated probabilities give at most POSTERIOR_ISSUE_LEVEL: confident
+#: learning's ``prune_by_noise_rate`` (cleanlab's default, this one's before 2026-12-07) flagged 0-3 of the MNIST test
+#: set's real errors; see docs/benchmarks/real_errors.md#the-issue-set.
+DEFAULT_FILTER_BY: str = FilterBy.CALIBRATED_POSTERIOR.value
 DEFAULT_WEIGHTS_MODE: str = WeightsMode.FINETUNE.value
 #: Share of each class's labels a noise injection flips unless told otherwise.
 DEFAULT_NOISE_RATE = 0.2

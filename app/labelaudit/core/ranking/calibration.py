@@ -1,5 +1,5 @@
-"""The ``calibrated_posterior`` issue filter: rows whose given label the calibrated model gives at most a
-:data:`~labelaudit.core.constants.POSTERIOR_ISSUE_LEVEL` chance.
+"""The ``calibrated_posterior`` issue filter: confident learning's ``prune_by_noise_rate`` rows and those whose
+given label the calibrated model gives at most a :data:`~labelaudit.core.constants.POSTERIOR_ISSUE_LEVEL` chance.
 
 Confident learning flags a row only when another class's probability reaches that class's mean
 self-confidence (0.97-0.99 for models trained on a few thousand images), which the out-of-sample
@@ -10,12 +10,14 @@ filter instead asks the probabilities, once calibrated, how likely the given lab
    out-of-sample, so this is temperature scaling on held-out predictions; with few label errors the given
    labels stand for the true ones), on at most :data:`~labelaudit.core.constants.TEMPERATURE_ROWS` rows
    taken at an even stride, so both ranking paths fit the same ``T`` from the same rows;
-2. a row is an issue when ``softmax(log p / T)`` gives its given label at most the level (0.2: a flagged
-   row's label is wrong with probability at least 0.8 if the calibration holds) and its given label is not
+2. a row is an issue when ``softmax(log p / T)`` gives its given label at most the level (0.1: a flagged
+   row's label is wrong with probability at least 0.9 if the calibration holds) and its given label is not
    (nearly) the predicted class, as in cleanlab's filters.
 
-Both steps are row-local once ``T`` is known, so the chunked path computes them chunk by chunk with the
-same function (:func:`given_posterior`) and gets the same mask.
+The union keeps confident learning's rows: under heavy noise (pairwise 20%) the temperature fitted to the
+noisy labels softens the probabilities and the test alone finds fewer rows (recall 0.46 against cleanlab's
+0.6+ on digits). Both steps are row-local once ``T`` is known, so the chunked path computes them chunk by
+chunk with the same function (:func:`given_posterior`) and gets the same mask.
 """
 
 from __future__ import annotations

@@ -25,8 +25,9 @@ threads, and only ``n``-long vectors are kept:
    :func:`~labelaudit.core.ranking.pruning.prune_by_noise_rate`).
    cleanlab picks ``np.argsort(-margin)[:m]``; whenever values tie at the cut the
    same ``np.argsort`` runs on the same array, so the chosen set is cleanlab's.
-   ``calibrated_posterior``: the temperature is fitted first, on the same rows as the whole-array path
-   (:func:`~labelaudit.core.ranking.calibration.fit_temperature`); its row-local test runs in the first pass.
+   ``calibrated_posterior``: ``prune_by_noise_rate``'s rows and those of a row-local test that runs in the
+   first pass, with a temperature fitted first, on the same rows as the whole-array path
+   (:func:`~labelaudit.core.ranking.calibration.fit_temperature`).
 
 Every step uses the same dtype and the same operations as cleanlab, so the issue
 mask, quality scores, suggested labels, ranks, confident joint, noise matrices and
@@ -194,23 +195,24 @@ def _finish(labels, pred_probs, rank_method, filter_by, counts, raw_cj, self_con
     estimated = int(np.count_nonzero(off_diagonal & ~close))  # num_label_issues(estimation_method="off_diagonal")
 
     # 4. the issue filter
-    if filter_by in ("prune_by_noise_rate", "prune_by_class", "both"):
+    posterior = filter_by == FilterBy.CALIBRATED_POSTERIOR
+    if filter_by in ("prune_by_noise_rate", "prune_by_class", "both") or posterior:
         from cleanlab.filter import _keep_at_least_n_per_class
 
         prune = _keep_at_least_n_per_class(prune_count_matrix=confident_joint.T, n=1, frac_noise=1.0)
         if filter_by in ("prune_by_class", "both"):
             by_class_issues = prune_by_class(self_conf, perm, bounds, prune)
-        if filter_by in ("prune_by_noise_rate", "both"):
+        if filter_by in ("prune_by_noise_rate", "both") or posterior:
             by_noise_issues = prune_by_noise_rate(pred_probs, self_conf, runner_up, best_others, perm, bounds,
                                                   prune, rows, pool)
         is_issue = (by_class_issues if filter_by == "prune_by_class" else
-                    by_noise_issues if filter_by == "prune_by_noise_rate" else by_class_issues & by_noise_issues)
+                    by_noise_issues if filter_by == "prune_by_noise_rate" else
+                    by_noise_issues | filter_scores if posterior else  # filter_scores: the first pass's posterior test
+                    by_class_issues & by_noise_issues)
     elif filter_by == "confident_learning":
         is_issue = off_diagonal
     elif filter_by == "predicted_neq_given":
         is_issue = suggested != labels
-    elif filter_by == FilterBy.CALIBRATED_POSTERIOR:  # the first pass's test (filter_scores holds its mask)
-        is_issue = filter_scores
     else:  # low_normalized_margin, low_self_confidence: the `estimated` lowest scores
         is_issue = smallest_mask(filter_scores, estimated)
     if not low:
