@@ -34,8 +34,8 @@ from labelaudit.core.ranking import rank_label_issues
 GOLDEN = Path(__file__).resolve().parents[1] / "data" / "pinned"
 RANKING_ARRAYS = ("is_issue", "quality_scores", "suggested_labels", "ranks", "order", "class_sizes", "class_issues",
                   "noise_matrix", "inverse_noise_matrix", "joint", "confident_joint")
-#: the default filter (calibrated_posterior since 2026-12-07); the *_PRUNED digests are prune_by_noise_rate's (the default
-#: before), pinned so that confident learning's path stays as it was
+#: the default filter (calibrated_posterior since 2026-12-07); the *_PRUNED digests are prune_by_noise_rate's
+#: (the default before), pinned so that confident learning's path stays as it was
 LOGREG_RANKING = "26c613a2b6c87c83b96eb8368167959f3221cb4c0f28c98d327610acaac853a7"
 LOGREG_RANKING_PRUNED = "af6b566bedadab92fa8dba0dec254f78a12ac1ba570863c1de9519d00307e06a"
 MLP_RANKING_PRUNED = "2c0bb5d77bc250a047711280d93f9074a2453a9dd2eec3ad51dd58570d643c26"
