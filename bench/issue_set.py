@@ -10,7 +10,7 @@ then compared offline:
 * MNIST-10k and scikit-learn digits with ``instance`` noise at 1% and 3% and ``pairwise`` noise at 1%:
   precision and recall of the issue set against the flipped labels.
 
-    python bench/issue_set.py [--cache /tmp/issueset] [--seeds 3] [--mnist-noise-seeds 1]
+    python bench/issue_set.py [--cache /tmp/issueset] [--seeds 3] [--mnist-noise-seeds 1] [--cached-only]
 
 Computing the caches takes about 2 minutes of 2 cores an MNIST audit, under a minute a digits one.
 """
@@ -31,9 +31,12 @@ TOP = 100
 NOISE = (("instance", 0.01), ("instance", 0.03), ("pairwise", 0.01))
 
 
-def cached(cache: Path, name: str, kind: str, rate: float, seed: int) -> dict:
-    """The default audit's out-of-fold probabilities for ``name`` with ``kind`` noise (``orig``: none)."""
+def cached(cache: Path, name: str, kind: str, rate: float, seed: int, only: bool = False) -> dict | None:
+    """The default audit's out-of-fold probabilities for ``name`` with ``kind`` noise (``orig``: none);
+    ``None`` when not cached and ``only``."""
     path = cache / f"{name}_{kind}_{rate:g}_s{seed}_default.npz"
+    if not path.exists() and only:
+        return None
     if not path.exists():
         from bench.data import load
         from labelaudit.core.dataset_noise import dataset_noise
@@ -83,8 +86,9 @@ def filters() -> dict:
     out["temperature (NLL) + confident_learning"] = temperature_then("confident_learning")
     out["calibrated_posterior (level 0.1)"] = lambda y, p: rank_label_issues(
         y, p, filter_by="calibrated_posterior").is_issue
-    out["calibrated posterior, level 0.2"] = lambda y, p: (
-        posterior_issues(p, y, fit_temperature(y, p), level=0.2) & (p.argmax(axis=1) != y))
+    for level in (0.1, 0.2):  # the posterior test alone, without confident learning's rows
+        out[f"calibrated posterior alone, level {level:g}"] = lambda y, p, level=level: (
+            posterior_issues(p, y, fit_temperature(y, p), level=level) & (p.argmax(axis=1) != y))
     out["library default"] = lambda y, p: rank_label_issues(y, p).is_issue
     return out
 
@@ -94,6 +98,7 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=Path("/tmp/issueset"))
     ap.add_argument("--seeds", type=int, default=3, help="seeds of MNIST original labels and of digits noise")
     ap.add_argument("--mnist-noise-seeds", type=int, default=1)
+    ap.add_argument("--cached-only", action="store_true", help="skip the noise settings and seeds not cached")
     args = ap.parse_args()
     from cleanlab.filter import find_label_issues
     from cleanlab.rank import get_label_quality_scores
@@ -103,11 +108,14 @@ def main() -> None:
     ref = set(np.flatnonzero(find_label_issues(original, pyx)).tolist())
     ref_low = set(np.argsort(get_label_quality_scores(original, pyx), kind="stable")[:TOP].tolist())
     real = [cached(args.cache, "mnist", "orig", 0, s) for s in range(args.seeds)]
-    noisy = {(name, kind, rate): [cached(args.cache, name, kind, rate, s) for s in range(seeds)]
+    noisy = {(name, kind, rate): [d for s in range(seeds)
+                                  if (d := cached(args.cache, name, kind, rate, s, args.cached_only)) is not None]
              for name, seeds in (("digits", args.seeds), ("mnist", args.mnist_noise_seeds))
              for kind, rate in NOISE}
+    noisy = {key: runs for key, runs in noisy.items() if runs}
     head = (f"| filter | MNIST real: issues (s0/s1/s2) | of the published {len(ref)} | of the published {TOP} "
-            "lowest | " + " | ".join(f"{n} {k} {r:g}: P / R" for n, k, r in noisy) + " |")
+            "lowest | " + " | ".join(f"{n} {k} {r:g} ({len(runs)} seeds): P / R" for (n, k, r), runs in noisy.items())
+            + " |")
     print(head)
     print("|" + "---|" * (head.count("|") - 1))
     for name, rule in filters().items():
