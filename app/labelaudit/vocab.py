@@ -85,7 +85,8 @@ class RankMethod(StrEnum):
 
 
 class FilterBy(StrEnum):
-    """cleanlab's issue filters (``find_label_issues(filter_by=...)``)."""
+    """cleanlab's issue filters (``find_label_issues(filter_by=...)``) and ``calibrated_posterior``
+    (:mod:`labelaudit.core.ranking.calibration`)."""
 
     PRUNE_BY_NOISE_RATE = "prune_by_noise_rate"
     PRUNE_BY_CLASS = "prune_by_class"
@@ -94,6 +95,7 @@ class FilterBy(StrEnum):
     PREDICTED_NEQ_GIVEN = "predicted_neq_given"
     LOW_NORMALIZED_MARGIN = "low_normalized_margin"
     LOW_SELF_CONFIDENCE = "low_self_confidence"
+    CALIBRATED_POSTERIOR = "calibrated_posterior"
 
 
 class WeightsMode(StrEnum):

@@ -25,6 +25,9 @@ threads, and only ``n``-long vectors are kept:
    :func:`~labelaudit.core.ranking.pruning.prune_by_noise_rate`).
    cleanlab picks ``np.argsort(-margin)[:m]``; whenever values tie at the cut the
    same ``np.argsort`` runs on the same array, so the chosen set is cleanlab's.
+   ``calibrated_posterior``: ``prune_by_noise_rate``'s rows and those of a row-local test that runs in the
+   first pass, with a temperature fitted first, on the same rows as the whole-array path
+   (:func:`~labelaudit.core.ranking.calibration.fit_temperature`).
 
 Every step uses the same dtype and the same operations as cleanlab, so the issue
 mask, quality scores, suggested labels, ranks, confident joint, noise matrices and
@@ -41,9 +44,11 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from labelaudit.core.constants import CHUNK_CELLS, MAX_THREADS
+from labelaudit.core.ranking.calibration import fit_temperature, posterior_issues
 from labelaudit.core.ranking.pruning import prune_by_class, prune_by_noise_rate
 from labelaudit.core.ranking.sorting import smallest_mask
 from labelaudit.core.ranking.types import Ranking, build_ranking
+from labelaudit.vocab import FilterBy
 
 _EPS = 1e-6  # cleanlab.internal.constants.FLOATING_POINT_COMPARISON
 _THRESHOLD_FLOOR = 2 * _EPS  # CONFIDENT_THRESHOLDS_LOWER_BOUND
@@ -80,6 +85,9 @@ def rank_label_issues_chunked(labels: np.ndarray, pred_probs: np.ndarray, *, ran
     scores = np.empty(n, dtype=dtype if rank_method != "confidence_weighted_entropy" else np.float64)
     low = filter_by in ("low_normalized_margin", "low_self_confidence")
     filter_scores = np.empty(n, dtype=dtype) if low else None
+    posterior = filter_by == FilterBy.CALIBRATED_POSTERIOR
+    temperature = fit_temperature(labels, pred_probs) if posterior else None
+    posterior_mask = np.empty(n, dtype=bool) if posterior else None
     runner_up = np.empty(n, dtype=np.int16 if k < 2 ** 15 else np.int32)  # the best class other than the given one
     best_others = np.empty(n, dtype=dtype)  # its probability
     eps = dtype.type(_EPS)
@@ -114,6 +122,8 @@ def rank_label_issues_chunked(labels: np.ndarray, pred_probs: np.ndarray, *, ran
             scores[s:e] = get_confidence_weighted_entropy_for_each_label(y, chunk)
         if low:
             filter_scores[s:e] = margin if filter_by == "low_normalized_margin" else sc
+        if posterior:
+            posterior_mask[s:e] = posterior_issues(chunk, y, temperature)
 
     # 2. a second pass (it needs the thresholds): the confident joint and cleanlab's off-diagonal examples
     off_diagonal = np.empty(n, dtype=bool)
@@ -160,6 +170,8 @@ def rank_label_issues_chunked(labels: np.ndarray, pred_probs: np.ndarray, *, ran
         raw_cj = np.zeros(k * k, dtype=np.int64)
         for part in run(second_pass, starts):
             raw_cj += part
+        if posterior:
+            filter_scores = posterior_mask
         return _finish(labels, pred_probs, rank_method, filter_by, counts, raw_cj, self_conf, suggested, close,
                        scores, filter_scores, runner_up, best_others, off_diagonal, perm, bounds, rows, pool)
     finally:
@@ -183,17 +195,20 @@ def _finish(labels, pred_probs, rank_method, filter_by, counts, raw_cj, self_con
     estimated = int(np.count_nonzero(off_diagonal & ~close))  # num_label_issues(estimation_method="off_diagonal")
 
     # 4. the issue filter
-    if filter_by in ("prune_by_noise_rate", "prune_by_class", "both"):
+    posterior = filter_by == FilterBy.CALIBRATED_POSTERIOR
+    if filter_by in ("prune_by_noise_rate", "prune_by_class", "both") or posterior:
         from cleanlab.filter import _keep_at_least_n_per_class
 
         prune = _keep_at_least_n_per_class(prune_count_matrix=confident_joint.T, n=1, frac_noise=1.0)
         if filter_by in ("prune_by_class", "both"):
             by_class_issues = prune_by_class(self_conf, perm, bounds, prune)
-        if filter_by in ("prune_by_noise_rate", "both"):
+        if filter_by in ("prune_by_noise_rate", "both") or posterior:
             by_noise_issues = prune_by_noise_rate(pred_probs, self_conf, runner_up, best_others, perm, bounds,
                                                   prune, rows, pool)
         is_issue = (by_class_issues if filter_by == "prune_by_class" else
-                    by_noise_issues if filter_by == "prune_by_noise_rate" else by_class_issues & by_noise_issues)
+                    by_noise_issues if filter_by == "prune_by_noise_rate" else
+                    by_noise_issues | filter_scores if posterior else  # filter_scores: the first pass's posterior test
+                    by_class_issues & by_noise_issues)
     elif filter_by == "confident_learning":
         is_issue = off_diagonal
     elif filter_by == "predicted_neq_given":

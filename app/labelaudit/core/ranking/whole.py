@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from labelaudit.core.ranking.calibration import fit_temperature, posterior_issues
 from labelaudit.core.ranking.types import Ranking, build_ranking
+from labelaudit.vocab import FilterBy
+
+CALIBRATED_POSTERIOR = FilterBy.CALIBRATED_POSTERIOR.value
 
 
 def rank_whole(labels: np.ndarray, pred_probs: np.ndarray, *, rank_method: str, filter_by: str,
@@ -19,8 +23,14 @@ def rank_whole(labels: np.ndarray, pred_probs: np.ndarray, *, rank_method: str, 
     from cleanlab.rank import get_label_quality_scores
 
     confident_joint = compute_confident_joint(labels, pred_probs)
-    is_issue = find_label_issues(labels, pred_probs, filter_by=filter_by, confident_joint=confident_joint,
-                                 n_jobs=n_jobs)
+    posterior = filter_by == CALIBRATED_POSTERIOR
+    is_issue = find_label_issues(labels, pred_probs, filter_by="prune_by_noise_rate" if posterior else filter_by,
+                                 confident_joint=confident_joint, n_jobs=n_jobs)
+    if posterior:  # confident learning's rows and those the calibrated probabilities doubt
+        from cleanlab.count import _reduce_issues
+
+        temperature = fit_temperature(labels, pred_probs)
+        is_issue |= posterior_issues(pred_probs, labels, temperature) & ~_reduce_issues(pred_probs, labels)
     scores = get_label_quality_scores(labels, pred_probs, method=rank_method).astype(np.float64)
     _, noise_matrix, inverse_noise_matrix = estimate_latent(confident_joint, labels)
     joint = estimate_joint(labels, pred_probs, confident_joint=confident_joint)
