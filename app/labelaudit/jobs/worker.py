@@ -12,7 +12,6 @@ Run one with ``python -m labelaudit.jobs.worker`` or :func:`run_worker`.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import math
 import os
@@ -41,21 +40,6 @@ from labelaudit.store.models import CANCELLED, AuditRecord
 log = logging.getLogger("labelaudit.worker")
 
 
-#: What audits import on first use. A worker imports them before it takes jobs, so that its first audit
-#: does not pay for them (torch alone is about 2 s of CPU) and workers started together do not import
-#: while others train; a module that is not installed (no torch extra) is skipped.
-WARM_MODULES = ("torch", "cleanlab.filter", "cleanlab.rank", "sklearn.model_selection")
-
-
-def warm_imports() -> None:
-    """Import :data:`WARM_MODULES` (each once per process)."""
-    for name in WARM_MODULES:
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            pass
-
-
 def new_worker_id() -> str:
     """``host:pid:thread`` plus a random suffix."""
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}:{os.urandom(2).hex()}"
@@ -81,7 +65,6 @@ def run_worker(settings: Settings, stop_event: threading.Event | None = None, *,
     done = 0
     last_sweep = 0.0
     with logs.bound(worker_id=worker_id):
-        warm_imports()
         cpu = cpu_status(settings)
         log.info("worker %s started (LABELAUDIT_WORKERS=%d; cpu budget %d of %d cores, %s, %d job(s) "
                  "running)", worker_id, cpu["workers"], cpu["threads"], cpu["cores"], cpu["cpu_budget"],
@@ -355,13 +338,25 @@ def jsonable(obj):
 
 
 def warm_imports() -> None:
-    """Import what every audit uses (cleanlab, about a second) before the first job, not during it.
+    """Import what audits use before the first job, not during it: cleanlab (about a second) and, where
+    installed, torch and the training code (about two more), so that a worker's first audit does not pay
+    for them and workers started together do not import while others train.
 
     For worker processes; the API's embedded workers leave it to their first audit.
     """
     import cleanlab.count  # noqa: F401
     import cleanlab.filter  # noqa: F401
     import cleanlab.rank  # noqa: F401
+
+    try:
+        import torch  # noqa: F401
+    except ImportError:  # a worker for pred_probs audits only
+        return
+    import torch._dynamo  # noqa: F401  (torch's optimisers import it when the first one is made: about a second)
+
+    import labelaudit.core.backbones.cnn  # noqa: F401
+    import labelaudit.core.backbones.neighbours  # noqa: F401
+    import labelaudit.core.backbones.training  # noqa: F401
 
 
 def main() -> None:  # pragma: no cover - exercised by the crash test as a subprocess
