@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -100,3 +102,29 @@ def test_an_audit_the_disk_cannot_hold_fails_as_insufficient_storage(client, app
     again = client.post("/v1/audits", json={"dataset_id": ds["id"]}).json()
     assert run_jobs(app) == 1
     assert client.get(f"/v1/audits/{again['id']}").json()["status"] == "done"
+
+
+def test_a_warmed_worker_imports_nothing_heavy_during_its_first_image_audit():
+    # run in a fresh interpreter: this test process has imported everything already
+    script = """
+import sys
+from labelaudit.jobs.worker import warm_imports
+warm_imports()
+before = set(sys.modules)
+import numpy as np
+from labelaudit.core.dataset import Dataset
+from labelaudit.core.pipeline import AuditOptions, run_audit
+rng = np.random.default_rng(0)
+X = rng.random((120, 1, 8, 8)).astype(np.float32)
+y = np.arange(120) % 3
+ds = Dataset(labels=y, class_names=["a", "b", "c"], modality="image", features=X)
+run_audit(ds, AuditOptions(seed=0, device="cpu", epochs=1, folds=2, backbone="cnn"))
+new = set(sys.modules) - before
+heavy = sorted(m for m in new if m.split(".")[0] in ("sympy", "cleanlab", "sklearn") or m.startswith("torch._dynamo"))
+print(len(heavy), len(new), heavy[:10])
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    heavy, new = out.stdout.split()[:2]
+    # before the warm-up covered them, the first audit imported about 1,600 modules (torch._dynamo, sympy)
+    assert heavy == "0" and int(new) < 50, out.stdout
