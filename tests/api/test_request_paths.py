@@ -141,7 +141,8 @@ def test_score_range_pages_check_the_audit_before_reading_its_rows(client, app):
         if lo is not None and hi is not None and lo > hi:
             assert page["status"] == 422 and page["errors"][0]["field"] == "min_score"
             continue
-        want = [r for r in every if (lo is None or r["quality_score"] >= lo) and (hi is None or r["quality_score"] <= hi)]
+        want = [r for r in every
+                if (lo is None or r["quality_score"] >= lo) and (hi is None or r["quality_score"] <= hi)]
         assert page["items"] == want and page["total"] == len(want)
 
 

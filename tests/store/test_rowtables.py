@@ -114,7 +114,8 @@ def test_confusion_cells_of_a_big_audit_read_the_partial_index_of_off_diagonal_r
         off = sum(g != s for g, s, _ in rows)
         # the index holds only the rows off the diagonal, a few percent of them
         via_index = conn.execute(text(
-            f'SELECT count(*) FROM "{table}" INDEXED BY "{table}_off_diagonal_rank" WHERE given_label <> suggested_label'
+            f'SELECT count(*) FROM "{table}" INDEXED BY "{table}_off_diagonal_rank" '
+            "WHERE given_label <> suggested_label"
             if backend == "sqlite" else
             "SELECT reltuples FROM pg_class WHERE relname = :ix"), {"ix": f"{table}_off_diagonal_rank"}).scalar()
     assert 0 < off < len(rows) // 5 and int(via_index) == off

@@ -349,14 +349,11 @@ def warm_imports() -> None:
     import cleanlab.rank  # noqa: F401
 
     try:
-        import torch  # noqa: F401
-    except ImportError:  # a worker for pred_probs audits only
-        return
-    import torch._dynamo  # noqa: F401  (torch's optimisers import it when the first one is made: about a second)
+        from labelaudit.core.backbones.warm import import_training_stack
 
-    import labelaudit.core.backbones.cnn  # noqa: F401
-    import labelaudit.core.backbones.neighbours  # noqa: F401
-    import labelaudit.core.backbones.training  # noqa: F401
+        import_training_stack()
+    except ImportError:  # no torch: a worker for pred_probs audits only
+        pass
 
 
 def main() -> None:  # pragma: no cover - exercised by the crash test as a subprocess

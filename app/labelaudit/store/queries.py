@@ -244,8 +244,9 @@ def score_rank_bounds(reader: Reader, *, audit_id: str, min_score: float | None,
     return _rank_range(min_score, max_score, lo, hi)
 
 
-def audit_status_and_score_bounds(reader: Reader, *, audit_id: str, min_score: float | None,
-                                  max_score: float | None) -> tuple[tuple[str, str] | None, tuple[int | None, int | None]]:
+def audit_status_and_score_bounds(
+        reader: Reader, *, audit_id: str, min_score: float | None, max_score: float | None,
+) -> tuple[tuple[str, str] | None, tuple[int | None, int | None]]:
     """:func:`audit_status` and :func:`score_rank_bounds` in one statement, on PostgreSQL (where the rows'
     parent table always exists; a SQLite audit's own table only once it is done): one round trip, not two."""
     if reader.dialect.name != "postgresql":
