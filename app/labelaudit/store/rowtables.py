@@ -201,13 +201,15 @@ def _load_postgres(conn: Connection, audit_id: str, blocks: Iterable[Mapping[str
     return n
 
 
-#: SQLite page cache (KiB) while an audit's indexes are built (the default is 2 MiB).
+#: SQLite page cache (KiB) while a large audit's rows are loaded and indexed (the default is 2 MiB).
 BULK_LOAD_CACHE_KIB = 256 * 1024
+#: Rows from which an audit's load gets that cache (a worker's blocks hold 50,000).
+BULK_LOAD_ROWS = 50_000
 
 
 def _load_sqlite(conn: Connection, audit_id: str, blocks: Iterable[Mapping[str, Sequence]]) -> int:
     """One ``executemany`` of plain tuples per block, then the indexes, with a larger page cache from the
-    second block on: the inserts then stop spilling dirty pages to the WAL mid-transaction (about a fifth
+    second block (or a first one over :data:`BULK_LOAD_ROWS` rows) on: the inserts then stop spilling dirty pages to the WAL mid-transaction (about a fifth
     faster for a million rows), and each index build is a sort of the whole table."""
     name = create_bare(conn, audit_id)
     sql = f"INSERT INTO {name} ({_column_list(conn, ROW_COLUMNS)}) VALUES ({', '.join('?' * len(ROW_COLUMNS))})"
@@ -217,7 +219,7 @@ def _load_sqlite(conn: Connection, audit_id: str, blocks: Iterable[Mapping[str, 
         for block in blocks:
             rows = list(zip(*(block[c] for c in ROW_COLUMNS)))
             if rows:
-                if n and not grown:  # a small audit (one block) keeps the connection's cache as it is
+                if (n or len(rows) > BULK_LOAD_ROWS) and not grown:  # a small audit keeps the cache as it is
                     conn.exec_driver_sql(f"PRAGMA cache_size={-BULK_LOAD_CACHE_KIB}")
                     grown = True
                 n += len(rows)
