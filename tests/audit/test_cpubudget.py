@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -111,3 +112,43 @@ def test_threads_of_one_process_share_the_budget_in_their_folds(tmp_path, digits
                                  executor=LocalExecutor(budget))
     assert alone.fold_threads == [4, 4, 4]
     np.testing.assert_array_equal(alone.pred_probs, got["cv"].pred_probs)  # small tables train single-threaded
+
+
+def test_jobs_beyond_the_budget_wait_their_turn_oldest_first(tmp_path):
+    budget = CpuBudget(tmp_path, cores=2)
+    with contextlib.ExitStack() as older:
+        first, second = older.enter_context(budget.lease()), older.enter_context(budget.lease())
+        with budget.lease() as third:
+            assert not budget.must_wait(first.path) and not budget.must_wait(second.path)
+            assert budget.must_wait(third.path)
+            assert third.wait_turn(should_stop=lambda: True) < 1  # a stop request ends the wait
+            waited = []
+            t = threading.Thread(target=lambda: waited.append(third.wait_turn(poll_seconds=0.01)))
+            t.start()
+            t.join(0.3)
+            assert t.is_alive()  # still waiting while two older jobs hold both threads
+            older.close()  # they finish
+            t.join(5)
+            assert not t.is_alive() and waited[0] >= 0.3
+            assert third.threads() == 2
+
+
+def test_a_cpu_job_beyond_the_budget_trains_after_an_older_one_finishes(tmp_path, digits):
+    X, y = digits
+    X, y = X[:300].reshape(300, -1), y[:300]
+    budget = CpuBudget(tmp_path, cores=1)
+    order = []
+
+    def audit():
+        cv = cross_val_pred_probs(X, y, num_classes=10, modality="image", backbone="logreg", folds=2,
+                                  executor=LocalExecutor(budget))
+        order.append(("audit", cv.fold_threads))
+
+    with budget.lease():  # an older job holds the budget's one thread
+        t = threading.Thread(target=audit)
+        t.start()
+        t.join(timeout=1.0)
+        assert t.is_alive() and not order  # the audit waits for it
+        order.append(("older job done", None))
+    t.join(timeout=120)
+    assert order == [("older job done", None), ("audit", [1, 1])]

@@ -134,6 +134,8 @@ class LocalExecutor:
     def run_folds(self, specs, features, labels, plan, *, on_epoch=None, should_stop=None):
         results = []
         with self.budget.lease() as lease:
+            if specs and specs[0].device == "cpu":  # a GPU job does not queue for the CPU's threads
+                lease.wait_turn(should_stop)
             if self.together(specs, features):
                 check_stop(should_stop)
                 threads = lease.threads()
