@@ -1,9 +1,9 @@
-"""A small thread pool of its own for the dashboard's hottest reads (issue page, class table, summary).
+"""A thread of its own for the dashboard's hottest reads (issue page, class table, summary, audit read).
 
 Each of those requests does about a millisecond of work in a thread, nearly all of it
 Python holding the GIL. Sent to the default pool (anyio's 40 threads), 20 concurrent
 requests make up to 20 runnable threads that take turns at the GIL with the event
-loop: the hand-offs doubled to tripled the server's CPU per request and its tail
+loop: the hand-offs doubled to quadrupled the server's CPU per request and its tail
 latency. Measured with 20 concurrent clients on 2 cores (``bench/queries.py``, an issue
 page, wrk as the client): 1 thread 0.99 ms of server CPU per request and p95 25 ms
 (SQLite), 2 threads 1.70 ms and 37 ms, 4 threads 2.1 ms and 43 ms, 40 threads (the
