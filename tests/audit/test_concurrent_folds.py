@@ -171,7 +171,12 @@ def test_image_folds_with_other_batch_sizes_train_in_separate_stacks(monkeypatch
     same = _cv(X, y, "cnn", "on", fold_ids=fold_ids, epochs=1, options={"batch_size": 16})
     ref = _cv(X, y, "cnn", "off", fold_ids=fold_ids, epochs=1, options={"batch_size": 16})
     assert stacks == [3]
-    assert np.abs(same.pred_probs - ref.pred_probs).max() < TOLERANCE
+    # On AVX-512 CPUs (an Intel Xeon here) the stack's grouped convolutions round unlike the plain ones and
+    # training amplifies it on one of these folds: 5.6e-3 against 2e-7 on AMD EPYC (the riding-along rule is
+    # pinned tighter by the MLP test above). Another seed moves the probabilities by 0.2-0.4.
+    assert np.abs(same.pred_probs - ref.pred_probs).max() < LAYOUT_TOLERANCE
+    other = _cv(X, y, "cnn", "off", fold_ids=fold_ids, epochs=1, options={"batch_size": 16}, seed=2)
+    assert np.abs(other.pred_probs - ref.pred_probs).max() > 3 * LAYOUT_TOLERANCE
 
 
 def test_two_folds_and_early_stopping(same_layout):
