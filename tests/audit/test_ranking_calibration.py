@@ -58,10 +58,27 @@ def test_high_precision_on_flips_a_confident_model_sees():
     assert ev["precision"] >= 0.9 and ev["recall"] >= 0.6
 
 
-def test_temperature_rows_are_spread_and_bounded():
-    assert np.array_equal(temperature_rows(5), np.arange(5))
-    rows = temperature_rows(1_000_001, max_rows=1000)
-    assert rows.size == 1000 and rows[0] == 0 and rows[-1] == 1_000_000 and np.all(np.diff(rows) > 0)
+def test_temperature_rows_are_bounded_and_follow_the_rows_not_their_positions():
+    labels, P = _calibrated(n=3000, seed=5)
+    assert np.array_equal(temperature_rows(labels, P), np.arange(3000))
+    rows = temperature_rows(labels, P, max_rows=500)
+    assert rows.size == 500 and np.unique(rows).size == 500
+    perm = np.random.default_rng(1).permutation(3000)
+    moved = temperature_rows(labels[perm], P[perm], max_rows=500)
+    # the same rows, met in the same order: row i of the copy is row perm[i] of the original
+    assert np.array_equal(perm[moved], rows)
+    # a row's label is part of its key
+    relabelled = labels.copy()
+    relabelled[rows[:50]] = (relabelled[rows[:50]] + 1) % P.shape[1]
+    assert not np.array_equal(temperature_rows(relabelled, P, max_rows=500), rows)
+
+
+def test_temperature_of_a_reordered_copy_is_the_same():
+    labels, P = _calibrated(n=4000, seed=6)
+    perm = np.random.default_rng(2).permutation(4000)
+    for probs in (P, P.astype(np.float32)):
+        t = fit_temperature(labels, probs, max_rows=900)
+        assert fit_temperature(labels[perm], probs[perm], max_rows=900) == t
 
 
 def test_chunked_path_fits_on_the_same_rows(monkeypatch):
@@ -75,3 +92,18 @@ def test_chunked_path_fits_on_the_same_rows(monkeypatch):
         chunked = rank_label_issues_chunked(labels, P.astype(np.float32), rank_method="normalized_margin",
                                             filter_by="calibrated_posterior", chunk_cells=cells, threads=2)
         assert np.array_equal(chunked.is_issue, whole.is_issue)
+
+
+def test_estimated_issues_are_never_fewer_than_the_rows_flagged():
+    """cleanlab's count misses the rows only the calibrated test flags; the health score must not say otherwise."""
+    from cleanlab.count import num_label_issues
+
+    labels, P = _calibrated(n=3000, seed=7)
+    counted = int(num_label_issues(labels, P))
+    for chunked in (False, True):
+        r = rank_label_issues(labels, P, filter_by="calibrated_posterior", chunked=chunked)
+        assert r.num_issues > counted  # the calibrated test flags rows confident learning does not count
+        assert r.estimated_num_issues == r.num_issues
+        assert r.health_score == pytest.approx(1 - r.num_issues / labels.size)
+        pruned = rank_label_issues(labels, P, filter_by="prune_by_noise_rate", chunked=chunked)
+        assert pruned.estimated_num_issues == counted

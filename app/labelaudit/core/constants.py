@@ -54,7 +54,8 @@ SAMPLE_PER_PRUNED = 4
 #: given label at most this chance (a flagged label is wrong with probability >= 0.9 if the calibration holds;
 #: 0.2 measured precision 0.67 on MNIST-10k instance noise, see docs/benchmarks/real_errors.md).
 POSTERIOR_ISSUE_LEVEL = 0.1
-#: Most rows the calibration temperature is fitted on (taken at an even stride; the fit is one parameter).
+#: Most rows the calibration temperature is fitted on (chosen by a hash of each row, whatever the rows' order;
+#: the fit is one parameter).
 TEMPERATURE_ROWS = 200_000
 
 # -- ingest -----------------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ filter instead asks the probabilities, once calibrated, how likely the given lab
 1. one temperature ``T`` is fitted to the held-out likelihood of the given labels (the probabilities are
    out-of-sample, so this is temperature scaling on held-out predictions; with few label errors the given
    labels stand for the true ones), on at most :data:`~labelaudit.core.constants.TEMPERATURE_ROWS` rows
-   taken at an even stride, so both ranking paths fit the same ``T`` from the same rows;
+   chosen by a hash of each row's label and probabilities (:func:`temperature_rows`), so both ranking paths
+   fit the same ``T`` from the same rows and a reordered copy of the data gets the same ``T``;
 2. a row is an issue when ``softmax(log p / T)`` gives its given label at most the level (0.1: a flagged
    row's label is wrong with probability at least 0.9 if the calibration holds) and its given label is not
    (nearly) the predicted class, as in cleanlab's filters.
@@ -30,11 +31,40 @@ _LOG_FLOOR = 1e-30  # probabilities below are treated as this (log 0 would make 
 _LOG_T_BOUNDS = (-3.0, 3.0)  # T in [0.05, 20]
 
 
-def temperature_rows(n: int, max_rows: int = TEMPERATURE_ROWS) -> np.ndarray:
-    """The rows the temperature is fitted on: all of them, or ``max_rows`` at an even stride."""
+_HASH_CHUNK_ROWS = 1 << 20
+_MIX = np.random.default_rng(0x1AB1E).integers(1, 2**63, size=1 << 12, dtype=np.uint64) | np.uint64(1)
+
+
+def row_keys(labels: np.ndarray, pred_probs: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each row's given label and the bits of its probabilities: equal rows get equal keys,
+    wherever they sit (``pred_probs`` may be a memory map; read in chunks)."""
+    n, k = pred_probs.shape
+    dtype = pred_probs.dtype if pred_probs.dtype.itemsize >= 4 else np.dtype(np.float32)
+    words = k * dtype.itemsize // 4
+    if words + 1 > _MIX.size:
+        raise ValueError(f"too many classes to hash: {k}")
+    keys = np.empty(n, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for s in range(0, n, _HASH_CHUNK_ROWS):
+            e = min(n, s + _HASH_CHUNK_ROWS)
+            block = np.ascontiguousarray(pred_probs[s:e], dtype=dtype).view(np.uint32).reshape(e - s, words)
+            h = block.astype(np.uint64) @ _MIX[:words] + np.asarray(labels[s:e], dtype=np.uint64) * _MIX[words]
+            h ^= h >> np.uint64(31)  # splitmix64's finaliser: spreads the sum's low bits over the key
+            h *= np.uint64(0xBF58476D1CE4E5B9)
+            h ^= h >> np.uint64(27)
+            keys[s:e] = h
+    return keys
+
+
+def temperature_rows(labels: np.ndarray, pred_probs: np.ndarray, max_rows: int = TEMPERATURE_ROWS) -> np.ndarray:
+    """The rows the temperature is fitted on: all of them, or the ``max_rows`` with the smallest
+    :func:`row_keys`, in key order, so the sample and the order of its sum do not depend on the rows' order."""
+    n = labels.size
     if n <= max_rows:
         return np.arange(n)
-    return np.linspace(0, n - 1, max_rows).astype(np.int64)
+    keys = row_keys(labels, pred_probs)
+    rows = np.argpartition(keys, max_rows - 1)[:max_rows]
+    return rows[np.argsort(keys[rows], kind="stable")]
 
 
 def fit_temperature(labels: np.ndarray, pred_probs: np.ndarray, *, max_rows: int = TEMPERATURE_ROWS) -> float:
@@ -42,10 +72,12 @@ def fit_temperature(labels: np.ndarray, pred_probs: np.ndarray, *, max_rows: int
     ``softmax(log(pred_probs) / T)`` (on :func:`temperature_rows`; ``pred_probs`` may be a memory map)."""
     from scipy.optimize import minimize_scalar
 
-    rows = temperature_rows(labels.size, max_rows)
+    rows = temperature_rows(labels, pred_probs, max_rows)
     if not rows.size:
         return 1.0
-    logp = np.log(np.clip(np.asarray(pred_probs[rows], dtype=np.float64), _LOG_FLOOR, None))
+    ordered = np.sort(rows)  # a memory map reads sorted rows sequentially; then back to key order
+    back = np.argsort(np.argsort(rows, kind="stable"), kind="stable")
+    logp = np.log(np.clip(np.asarray(pred_probs[ordered], dtype=np.float64)[back], _LOG_FLOOR, None))
     y = np.asarray(labels)[rows]
     r = np.arange(rows.size)
 

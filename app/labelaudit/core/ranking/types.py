@@ -8,6 +8,7 @@ import numpy as np
 
 from labelaudit.core.aggregates import class_table
 from labelaudit.core.ranking.sorting import stable_argsort
+from labelaudit.vocab import FilterBy
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,10 @@ def build_ranking(
     """
     n = labels.size
     is_issue = np.asarray(is_issue, dtype=bool)
+    if filter_by == FilterBy.CALIBRATED_POSTERIOR:
+        # confident learning's count misses the rows only the calibrated test flags: never estimate fewer
+        # label errors than the set holds (the health score and the issue set would disagree)
+        estimated_num_issues = max(int(estimated_num_issues), int(is_issue.sum()))
     order = stable_argsort(quality_scores)
     ranks = np.empty_like(order)
     ranks[order] = np.arange(n)
