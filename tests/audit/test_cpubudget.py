@@ -152,3 +152,32 @@ def test_a_cpu_job_beyond_the_budget_trains_after_an_older_one_finishes(tmp_path
         order.append(("older job done", None))
     t.join(timeout=120)
     assert order == [("older job done", None), ("audit", [1, 1])]
+
+
+def test_a_torch_fold_gives_threads_back_when_another_job_starts(tmp_path, digits, monkeypatch):
+    import torch
+
+    from labelaudit.core.backbones import training
+
+    monkeypatch.setattr(training, "RETUNE_SECONDS", 0.0)  # re-read the share after every step
+    X, y = digits
+    X, y = X[:300, None], y[:300]
+    budget = CpuBudget(tmp_path, cores=2)
+    seen, other = [], contextlib.ExitStack()
+
+    def progress(p):
+        if p.stage == "training":
+            seen.append(torch.get_num_threads())
+            if len(seen) == 2:  # after the first fold's first epoch: another job takes its lease
+                other.enter_context(budget.lease())
+
+    threads = torch.get_num_threads()
+    try:
+        with other:
+            cv = cross_val_pred_probs(X, y, num_classes=10, modality="image", backbone="cnn", folds=2, epochs=3,
+                                      executor=LocalExecutor(budget), progress=progress)
+    finally:
+        torch.set_num_threads(threads)
+    assert cv.fold_threads == [2, 1]  # the second fold starts with the share of two jobs
+    assert seen[1] == 2 and seen[2] == 1  # and the first gave its second thread back within its own training
+    assert all(t == 1 for t in seen[2:])

@@ -66,6 +66,10 @@ MAX_IMAGE_DECODE_PIXELS = 64 * 1024 * 1024
 
 # -- training ---------------------------------------------------------------------------------------
 
+#: How often (seconds) a CPU fold re-reads its job's share of the CPU budget between optimiser steps (a few
+#: file reads: ~0.2 ms), so a fold that started alone gives threads back when another job starts.
+RETUNE_SECONDS = 0.5
+
 #: ``auto`` trains the small CNN on images up to this side; larger images get the residual net
 #: (measured best for time and AP on MNIST and digits on CPU).
 AUTO_CNN_MAX_SIDE = 32

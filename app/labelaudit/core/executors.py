@@ -147,7 +147,7 @@ class LocalExecutor:
                 spec = dataclasses.replace(spec, threads=lease.threads())
                 fold_epoch = None if on_epoch is None else (lambda e, t, _f=spec.fold: on_epoch(_f, e, t))
                 results.append(train_fold(spec, features, labels, plan, on_epoch=fold_epoch,
-                                          should_stop=should_stop))
+                                          should_stop=should_stop, threads_now=lease.threads))
         return results
 
 

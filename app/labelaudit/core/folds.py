@@ -89,6 +89,7 @@ def train_fold(
     *,
     on_epoch: EpochCallback | None = None,
     should_stop: StopCheck | None = None,
+    threads_now: Callable[[], int] | None = None,
 ) -> FoldResult:
     """Train a fresh model on every fold but ``spec.fold`` and predict ``spec.fold``.
 
@@ -103,16 +104,26 @@ def train_fold(
         ``on_epoch(epoch, epochs)`` after every training epoch.
     should_stop : callable, optional
         Polled between epochs; True raises :class:`~labelaudit.errors.AuditCancelled`.
+    threads_now : callable, optional
+        The job's share of the CPU budget now; a torch fold on the CPU asks it between steps
+        (:data:`~labelaudit.core.constants.RETUNE_SECONDS`) and follows it, so that a fold that
+        started alone does not oversubscribe the cores once another job starts.
     """
     train, held_out = plan.rows(spec.fold)
+    retune = None
     if spec.model.uses_torch and spec.threads:
         import torch
 
         if torch.get_num_threads() != spec.threads:
             torch.set_num_threads(spec.threads)
+        if threads_now is not None and spec.device == "cpu":
+            def retune() -> None:
+                threads = threads_now()
+                if torch.get_num_threads() != threads:
+                    torch.set_num_threads(threads)
     ctx = FitContext(num_classes=spec.num_classes, seed=spec.seed, device=spec.device, epochs=spec.epochs,
                      on_epoch=on_epoch, should_stop=should_stop, options=dict(spec.options), threads=spec.threads,
-                     neighbours=spec.neighbours if spec.model.uses_torch else 0)
+                     neighbours=spec.neighbours if spec.model.uses_torch else 0, retune=retune)
     start = time.perf_counter()
     with _native_pools(spec.threads):
         probs = spec.model.fit_predict(features[train], labels[train], features[held_out], ctx)

@@ -19,6 +19,9 @@ class FitContext:
     fold's share of the host's CPU budget (0: no limit). ``neighbours``: when above 0, a torch backbone also
     puts each held-out example's class distribution among its that many nearest training examples in the
     model's embedding into ``extras["neighbour_probs"]`` (:mod:`labelaudit.core.backbones.neighbours`).
+    ``retune``, when set, is called between optimiser steps every
+    :data:`~labelaudit.core.constants.RETUNE_SECONDS`: it re-reads the job's share of the CPU budget and applies
+    it, so a fold that started alone gives threads back when another job starts.
     """
 
     num_classes: int
@@ -31,6 +34,7 @@ class FitContext:
     threads: int = 0
     neighbours: int = 0
     extras: dict = field(default_factory=dict)
+    retune: Optional[Callable[[], None]] = None
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ channels_last. On CPU there is no per-batch host work beyond slicing tensors.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -23,7 +24,7 @@ from torch import nn
 
 from labelaudit.core.backbones.base import FitContext
 from labelaudit.core.backbones.neighbours import embed, neighbour_probs
-from labelaudit.core.constants import GPU_RESIDENT_SHARE, MIN_ONE_CYCLE_STEPS
+from labelaudit.core.constants import GPU_RESIDENT_SHARE, MIN_ONE_CYCLE_STEPS, RETUNE_SECONDS
 from labelaudit.core.progress import check_stop
 
 
@@ -100,6 +101,7 @@ def train_and_predict(
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
 
     best_loss, best_state, stale = float("inf"), None, 0
+    next_retune = time.monotonic() + RETUNE_SECONDS
     for epoch in range(epochs):
         model.train()
         check_stop(ctx.should_stop)
@@ -118,6 +120,9 @@ def train_and_predict(
             scaler.step(opt)
             scaler.update()
             sched.step()
+            if ctx.retune is not None and time.monotonic() >= next_retune:
+                ctx.retune()
+                next_retune = time.monotonic() + RETUNE_SECONDS
         if ctx.on_epoch:
             ctx.on_epoch(epoch + 1, epochs)
         if xv is not None:
