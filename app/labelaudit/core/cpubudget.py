@@ -1,7 +1,8 @@
 """A host's CPU budget: overlapping training jobs share the cores instead of oversubscribing them.
 
 Every job that trains (one audit's cross-validation) takes a :class:`Lease` from a
-:class:`CpuBudget` and asks it, before each fold, how many threads it may use. The
+:class:`CpuBudget` and asks it, before each fold (and a torch fold on the CPU every 0.5 s between its
+optimiser steps), how many threads it may use. The
 budget (every core this process may use, or fewer when capped) is split evenly between
 the live leases; the oldest leases get the remainder; a lone job gets all of it, and
 no job gets fewer than one thread. When more jobs train on the CPU than the budget has
@@ -158,7 +159,8 @@ class CpuBudget:
 
 
 class Lease:
-    """One job's hold on a :class:`CpuBudget`; :meth:`threads` is its share now (asked before each fold)."""
+    """One job's hold on a :class:`CpuBudget`; :meth:`threads` is its share now (asked before each fold and, by a
+    torch fold on the CPU, between its steps)."""
 
     def __init__(self, budget: CpuBudget, path: Path | None):
         self.budget, self.path = budget, path
