@@ -11,7 +11,9 @@ probabilities mixed with the neighbour vote in the fold model's embedding.
     python bench/agreement.py [--configs default epochs5 ensemble3] [--seeds 3]
 
 ``epochs5`` is the default before 2026-12-07 (5 epochs on these 8,000 training images a fold, about 35 s of
-2 cores); ``default`` (8 epochs) about 1.5x that, ``e15`` and ``ensemble3`` about 3x.
+2 cores); ``default`` (8 epochs) about 1.5x that, ``e15`` and ``ensemble3`` about 3x. ``snap3`` and ``snap4``
+average the held-out predictions of the last 3 or 4 epochs' models (backbone option ``snapshots``;
+``bench/snapshots.py`` derives every snapshot count from one run).
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ CONFIGS = {
     "ce": {"options": {"loss": "ce", "label_smoothing": 0.0}},
     "ensemble3": {"members": 3},
     "rotate_zoom": {"options": {"augment_rotate": 10, "augment_scale": 0.1}},
+    "snap3": {"options": {"snapshots": 3}},
+    "snap4": {"options": {"snapshots": 4}},
+    "e10snap4": {"epochs": 10, "options": {"snapshots": 4}},
 }
 
 

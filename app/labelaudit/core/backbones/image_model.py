@@ -11,12 +11,12 @@ from torch import nn
 
 from labelaudit.core.backbones.base import FitContext, FoldRows
 from labelaudit.core.backbones.pretrained import load_weights, resize_images
-from labelaudit.core.backbones.training import TrainConfig, epochs_for, train_and_predict
+from labelaudit.core.backbones.training import TrainConfig, check_snapshots, epochs_for, train_and_predict
 from labelaudit.errors import OptionError
 from labelaudit.vocab import WeightsMode, values
 
 TRAIN_OPTIONS = frozenset({"batch_size", "lr", "weight_decay", "label_smoothing", "augment_shift", "augment_rotate",
-                           "augment_scale", "hflip", "tta",
+                           "augment_scale", "hflip", "tta", "snapshots",
                            "loss", "gce_q", "early_stopping", "image_size", "weights", "weights_mode", "stem_stride",
                            "width", "compile"})
 WEIGHTS_MODES: tuple[str, ...] = values(WeightsMode)
@@ -67,6 +67,8 @@ class ImageBackbone(ABC):
         size = opts.get("image_size")
         if size is not None and not (isinstance(size, int) and 4 <= size <= 512):
             raise OptionError("image_size must be a whole number of pixels between 4 and 512", field="image_size")
+        if opts.get("snapshots") is not None:
+            check_snapshots(opts["snapshots"], early_stopping=bool(opts.get("early_stopping", False)))
 
     def fit_predict(self, X_train: np.ndarray, y_train: np.ndarray, X_eval: np.ndarray,
                     ctx: FitContext) -> np.ndarray:
@@ -124,6 +126,7 @@ class ImageBackbone(ABC):
             gce_q=float(opts.get("gce_q", 0.7)),
             early_stopping=bool(opts.get("early_stopping", False)),
             compile=bool(opts.get("compile", False)),
+            snapshots=1 if opts.get("snapshots") is None else opts["snapshots"],
         )
 
     def _maker(self, channels: int, side: int, ctx: FitContext):

@@ -33,6 +33,7 @@ class BackboneOptionValues(BaseModel):
     augment_scale: Optional[float] = Field(None, ge=0, lt=1)
     hflip: Optional[bool] = None
     tta: Optional[bool] = None
+    snapshots: Optional[int] = Field(None, ge=1, le=100)
     early_stopping: Optional[bool] = None
     compile: Optional[bool] = None
     image_size: Optional[int] = Field(None, ge=4, le=512)

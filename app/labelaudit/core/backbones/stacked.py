@@ -16,7 +16,7 @@ stopping. Folds of different sizes take their own number of steps per epoch: a f
 finished its epoch's steps rides along in the remaining ones without being updated (its BatchNorm
 statistics restored, nothing drawn from its generators). Folds are stacked when their training
 settings agree (batch size included); any other fold trains alone. The held-out predictions are
-made per fold by the sequential code.
+made per fold by the sequential code (snapshots before the last epoch on a copy of the fold's model).
 
 The result equals the sequential one up to floating-point rounding: batched kernels sum in another
 order, and the stack trains images in the default memory layout where the sequential loop uses
@@ -30,7 +30,7 @@ than in its sequential run there.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -40,8 +40,8 @@ from torch.func import functional_call
 from labelaudit.core.backbones import training
 from labelaudit.core.backbones.base import FitContext, FoldRows
 from labelaudit.core.backbones.training import (
-    TrainConfig, _amp_dtype, _augment, augments, _held_in_loss, _loss, _predict, batch_steps, early_stopping_split,
-    make_optimizer, norm_stats, storage_device, train_and_predict,
+    TrainConfig, _amp_dtype, _augment, augments, _held_in_loss, _loss, _predict, average_snapshots, batch_steps,
+    early_stopping_split, make_optimizer, norm_stats, snapshot_epoch, storage_device, train_and_predict,
 )
 from labelaudit.core.progress import check_stop
 
@@ -123,6 +123,7 @@ class _Fold:
     best_loss: float = float("inf")
     best_state: dict | None = None
     stale: int = 0
+    snapshots: list = field(default_factory=list)  # held-out probabilities of the snapshots before the last epoch
 
 
 def _train_stack(build_model, features, labels, folds: list[FoldRows], ctxs: list[FitContext], config: TrainConfig,
@@ -197,6 +198,10 @@ def _train_stack(build_model, features, labels, folds: list[FoldRows], ctxs: lis
                 for i, state in saved.items():  # a fold that only rode along keeps its statistics
                     for k, v in state.items():
                         buffers[k][i].copy_(v)
+        for f, part in zip(stack, folds):
+            if not f.stopped and snapshot_epoch(config, epoch + 1):  # a copy: the live model keeps its layout
+                f.snapshots.append(_predict_fold(copy.deepcopy(f.model), part, f, x_all, store, config, amp_dtype,
+                                                 image=image)[1])
         for f in live:
             if f.ctx.on_epoch:
                 f.ctx.on_epoch(epoch + 1, epochs)
@@ -206,13 +211,21 @@ def _train_stack(build_model, features, labels, folds: list[FoldRows], ctxs: lis
     for f, part in zip(stack, folds):
         if f.best_state is not None:
             f.model.load_state_dict(f.best_state)
-        held = torch.as_tensor(np.asarray(part.held_out, dtype=np.int64), device=store)
-        xe = (x_all[held] - f.mean) / f.std
-        if image and training.CHANNELS_LAST:  # predicted one fold at a time, by the sequential code and layout
-            f.model = f.model.to(memory_format=torch.channels_last)
-            xe = xe.contiguous(memory_format=torch.channels_last)
-        out.append(_predict(f.model, xe, config, amp_dtype, image=image).astype(np.float64))
+        f.model, probs = _predict_fold(f.model, part, f, x_all, store, config, amp_dtype, image=image)
+        out.append(average_snapshots(f.snapshots + [probs]))
     return out
+
+
+def _predict_fold(model: nn.Module, part: FoldRows, f: _Fold, x_all, store, config: TrainConfig, amp_dtype, *,
+                  image: bool) -> tuple[nn.Module, np.ndarray]:
+    """``model`` (in the layout it predicted in) and its probabilities for the fold's held-out rows: one fold
+    at a time, by the sequential code and in its layout."""
+    held = torch.as_tensor(np.asarray(part.held_out, dtype=np.int64), device=store)
+    xe = (x_all[held] - f.mean) / f.std
+    if image and training.CHANNELS_LAST:
+        model = model.to(memory_format=torch.channels_last)
+        xe = xe.contiguous(memory_format=torch.channels_last)
+    return model, _predict(model, xe, config, amp_dtype, image=image).astype(np.float64)
 
 
 def _template(model: nn.Module, batch_shape: tuple[int, ...]) -> tuple[nn.Module, list[_MaskDropout]]:

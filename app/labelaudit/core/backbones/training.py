@@ -3,7 +3,8 @@
 Choices that matter for label-error detection (measured in ``bench/quality.py``):
 a one-cycle schedule over few epochs, so the model learns the dominant pattern
 before it can memorise flipped labels; label smoothing; light shift augmentation
-for images; test-time augmentation of the held-out predictions.
+for images; test-time augmentation of the held-out predictions, optionally averaged over
+snapshots of the model at the end of the last few epochs (``snapshots``).
 
 On CUDA the data stays resident on the device, the forward pass runs under
 autocast (bf16 where supported, else fp16 with a grad scaler) and images use
@@ -26,6 +27,7 @@ from labelaudit.core.backbones.base import FitContext
 from labelaudit.core.backbones.neighbours import embed, neighbour_probs
 from labelaudit.core.constants import GPU_RESIDENT_SHARE, MIN_ONE_CYCLE_STEPS, RETUNE_SECONDS
 from labelaudit.core.progress import check_stop
+from labelaudit.errors import OptionError
 
 
 #: Image batches and conv weights in channels_last: faster on CUDA and with oneDNN on the CPU alike. The
@@ -53,6 +55,39 @@ class TrainConfig:
     early_stopping: bool = False  # hold out 10% of the training fold; keep the epoch with the lowest loss there
     patience: int = 2
     compile: bool = False  # torch.compile the model (CUDA only; pays off on long runs)
+    #: held-out probabilities averaged over the models at the end of the last this many epochs (1: the final
+    #: model alone; more than the epochs trained: every epoch's); each snapshot costs one more prediction of
+    #: the held-out part, with TTA as configured
+    snapshots: int = 1
+
+    def __post_init__(self):
+        check_snapshots(self.snapshots, early_stopping=self.early_stopping)
+
+
+def check_snapshots(snapshots, *, early_stopping: bool = False) -> None:
+    """Raise :class:`OptionError` (field ``snapshots``) unless ``snapshots`` is a whole number from 1, and 1 under
+    early stopping (which keeps one epoch's model, not the last ones). More than the epochs is not an error: the
+    epochs of ``auto`` are known only once a fold's size is, so every epoch's model is averaged then."""
+    if isinstance(snapshots, bool) or not isinstance(snapshots, int) or snapshots < 1:
+        raise OptionError(f"snapshots must be a whole number of epochs, at least 1 (got {snapshots!r})",
+                          field="snapshots")
+    if early_stopping and snapshots > 1:
+        raise OptionError("snapshots above 1 do not combine with early_stopping", field="snapshots")
+
+
+def snapshot_epoch(config: TrainConfig, epoch: int) -> bool:
+    """Whether the held-out part is predicted after ``epoch`` (1-based) as a snapshot besides the final
+    model's prediction (every epoch of the last ``config.snapshots`` but the last)."""
+    epochs = max(1, config.epochs)
+    return epochs - config.snapshots < epoch < epochs
+
+
+def average_snapshots(snapshots: list[np.ndarray]) -> np.ndarray:
+    """The mean of the snapshots' probabilities (float64), rows renormalised to sum to 1."""
+    if len(snapshots) == 1:
+        return snapshots[0]
+    probs = np.mean(np.stack(snapshots), axis=0)
+    return probs / probs.sum(axis=1, keepdims=True)
 
 
 def train_and_predict(
@@ -102,6 +137,7 @@ def train_and_predict(
 
     best_loss, best_state, stale = float("inf"), None, 0
     next_retune = time.monotonic() + RETUNE_SECONDS
+    snapshots: list[np.ndarray] = []
     for epoch in range(epochs):
         model.train()
         check_stop(ctx.should_stop)
@@ -123,6 +159,8 @@ def train_and_predict(
             if ctx.retune is not None and time.monotonic() >= next_retune:
                 ctx.retune()
                 next_retune = time.monotonic() + RETUNE_SECONDS
+        if snapshot_epoch(config, epoch + 1):  # eval mode does not touch BatchNorm statistics or the RNG
+            snapshots.append(_predict(model, xe, config, amp_dtype, image=image).astype(np.float64))
         if ctx.on_epoch:
             ctx.on_epoch(epoch + 1, epochs)
         if xv is not None:
@@ -137,7 +175,7 @@ def train_and_predict(
     if best_state is not None:
         model.load_state_dict(best_state)
 
-    probs = _predict(model, xe, config, amp_dtype, image=image).astype(np.float64)
+    probs = average_snapshots(snapshots + [_predict(model, xe, config, amp_dtype, image=image).astype(np.float64)])
     if ctx.neighbours:
         train_emb = embed(model, xt, batch_size=config.eval_batch_size, amp_dtype=amp_dtype)
         eval_emb = embed(model, xe, batch_size=config.eval_batch_size, amp_dtype=amp_dtype)
