@@ -32,7 +32,7 @@ _LOG_T_BOUNDS = (-3.0, 3.0)  # T in [0.05, 20]
 
 
 _HASH_CHUNK_ROWS = 1 << 20
-_MIX = np.random.default_rng(0x1AB1E).integers(1, 2**63, size=1 << 12, dtype=np.uint64) | np.uint64(1)
+_MIX_SEED = 0x1AB1E  # fixed: the keys, and so the sample, are the same in every process and release
 
 
 def row_keys(labels: np.ndarray, pred_probs: np.ndarray) -> np.ndarray:
@@ -41,14 +41,13 @@ def row_keys(labels: np.ndarray, pred_probs: np.ndarray) -> np.ndarray:
     n, k = pred_probs.shape
     dtype = pred_probs.dtype if pred_probs.dtype.itemsize >= 4 else np.dtype(np.float32)
     words = k * dtype.itemsize // 4
-    if words + 1 > _MIX.size:
-        raise ValueError(f"too many classes to hash: {k}")
+    mix = np.random.default_rng(_MIX_SEED).integers(1, 2**63, size=words + 1, dtype=np.uint64) | np.uint64(1)
     keys = np.empty(n, dtype=np.uint64)
     with np.errstate(over="ignore"):
         for s in range(0, n, _HASH_CHUNK_ROWS):
             e = min(n, s + _HASH_CHUNK_ROWS)
             block = np.ascontiguousarray(pred_probs[s:e], dtype=dtype).view(np.uint32).reshape(e - s, words)
-            h = block.astype(np.uint64) @ _MIX[:words] + np.asarray(labels[s:e], dtype=np.uint64) * _MIX[words]
+            h = block.astype(np.uint64) @ mix[:words] + np.asarray(labels[s:e], dtype=np.uint64) * mix[words]
             h ^= h >> np.uint64(31)  # splitmix64's finaliser: spreads the sum's low bits over the key
             h *= np.uint64(0xBF58476D1CE4E5B9)
             h ^= h >> np.uint64(27)
