@@ -105,9 +105,9 @@ def main() -> None:
     print("| score | epochs | instance 1% AP by seed | mean ± sd | agreement by seed | verified AP by seed | "
           "verified in the 100 lowest |")
     print("|---|---|---|---|---|---|---|")
+    ref = set(np.argsort(get_label_quality_scores(ds.labels, published, method="normalized_margin"),
+                         kind="stable")[:TOP].tolist())
     for method in METHODS:
-        ref = set(np.argsort(get_label_quality_scores(ds.labels, published, method="normalized_margin"),
-                             kind="stable")[:TOP].tolist())
         for epochs in args.epochs:
             aps, agree, vap, vtop = [], [], [], []
             for seed in args.seeds:

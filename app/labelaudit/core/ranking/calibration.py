@@ -75,8 +75,8 @@ def fit_temperature(labels: np.ndarray, pred_probs: np.ndarray, *, max_rows: int
     if not rows.size:
         return 1.0
     ordered = np.sort(rows)  # a memory map reads sorted rows sequentially; then back to key order
-    back = np.argsort(np.argsort(rows, kind="stable"), kind="stable")
-    logp = np.log(np.clip(np.asarray(pred_probs[ordered], dtype=np.float64)[back], _LOG_FLOOR, None))
+    logp = np.log(np.clip(np.asarray(pred_probs[ordered], dtype=np.float64)[np.searchsorted(ordered, rows)],
+                          _LOG_FLOOR, None))
     y = np.asarray(labels)[rows]
     r = np.arange(rows.size)
 
