@@ -47,3 +47,38 @@ def test_cross_validation_returns_neighbour_probabilities_for_torch_backbones_on
     plain = cross_val_pred_probs(X, y, backbone="mlp", epochs=3, **kw)
     assert plain.neighbour_probs is None and np.array_equal(plain.pred_probs, cv.pred_probs)
     assert cross_val_pred_probs(X, y, backbone="logreg", neighbours=5, **kw).neighbour_probs is None
+
+
+def test_an_audit_exposes_the_neighbour_score_per_example_and_a_mislabelled_point_gets_a_low_one():
+    import pytest
+
+    from labelaudit.core.ingest import from_arrays
+    from labelaudit.core.pipeline import AuditOptions, check_options_for, run_audit
+    from labelaudit.errors import OptionError
+
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:400].astype(np.float32), y[:400].astype(np.int64)
+    noisy = y.copy()
+    flipped = np.flatnonzero(y == 0)[:4]
+    noisy[flipped] = 6  # clear zeros labelled six: their neighbours say zero
+    result = run_audit(from_arrays(X, noisy), AuditOptions(backbone="mlp", folds=2, epochs=4, neighbours=8))
+    scores = result.neighbour_scores
+    assert scores.shape == (400,) and ((scores > 0) & (scores < 1)).all()
+    assert scores[flipped].max() < np.median(scores)
+    summary = result.summary()["neighbours"]
+    assert summary["k"] == 8 and 0 < summary["disagreement_rate"] < 0.5
+    assert summary["flagged_disagreeing"] <= int(result.ranking.is_issue.sum())
+    row = next(result.rows())
+    assert row["neighbour_score"] == pytest.approx(scores[row["index"]])
+    assert "neighbour_score" not in next(run_audit(from_arrays(X, noisy), AuditOptions(backbone="logreg")).rows())
+
+    counts = np.bincount(noisy)
+    for k in (-1, 101, True, 2.5):
+        with pytest.raises(OptionError) as err:
+            check_options_for("tabular", counts, (64,), AuditOptions(backbone="mlp", neighbours=k))
+        assert err.value.field == "neighbours"
+    for backbone in ("logreg", "gbt"):
+        with pytest.raises(OptionError, match="torch backbone"):
+            check_options_for("tabular", counts, (64,), AuditOptions(backbone=backbone, neighbours=5))
+    with pytest.raises(OptionError, match="pred_probs"):
+        check_options_for("pred_probs", counts, (10,), AuditOptions(neighbours=5))

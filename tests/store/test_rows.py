@@ -19,7 +19,7 @@ def test_row_columns_are_the_tables_and_every_producer_writes_them(digits):
     assert tuple(block) == ROW_COLUMNS
     assert len({len(v) for v in block.values()}) == 1
     row = next(result.rows())
-    assert set(ROW_COLUMNS) - {"true_label", "example_id"} <= set(row)
+    assert set(ROW_COLUMNS) - {"true_label", "example_id", "neighbour_score"} <= set(row)  # optional columns
     assert [f.name for f in _schema(None)] == list(ROW_COLUMNS)
     assert [f.name for f in _schema(["a", "b"])][-2:] == ["given_class", "suggested_class"]
     assert np.array_equal(np.asarray(block["rank"]), np.arange(300))

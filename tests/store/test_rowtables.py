@@ -221,6 +221,64 @@ def test_migration_0008_moves_existing_rows_out_and_back(database_url, backend):
     engine.dispose()
 
 
+def test_migration_0010_gives_audits_finished_before_it_an_empty_neighbour_score(database_url, backend):
+    """An audit's row table made at revision 0009 (without the column) gets it, read as None; new audits store
+    their scores; the downgrade takes the column off every table again."""
+    from alembic import command
+
+    from labelaudit.store.db import make_engine
+    from labelaudit.store.migrations import alembic_config, upgrade
+    from labelaudit.store.models import DatasetRecord, utcnow
+    from sqlalchemy import insert
+    from sqlalchemy.orm import Session
+
+    engine = make_engine(database_url)
+    upgrade(engine, "0009")
+    with Session(engine) as s, s.begin():
+        s.add(DatasetRecord(id="ds_a", tenant="local", name="d", rows=3, classes=2, class_names=["x", "y"],
+                            modality="pred_probs", sha256="0" * 64, artifact="0" * 64, has_true_labels=False,
+                            created_at=utcnow()))
+        s.flush()
+        s.execute(insert(AuditRecord.__table__).values(id="au_old", tenant="local", dataset_id="ds_a", status="done",
+                                                       options={}, cancel_requested=False, attempts=1,
+                                                       created_at=utcnow()))
+        table = rowtables.table_name("au_old")
+        if backend == "postgres":  # the parent and partition as the release of 0009 made them
+            # (0008 run by today's code builds the parent with today's row columns; the release before 0010 had
+            # none of them)
+            s.execute(text("ALTER TABLE audit_rows DROP COLUMN neighbour_score"))
+            s.execute(text(f"CREATE TABLE {table} PARTITION OF audit_rows FOR VALUES IN ('au_old')"))
+        else:  # 0009's per-audit table: the row columns of that revision, audit_id generated
+            s.execute(text(f'CREATE TABLE {table} ("rank" INTEGER PRIMARY KEY, "index" INTEGER NOT NULL, '
+                           "given_label INTEGER NOT NULL, suggested_label INTEGER NOT NULL, quality_score FLOAT "
+                           "NOT NULL, is_issue BOOLEAN NOT NULL, true_label INTEGER, example_id TEXT, audit_id "
+                           "VARCHAR(40) GENERATED ALWAYS AS ('au_old') VIRTUAL)"))
+        own = ("audit_id, ", "'au_old', ") if backend == "postgres" else ("", "")
+        s.execute(text(f'INSERT INTO {table} ({own[0]}"rank", "index", given_label, suggested_label, quality_score, '
+                       f"is_issue) VALUES ({own[1]}0, 1, 1, 0, 0.25, true)"))
+
+    def columns(table):
+        return {c["name"] for c in inspect(engine).get_columns(table)}
+
+    assert "neighbour_score" not in columns(table)
+    upgrade(engine)
+    assert "neighbour_score" in columns(table) and "neighbour_score" in columns("audit_rows")
+    with reader(engine) as r:
+        (row,) = queries.page_rows(r, audit_id="au_old", limit=10)
+    assert dict(zip(queries.ROW_COLUMNS, row)) == {
+        "rank": 0, "index": 1, "given_label": 1, "suggested_label": 0, "quality_score": 0.25, "is_issue": True,
+        "true_label": None, "example_id": None, "neighbour_score": None}
+
+    with engine.begin() as conn:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0009")
+    assert "neighbour_score" not in columns(table) and "neighbour_score" not in columns("audit_rows")
+    with engine.connect() as conn:
+        assert conn.execute(text(f"SELECT quality_score FROM {table}")).scalar() == 0.25
+    engine.dispose()
+
+
 
 def test_deleting_an_audit_does_not_wait_for_another_audits_export_in_flight(app):
     """Dropping a partition locks ``audit_rows``; an export holds no transaction while its client reads."""

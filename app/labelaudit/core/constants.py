@@ -35,6 +35,8 @@ MAX_FOLDS = 50
 MAX_EPOCHS = 1000
 #: models per fold of an ensemble (training seeds stay distinct: :func:`labelaudit.core.crossval.ensemble_seed`)
 MAX_ENSEMBLE = 9
+#: most nearest neighbours an audit's neighbourhood score (``neighbours``) counts
+MAX_NEIGHBOURS = 100
 #: seeds feed numpy and scikit-learn generators, which take 0 .. 2**32 - 1
 MAX_SEED = 2**32 - 1
 

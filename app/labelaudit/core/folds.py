@@ -135,7 +135,7 @@ def train_fold(
 
 def can_train_together(specs: Sequence[FoldSpec], features) -> bool:
     """Whether these folds' backbone can train them together (:func:`train_folds_together`)."""
-    if len(specs) < 2:
+    if len(specs) < 2 or specs[0].neighbours:  # the stacked path embeds nothing
         return False
     model = specs[0].model
     return hasattr(model, "fit_predict_folds") and bool(model.stackable(features, specs[0].options))

@@ -27,10 +27,11 @@ from labelaudit.core.constants import (
     DEFAULT_RANK_METHOD,
     DEFAULT_SEED,
     MAX_ENSEMBLE,
+    MAX_NEIGHBOURS,
 )
 from labelaudit.core.dataset import Dataset
 from labelaudit.errors import OptionError
-from labelaudit.vocab import Device, FilterBy, RankMethod, values
+from labelaudit.vocab import Device, FilterBy, RankMethod, WeightsMode, values
 
 RANK_METHODS: tuple[str, ...] = values(RankMethod)
 FILTER_METHODS: tuple[str, ...] = values(FilterBy)
@@ -51,6 +52,9 @@ class AuditOptions:
     backbone_options: dict = field(default_factory=dict)
     #: models per fold, averaged; ``None``: the backbone's default for the data's size (:func:`ensemble_size`)
     ensemble: int | None = None
+    #: ``k`` of the neighbourhood score (:attr:`~labelaudit.core.pipeline.AuditResult.neighbour_scores`): how each
+    #: example's label agrees with its ``k`` nearest training examples in the fold model's embedding; 0: none
+    neighbours: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -84,12 +88,15 @@ def check_options_for(modality: str, class_counts: np.ndarray, feature_shape: tu
     check_ranking_options(options.rank_method, options.filter_by)
     check_device(options.device)
     if modality == "pred_probs":
+        check_neighbours(options.neighbours, None, {})
         return None
     check_folds(options.folds, int(np.asarray(class_counts).min()))
     check_epochs(options.epochs)
     check_ensemble(options.ensemble)
-    return choose_backbone(options.backbone, modality, tuple(feature_shape), options.backbone_options,
-                           has_text=has_text)
+    model = choose_backbone(options.backbone, modality, tuple(feature_shape), options.backbone_options,
+                            has_text=has_text)
+    check_neighbours(options.neighbours, model, options.backbone_options)
+    return model
 
 
 def check_cross_val_options(features: np.ndarray, labels: np.ndarray, *, num_classes: int, modality: str,
@@ -164,6 +171,23 @@ def check_ensemble(members: int | None) -> None:
     if members is not None and not (isinstance(members, int) and 1 <= members <= MAX_ENSEMBLE):
         raise OptionError(f"ensemble must be a whole number of models per fold between 1 and {MAX_ENSEMBLE}",
                           field="ensemble")
+
+
+def check_neighbours(k: int, model: Backbone | None, backbone_options: dict) -> None:
+    """``k`` (neighbours of the neighbourhood score) lies in ``0..MAX_NEIGHBOURS``, and when it is not 0 the
+    backbone trains a torch model that embeds the examples (``model`` ``None``: your own pred_probs, no model)."""
+    if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k <= MAX_NEIGHBOURS:
+        raise OptionError(f"neighbours must be a whole number between 0 (no neighbourhood score) and "
+                          f"{MAX_NEIGHBOURS}", field="neighbours")
+    if not k:
+        return
+    if model is None:
+        raise OptionError("neighbours needs a model's embedding: an audit of your own pred_probs trains none",
+                          field="neighbours")
+    if not model.uses_torch or backbone_options.get("weights_mode") == WeightsMode.EMBEDDINGS:
+        raise OptionError(f"neighbours needs a torch backbone that is trained in each fold (cnn, resnet, mlp, ...); "
+                          f"this audit's backbone is {model.name!r}"
+                          + (" with weights_mode embeddings" if model.uses_torch else ""), field="neighbours")
 
 
 def ensemble_size(options: AuditOptions, model: Backbone | None, n_train: int) -> int:

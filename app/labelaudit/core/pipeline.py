@@ -56,6 +56,16 @@ class AuditResult:
     def backbone(self) -> str | None:
         return self.crossval.backbone if self.crossval else None
 
+    @property
+    def neighbour_scores(self) -> np.ndarray | None:
+        """Per example (``options.neighbours`` > 0), the similarity-weighted share of its ``k`` nearest training
+        examples in the fold model's embedding that carry its given label (smoothed; 0-1, low: its
+        neighbourhood says another class); ``None`` when the audit computed no neighbourhood score."""
+        near = self.crossval.neighbour_probs if self.crossval else None
+        if near is None:
+            return None
+        return near[np.arange(len(self.dataset.labels)), self.dataset.labels]
+
     def summary(self) -> dict:
         """Headline figures: issue count and rate, health, noise matrix, per-class table."""
         r, ds = self.ranking, self.dataset
@@ -77,6 +87,7 @@ class AuditResult:
             "epochs": cv.epochs if cv else None,
             "folds": self.options.folds if cv else None,
             "ensemble": ensemble_summary(cv),
+            "neighbours": self.neighbour_summary(),
             "rank_method": r.rank_method,
             "filter_by": r.filter_by,
             "noise_matrix": r.noise_matrix.tolist(),
@@ -84,10 +95,21 @@ class AuditResult:
             "classes": r.class_table(ds.class_names),
         }
 
+    def neighbour_summary(self) -> dict | None:
+        """``k``, ``disagreement_rate`` (share of examples whose neighbours' weighted vote is another class than
+        their given label) and ``flagged_disagreeing`` (issue-set rows among those); ``None`` without the score."""
+        near = self.crossval.neighbour_probs if self.crossval else None
+        if near is None:
+            return None
+        disagree = near.argmax(axis=1) != self.dataset.labels
+        return {"k": self.options.neighbours, "disagreement_rate": float(disagree.mean()),
+                "flagged_disagreeing": int((disagree & self.ranking.is_issue).sum())}
+
     def rows(self, top: int | None = None) -> Iterator[dict]:
         """Per-example rows in rank order (lowest quality first); ``top`` limits how many."""
         r, ds = self.ranking, self.dataset
         names = ds.class_names
+        near = self.neighbour_scores
         order = r.order if top is None else r.order[:top]
         for rank, i in enumerate(order.tolist()):
             row = {
@@ -100,6 +122,8 @@ class AuditResult:
                 "given_class": names[ds.labels[i]],
                 "suggested_class": names[r.suggested_labels[i]],
             }
+            if near is not None:
+                row["neighbour_score"] = float(near[i])
             if ds.true_labels is not None:
                 row["true_label"] = int(ds.true_labels[i])
             if ds.example_ids is not None:
@@ -204,6 +228,7 @@ def run_audit(
             keys=keys, progress=scaled, should_stop=should_stop, executor=executor,
             reference=None if reference is None else (ref_features, reference.labels, reference_keys(reference)),
             members=ensemble_size(options, model, int(dataset.num_examples * (options.folds - 1) / options.folds)),
+            neighbours=options.neighbours,
         )
         timings["crossval_seconds"] = time.perf_counter() - t
         timings["fold_seconds"] = crossval.fold_seconds

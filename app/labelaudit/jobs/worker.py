@@ -299,6 +299,7 @@ def result_row_blocks(result: AuditResult, block: int = 50_000):
     scores = np.asarray(r.quality_scores, dtype=np.float64)
     issues = np.asarray(r.is_issue, dtype=bool)
     ids = np.asarray(ds.example_ids) if ds.example_ids is not None else None
+    near = result.neighbour_scores
     for start in range(0, len(order), block):
         part = order[start:start + block]
         size = len(part)
@@ -311,6 +312,7 @@ def result_row_blocks(result: AuditResult, block: int = 50_000):
             "is_issue": issues[part].tolist(),
             "true_label": ds.true_labels[part].tolist() if ds.true_labels is not None else [None] * size,
             "example_id": ids[part].astype(str).tolist() if ids is not None else [None] * size,
+            "neighbour_score": near[part].tolist() if near is not None else [None] * size,
         }
 
 

@@ -52,6 +52,8 @@ class AuditSummary(_Document):
     folds: Optional[int]
     #: models per fold and their agreement (absent from audits stored before ensembles)
     ensemble: Optional[dict] = None
+    #: ``k``, ``disagreement_rate``, ``flagged_disagreeing`` of the neighbourhood score (null without one)
+    neighbours: Optional[dict] = None
     rank_method: str
     filter_by: str
     noise_matrix: list[list[Optional[float]]]

@@ -121,6 +121,8 @@ class AuditRow(Base):
     is_issue: Mapped[bool] = mapped_column(Boolean)
     true_label: Mapped[int | None] = mapped_column(Integer, nullable=True)
     example_id: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: the audit's neighbourhood score of the example (``AuditResult.neighbour_scores``); ``None`` without one
+    neighbour_score: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 #: The columns of an ``audit_rows`` row besides ``audit_id``, in table order: the one list every reader,

@@ -118,6 +118,16 @@ def row_tables(conn: Connection) -> list[str]:
     return sorted(names)
 
 
+#: row columns a block may leave out (each row then stores ``NULL``)
+_OPTIONAL = frozenset(c.name for c in AuditRow.__table__.columns if c.nullable)
+
+
+def block_columns(block: Mapping[str, Sequence]) -> list[Sequence]:
+    """``block``'s sequences in :data:`ROW_COLUMNS` order, ``None`` for each nullable column it leaves out."""
+    size = len(block[ROW_COLUMNS[0]])
+    return [block[c] if c in block or c not in _OPTIONAL else [None] * size for c in ROW_COLUMNS]
+
+
 def _quote(conn: Connection, name: str) -> str:
     return conn.dialect.identifier_preparer.quote_identifier(name)
 
@@ -195,7 +205,7 @@ def _load_postgres(conn: Connection, audit_id: str, blocks: Iterable[Mapping[str
         for block in blocks:
             ids = [audit_id] * len(block[ROW_COLUMNS[0]])
             n += len(ids)
-            for values in zip(ids, *(block[c] for c in ROW_COLUMNS)):
+            for values in zip(ids, *block_columns(block)):
                 copy.write_row(values)
     index_and_attach(conn, audit_id, n)
     return n
@@ -217,7 +227,7 @@ def _load_sqlite(conn: Connection, audit_id: str, blocks: Iterable[Mapping[str, 
     n, grown = 0, False
     try:
         for block in blocks:
-            rows = list(zip(*(block[c] for c in ROW_COLUMNS)))
+            rows = list(zip(*block_columns(block)))
             if rows:
                 if (n or len(rows) > BULK_LOAD_ROWS) and not grown:  # a small audit keeps the cache as it is
                     conn.exec_driver_sql(f"PRAGMA cache_size={-BULK_LOAD_CACHE_KIB}")

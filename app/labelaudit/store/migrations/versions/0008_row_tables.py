@@ -10,7 +10,7 @@ Revises: 0007
 import sqlalchemy as sa
 from alembic import op
 
-from labelaudit.store.models import ROW_COLUMNS
+from labelaudit.store.models import AuditRow
 from labelaudit.store.rowtables import create_bare, index_and_attach, row_tables
 
 revision = "0008"
@@ -29,12 +29,21 @@ SHARED_INDEXES = {
 }
 
 
+#: the row columns as of this revision: what it copies (later revisions add columns, which start empty)
+ROW_COLUMNS = ("rank", "index", "given_label", "suggested_label", "quality_score", "is_issue", "true_label",
+               "example_id")
+
+
 def _columns(conn) -> str:
     quote = conn.dialect.identifier_preparer.quote_identifier
     return ", ".join(quote(c) for c in ("audit_id", *ROW_COLUMNS))
 
 
-def _row_columns():
+def _row_columns(*, later: bool = False):
+    """This revision's columns; ``later``: with the columns of later revisions too, as ``create_bare`` makes
+    the per-audit tables from today's model, and a partition must have exactly its parent's columns."""
+    extra = [sa.Column(c.name, c.type, nullable=c.nullable) for c in AuditRow.__table__.columns
+             if later and c.name not in ("audit_id", *ROW_COLUMNS)]
     return [sa.Column("audit_id", sa.String(40), nullable=False),
             sa.Column("rank", sa.Integer, nullable=False),
             sa.Column("index", sa.Integer, nullable=False),
@@ -43,7 +52,7 @@ def _row_columns():
             sa.Column("quality_score", sa.Float, nullable=False),
             sa.Column("is_issue", sa.Boolean, nullable=False),
             sa.Column("true_label", sa.Integer, nullable=True),
-            sa.Column("example_id", sa.Text, nullable=True)]
+            sa.Column("example_id", sa.Text, nullable=True)] + extra
 
 
 def _move_out(conn, source: str) -> None:
@@ -64,7 +73,7 @@ def upgrade() -> None:
     conn = op.get_bind()
     if conn.dialect.name == "postgresql":
         op.rename_table("audit_rows", "audit_rows_shared")
-        op.create_table("audit_rows", *_row_columns(), postgresql_partition_by="LIST (audit_id)")
+        op.create_table("audit_rows", *_row_columns(later=True), postgresql_partition_by="LIST (audit_id)")
         _move_out(conn, "audit_rows_shared")
         op.drop_table("audit_rows_shared")  # with its indexes
     else:  # SQLite: audit_rows stays, empty, as the shape of the per-audit tables
