@@ -114,6 +114,10 @@ def print_summary(console: Console, result, *, top: int = 10) -> None:
     console.print(f"Label issues: [bold]{s['num_issues']:,}[/] ({s['issue_rate']:.2%}); "
                   f"estimated {s['estimated_num_issues']:,}; health score {s['health_score']:.3f}; "
                   f"cross-validated accuracy {s['cv_accuracy']:.3f}")
+    near = s.get("neighbours")
+    if near:
+        console.print(f"Neighbourhood ({near['k']} nearest): {near['disagreement_rate']:.2%} of examples outvoted by "
+                      f"their neighbours' labels, {near['flagged_disagreeing']:,} of them flagged")
     ev = result.evaluation
     if ev:
         ap = "n/a" if ev["average_precision"] is None else f"{ev['average_precision']:.3f}"
@@ -134,12 +138,16 @@ def print_summary(console: Console, result, *, top: int = 10) -> None:
         with_ids = ds.example_ids is not None
         for col in ("rank", "index", *(("id",) if with_ids else ()), "given", "suggested", "quality", "issue"):
             issues.add_column(col, justify="right" if col in ("rank", "index", "quality") else "left")
+        if near:
+            issues.add_column("neighbours", justify="right")
         if ds.true_labels is not None:
             issues.add_column("true")
         for row in result.rows(top):
             cells = [str(row["rank"]), str(row["index"]), *((row["example_id"],) if with_ids else ()),
                      row["given_class"], row["suggested_class"], f"{row['quality_score']:.4f}",
                      "yes" if row["is_issue"] else ""]
+            if near:
+                cells.append(f"{row['neighbour_score']:.2f}")
             if ds.true_labels is not None:
                 cells.append(ds.class_names[row["true_label"]])
             issues.add_row(*cells)

@@ -308,3 +308,37 @@ def test_an_audit_with_an_ensemble_stores_it_and_reports_the_models_agreement(cl
     for bad in (0, 10, "two"):
         r = client.post("/v1/audits", json={"dataset_id": ds["id"], "ensemble": bad})
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "ensemble", r.text
+
+
+def test_an_audit_with_neighbours_stores_a_neighbour_score_per_row_in_pages_examples_and_exports(client, app):
+    ds = make_dataset(client, 200)
+    r = client.post("/v1/audits", json={"dataset_id": ds["id"], "backbone": "mlp", "folds": 2, "epochs": 2,
+                                        "neighbours": 5})
+    assert r.status_code == 202, r.text
+    assert r.json()["options"]["neighbours"] == 5
+    assert run_jobs(app) == 1
+    got = client.get(f"/v1/audits/{r.json()['id']}").json()
+    assert got["status"] == "done", got
+    near = got["summary"]["neighbours"]
+    assert near["k"] == 5 and 0 <= near["disagreement_rate"] < 0.5
+    items = client.get(f"/v1/audits/{r.json()['id']}/issues", params={"limit": 200}).json()["items"]
+    scores = [row["neighbour_score"] for row in items]
+    assert len(scores) == 200 and all(0 < s < 1 for s in scores)
+    assert np.mean(scores[:20]) < np.mean(scores[-20:])  # low quality goes with neighbours outvoting the label
+    example = client.get(f"/v1/audits/{r.json()['id']}/examples/{items[0]['index']}").json()
+    assert example["neighbour_score"] == scores[0]
+    import pyarrow.parquet as papq
+
+    pq = client.get(f"/v1/audits/{r.json()['id']}/export", params={"format": "parquet"})
+    table = papq.read_table(io.BytesIO(pq.content)).to_pydict()
+    assert table["neighbour_score"][:5] == scores[:5]
+
+    plain = client.post("/v1/audits", json={"dataset_id": ds["id"], "backbone": "logreg", "folds": 2}).json()
+    run_jobs(app)
+    page = client.get(f"/v1/audits/{plain['id']}/issues", params={"limit": 3}).json()["items"]
+    assert [row["neighbour_score"] for row in page] == [None] * 3
+    assert client.get(f"/v1/audits/{plain['id']}/summary").json()["neighbours"] is None
+    for body in ({"neighbours": -1}, {"neighbours": 101}, {"neighbours": "five"},
+                 {"neighbours": 5, "backbone": "logreg"}):
+        r = client.post("/v1/audits", json={"dataset_id": ds["id"], **body})
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "neighbours", (body, r.text)

@@ -47,12 +47,24 @@ def test_top_shortens_the_rows(digits_csv, tmp_path):
     assert len(json.loads(out_json.read_text())["issues"]) == 7
 
 
+def test_neighbours_add_a_neighbour_score_column_and_a_summary_line(digits_csv, tmp_path):
+    out_csv = tmp_path / "r.csv"
+    proc = run("audit", digits_csv, "--backbone", "mlp", "--epochs", "2", "--folds", "2", "--neighbours", "5",
+               "--csv", out_csv, "--top", "20", "-q")
+    assert proc.returncode == 0, proc.stderr
+    assert "Neighbourhood (5 nearest)" in proc.stdout and "neighbours" in proc.stdout
+    header, *rows = out_csv.read_text().splitlines()
+    column = header.split(",").index("neighbour_score")
+    assert len(rows) == 20 and all(0 < float(r.split(",")[column]) < 1 for r in rows)
+
+
 @pytest.mark.parametrize("args, needle", [
     (["audit", "{missing}"], "no such file"),
     (["audit", "{csv}", "--label-column", "nope"], "label_column: no label column 'nope'"),
     (["audit", "{csv}", "--backbone", "cnn"], "backbone"),
     (["audit", "{csv}", "--rank-method", "bogus"], "--rank-method"),
     (["audit", "{csv}", "--folds", "400"], "folds"),
+    (["audit", "{csv}", "--backbone", "logreg", "--neighbours", "5"], "neighbours needs a torch backbone"),
 ])
 def test_bad_input_exits_2_with_one_line(digits_csv, tmp_path, args, needle):
     args = [a.format(missing=tmp_path / "missing.csv", csv=digits_csv) for a in args]

@@ -108,3 +108,17 @@ def test_a_reference_goes_up_with_the_audit(live_server, frame):
         with pytest.raises(ServiceNotFound) as info:
             client.create_audit(result.dataset["id"], reference_dataset_id="ds_nope")
         assert info.value.field == "reference_dataset_id"
+
+
+def test_neighbour_scores_come_back_as_a_column_here_and_from_the_service(live_server, frame):
+    from labelaudit.notebook import audit
+
+    options = dict(label="digit", backbone="mlp", folds=2, epochs=2, neighbours=5, seed=1, progress=False)
+    local = audit(frame, **options).issues
+    with labelaudit.Client(live_server) as client:
+        remote = client.audit(frame, **options).issues
+    assert "neighbour_score" in local and "neighbour_score" in remote
+    assert local["neighbour_score"].between(0, 1, inclusive="neither").all()
+    assert np.allclose(remote.loc[local.index, "neighbour_score"], local["neighbour_score"], atol=1e-3)
+    plain = audit(frame, label="digit", backbone="logreg", folds=2, progress=False).issues
+    assert "neighbour_score" not in plain

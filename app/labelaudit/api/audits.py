@@ -176,8 +176,9 @@ def _issue_page(audit_id: str, db, tenant: str, f: IssueFilters) -> Response:
     nxt = str(rows[limit - 1][0]) if len(rows) > limit else None
     items = [{"rank": rank, "index": index, "given_label": given, "suggested_label": suggested,
               "quality_score": score, "is_issue": bool(issue), "true_label": true, "example_id": example_id,
-              "given_class": view.class_name(given), "suggested_class": view.class_name(suggested)}
-             for rank, index, given, suggested, score, issue, true, example_id in rows[:limit]]
+              "given_class": view.class_name(given), "suggested_class": view.class_name(suggested),
+              "neighbour_score": near}
+             for rank, index, given, suggested, score, issue, true, example_id, near in rows[:limit]]
     total = 0 if empty else _total(view, given_label, suggested_label, flag, lo, hi)
     # Serialised here rather than through the response model: the page is the dashboard's hottest request
     # and its shape is fixed (IssuePage documents it), so re-validating every row only costs CPU.

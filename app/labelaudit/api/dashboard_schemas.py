@@ -104,6 +104,7 @@ class ExampleOut(BaseModel):
     true_label: Optional[int] = None
     true_class: Optional[str] = None
     example_id: Optional[str] = None
+    neighbour_score: Optional[float] = None
     modality: Literal["tabular", "image", "pred_probs"]
     pred_probs: list[float]
     top_classes: list[ProbabilityOut]

@@ -19,6 +19,7 @@ from labelaudit.core.constants import (
     MAX_ENSEMBLE,
     MAX_EPOCHS,
     MAX_FOLDS,
+    MAX_NEIGHBOURS,
     MAX_SEED,
 )
 from labelaudit.vocab import AuditStatus, BackboneName, Device, FilterBy, Modality, NoiseKind, RankMethod
@@ -139,6 +140,10 @@ class AuditIn(BaseModel):
     ensemble: Optional[int] = Field(None, ge=1, le=MAX_ENSEMBLE, description=(
         "Models trained per fold, their probabilities averaged (more find real label errors better, at that many "
         "times the training time); default: the backbone's choice for the data's size."))
+    neighbours: int = Field(0, ge=0, le=MAX_NEIGHBOURS, description=(
+        "k of a neighbourhood score per example: the weighted share of its k nearest training examples, in the "
+        "fold model's embedding, that carry its label (low: its neighbours say another class). Needs a torch "
+        "backbone trained in each fold; 0: none."))
     seed: int = Field(DEFAULT_SEED, ge=0, le=MAX_SEED)
     device: Device | CudaDevice = Device(DEFAULT_DEVICE)
     rank_method: RankMethod = RankMethod(DEFAULT_RANK_METHOD)
@@ -220,3 +225,5 @@ class IssueRow(BaseModel):
     example_id: Optional[str] = None
     given_class: Optional[str] = None
     suggested_class: Optional[str] = None
+    neighbour_score: Optional[float] = Field(None, description="share of the example's nearest training examples "
+                                             "that carry its label (audits with neighbours > 0), else null")

@@ -20,6 +20,7 @@ from labelaudit.core.constants import (
     MAX_ENSEMBLE,
     MAX_EPOCHS,
     MAX_FOLDS,
+    MAX_NEIGHBOURS,
     MAX_SEED,
 )
 from labelaudit.cli.common import (
@@ -56,6 +57,9 @@ def audit(
     ensemble: Optional[int] = typer.Option(None, "--ensemble", min=1, max=MAX_ENSEMBLE,
                                            help="Models per fold, averaged (default: the backbone's choice "
                                                 "for the data's size; each costs one more training)."),
+    neighbours: int = typer.Option(0, "--neighbours", min=0, max=MAX_NEIGHBOURS,
+                                   help="k of a neighbourhood score per example (neighbour_score in --csv/--json): "
+                                        "how its k nearest training examples' labels agree with its own. 0: none."),
     seed: int = typer.Option(DEFAULT_SEED, "--seed", min=0, max=MAX_SEED,
                              help="Seeds folds, noise, weights and data order."),
     device: Device = typer.Option(DEFAULT_DEVICE, "--device", help="Where to train."),
@@ -101,8 +105,9 @@ def audit(
         dataset = dataset.with_labels(noisy.labels, noisy.true_labels)
         err.print(f"injected {inject_noise.value} noise: {noisy.num_flipped:,} of {dataset.num_examples:,} "
                   f"labels flipped (seed {seed})", highlight=False)
-    options = AuditOptions(backbone=backbone.value, folds=folds, epochs=epochs, ensemble=ensemble, seed=seed, device=device.value,
-                           rank_method=rank_method.value, filter_by=filter_by.value,
+    options = AuditOptions(backbone=backbone.value, folds=folds, epochs=epochs, ensemble=ensemble,
+                           neighbours=neighbours, seed=seed, device=device.value, rank_method=rank_method.value,
+                           filter_by=filter_by.value,
                            backbone_options=_backbone_options(image_size, weights, weights_mode.value, hflip)
                            if dataset.modality == "image" else {})
     with ProgressDisplay(err, enabled=not quiet) as progress:

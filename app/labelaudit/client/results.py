@@ -44,7 +44,7 @@ class RemoteAudit:
     def issues(self):
         """One row per example, lowest quality first, indexed like the uploaded data (its DataFrame index, else
         the example id, else the row number): ``rank``, ``given_label``, ``suggested_label``, ``quality_score``,
-        ``is_issue`` (labels as class names)."""
+        ``is_issue`` (labels as class names), and ``neighbour_score`` when the audit asked for ``neighbours``."""
         import pandas as pd
 
         index = [self._key(r) for r in self.rows]
@@ -55,6 +55,8 @@ class RemoteAudit:
             "quality_score": [r["quality_score"] for r in self.rows],
             "is_issue": [bool(r["is_issue"]) for r in self.rows],
         }, index=pd.Index(index, name=getattr(self.index, "name", None)))
+        if any(r.get("neighbour_score") is not None for r in self.rows):
+            frame["neighbour_score"] = [r.get("neighbour_score") for r in self.rows]
         return frame
 
     def _key(self, row: dict):

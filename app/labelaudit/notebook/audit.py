@@ -33,6 +33,7 @@ def audit(
     folds: int = DEFAULT_FOLDS,
     epochs: int | None = None,
     ensemble: int | None = None,
+    neighbours: int = 0,
     seed: int = DEFAULT_SEED,
     device: str = DEFAULT_DEVICE,
     rank_method: str = DEFAULT_RANK_METHOD,
@@ -75,6 +76,10 @@ def audit(
     ensemble : int, optional
         Models trained per fold, their probabilities averaged (default: the backbone's choice for the data's
         size); each one more costs one more training.
+    neighbours : int
+        ``k`` of a neighbourhood score per example (``neighbour_score`` in ``.issues``): the weighted share of
+        its ``k`` nearest training examples, in the fold model's embedding, that carry its label. Needs a torch
+        backbone trained per fold; 0 (default): none.
     seed : int
         Seeds every random step: the same data and seed give the same result, whatever the row order.
     device : str
@@ -113,8 +118,8 @@ def audit(
     >>> result = labelaudit.audit(df, label="species", id="penguin_id")   # doctest: +SKIP
     >>> result.issues.query("is_issue").head()                            # doctest: +SKIP
     """
-    options = AuditOptions(backbone=backbone, folds=folds, epochs=epochs, ensemble=ensemble, seed=seed, device=device,
-                           rank_method=rank_method, filter_by=filter_by, backbone_options=dict(backbone_options or {}))
+    options = AuditOptions(backbone=backbone, folds=folds, epochs=epochs, ensemble=ensemble, neighbours=neighbours,
+                           seed=seed, device=device, rank_method=rank_method, filter_by=filter_by, backbone_options=dict(backbone_options or {}))
     named = {k: tuple(v) for k, v in (("features", features), ("drop_columns", drop_columns),
                                        ("categorical", categorical), ("text", text)) if v}
     roles = RoleOverrides(**named) if named else None

@@ -35,8 +35,8 @@ class AuditResult:
     @cached_property
     def issues(self):
         """One row per example, lowest quality first, indexed like the input: ``rank``, ``given_label``,
-        ``suggested_label`` (class names), ``quality_score`` (0-1, low is suspicious), ``is_issue``, and
-        ``true_label`` when true labels are known."""
+        ``suggested_label`` (class names), ``quality_score`` (0-1, low is suspicious), ``is_issue``,
+        ``neighbour_score`` when the audit asked for ``neighbours`` and ``true_label`` when true labels are known."""
         import pandas as pd
 
         r, ds = self.result.ranking, self.result.dataset
@@ -49,6 +49,9 @@ class AuditResult:
             "quality_score": np.asarray(r.quality_scores, dtype=np.float64)[order],
             "is_issue": np.asarray(r.is_issue, dtype=bool)[order],
         }
+        near = self.result.neighbour_scores
+        if near is not None:
+            columns["neighbour_score"] = near[order]
         if ds.true_labels is not None:
             columns["true_label"] = names[ds.true_labels[order]]
         return pd.DataFrame(columns, index=self._keys(order))
