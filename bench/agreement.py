@@ -46,6 +46,7 @@ CONFIGS = {
     "snap3": {"options": {"snapshots": 3}},
     "snap4": {"options": {"snapshots": 4}},
     "e10snap4": {"epochs": 10, "options": {"snapshots": 4}},
+    "stem1": {"options": {"stem_stride": 1}},
 }
 
 

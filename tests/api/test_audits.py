@@ -23,6 +23,16 @@ def pred_probs_dataset(client, n=500) -> tuple[dict, np.ndarray, np.ndarray]:
     return r.json(), P, y
 
 
+def finished_audit(client, app, **body) -> dict:
+    """Queue an audit of ``body``, run it, and return it done."""
+    r = client.post("/v1/audits", json=body)
+    assert r.status_code == 202, r.text
+    assert run_jobs(app) == 1
+    got = client.get(f"/v1/audits/{r.json()['id']}").json()
+    assert got["status"] == "done", got
+    return got
+
+
 def test_audit_lifecycle_logreg(client, app):
     ds = make_dataset(client)
     noisy = client.post(f"/v1/datasets/{ds['id']}/noise", json={"rate": 0.1, "seed": 0}).json()
@@ -296,13 +306,8 @@ def test_the_same_rows_uploaded_in_another_order_get_the_same_audit(client, app)
 
 def test_an_audit_with_an_ensemble_stores_it_and_reports_the_models_agreement(client, app):
     ds = make_dataset(client, 200)
-    r = client.post("/v1/audits", json={"dataset_id": ds["id"], "backbone": "mlp", "folds": 2, "epochs": 1,
-                                        "ensemble": 2})
-    assert r.status_code == 202, r.text
-    assert r.json()["options"]["ensemble"] == 2
-    assert run_jobs(app) == 1
-    got = client.get(f"/v1/audits/{r.json()['id']}").json()
-    assert got["status"] == "done", got
+    got = finished_audit(client, app, dataset_id=ds["id"], backbone="mlp", folds=2, epochs=1, ensemble=2)
+    assert got["options"]["ensemble"] == 2
     ensemble = got["summary"]["ensemble"]
     assert ensemble["members"] == 2 and 0 < ensemble["agreement"] <= 1 and len(ensemble["member_cv_accuracy"]) == 2
     for bad in (0, 10, "two"):
@@ -312,24 +317,19 @@ def test_an_audit_with_an_ensemble_stores_it_and_reports_the_models_agreement(cl
 
 def test_an_audit_with_neighbours_stores_a_neighbour_score_per_row_in_pages_examples_and_exports(client, app):
     ds = make_dataset(client, 200)
-    r = client.post("/v1/audits", json={"dataset_id": ds["id"], "backbone": "mlp", "folds": 2, "epochs": 2,
-                                        "neighbours": 5})
-    assert r.status_code == 202, r.text
-    assert r.json()["options"]["neighbours"] == 5
-    assert run_jobs(app) == 1
-    got = client.get(f"/v1/audits/{r.json()['id']}").json()
-    assert got["status"] == "done", got
+    got = finished_audit(client, app, dataset_id=ds["id"], backbone="mlp", folds=2, epochs=2, neighbours=5)
+    assert got["options"]["neighbours"] == 5
     near = got["summary"]["neighbours"]
     assert near["k"] == 5 and 0 <= near["disagreement_rate"] < 0.5
-    items = client.get(f"/v1/audits/{r.json()['id']}/issues", params={"limit": 200}).json()["items"]
+    items = client.get(f"/v1/audits/{got['id']}/issues", params={"limit": 200}).json()["items"]
     scores = [row["neighbour_score"] for row in items]
     assert len(scores) == 200 and all(0 < s < 1 for s in scores)
     assert np.mean(scores[:20]) < np.mean(scores[-20:])  # low quality goes with neighbours outvoting the label
-    example = client.get(f"/v1/audits/{r.json()['id']}/examples/{items[0]['index']}").json()
+    example = client.get(f"/v1/audits/{got['id']}/examples/{items[0]['index']}").json()
     assert example["neighbour_score"] == scores[0]
     import pyarrow.parquet as papq
 
-    pq = client.get(f"/v1/audits/{r.json()['id']}/export", params={"format": "parquet"})
+    pq = client.get(f"/v1/audits/{got['id']}/export", params={"format": "parquet"})
     table = papq.read_table(io.BytesIO(pq.content)).to_pydict()
     assert table["neighbour_score"][:5] == scores[:5]
 

@@ -120,6 +120,10 @@
       card("Backbone", s.backbone || "–", ensembleNote(s) || s.device || "", "backbone"),
       card("Duration", duration(t.worker_seconds || t.total_seconds), t.crossval_seconds ? `training ${duration(t.crossval_seconds)}` : "", "duration"),
     ];
+    if (s.neighbours) {
+      list.push(card("Neighbours disagree", pct(s.neighbours.disagreement_rate, 1),
+        `${s.neighbours.k} nearest outvote the label; ${num(s.neighbours.flagged_disagreeing)} of them flagged`, "neighbours"));
+    }
     if (e) {
       list.push(card("Average precision", fixed(e.average_precision, 3), "against the known true labels", "ap"));
       list.push(card("Precision / recall", `${fixed(e.precision, 2)} / ${fixed(e.recall, 2)}`, `F1 ${fixed(e.f1, 3)}`, "pr"));

@@ -101,9 +101,10 @@
     }
     const audit = schemas.AuditIn.properties;
     options(document.getElementById("audit-backbone"), enumOf(audit.backbone.$ref), audit.backbone.default);
-    for (const f of ["folds", "seed"]) {
+    for (const f of ["folds", "seed", "neighbours"]) {
       const input = document.getElementById(`audit-${f}`);
       input.min = audit[f].minimum; input.max = audit[f].maximum; input.value = audit[f].default;
+      if (audit[f].description) input.title = audit[f].description;
     }
     const ensemble = document.getElementById("audit-ensemble"), models = audit.ensemble.anyOf[0];
     ensemble.min = models.minimum; ensemble.max = models.maximum; ensemble.title = audit.ensemble.description;
@@ -152,6 +153,7 @@
                    seed: Number(form.seed.value) };
     if (form.epochs.value !== "") body.epochs = Number(form.epochs.value);
     if (form.ensemble.value !== "") body.ensemble = Number(form.ensemble.value);
+    if (Number(form.neighbours.value) > 0) body.neighbours = Number(form.neighbours.value);
     try {
       const audit = await postJSON("/v1/audits", body);
       location.href = `/dashboard/audits/${audit.id}`;
