@@ -47,6 +47,7 @@ CONFIGS = {
     "snap4": {"options": {"snapshots": 4}},
     "e10snap4": {"epochs": 10, "options": {"snapshots": 4}},
     "stem1": {"options": {"stem_stride": 1}},
+    "folds10": {"folds": 10},
 }
 
 
@@ -59,7 +60,7 @@ def lowest(labels: np.ndarray, probs: np.ndarray) -> tuple[set, int]:
 def run(ds, name: str, seed: int) -> dict:
     cpu = time.process_time()
     cv = cross_val_pred_probs(ds.features, ds.labels, num_classes=ds.num_classes, modality="image", backbone="cnn",
-                              folds=5, seed=seed, device="cpu", neighbours=NEIGHBOURS, **CONFIGS[name])
+                              seed=seed, device="cpu", neighbours=NEIGHBOURS, **{"folds": 5, **CONFIGS[name]})
     return {"probs": cv.pred_probs, "near": cv.neighbour_probs, "cpu": time.process_time() - cpu,
             "epochs": cv.epochs, "accuracy": float((cv.pred_probs.argmax(1) == ds.labels).mean())}
 

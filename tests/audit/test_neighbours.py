@@ -24,6 +24,8 @@ def test_a_point_among_another_class_gets_that_class_from_its_neighbours():
     assert p[0].argmax() == 0 and p[1].argmax() == 1 and p[0, 0] > 0.8
     assert p[0, 2] > 0  # smoothing: no class is impossible
     assert neighbour_probs(train, labels, probe, num_classes=3, k=1000).shape == (2, 3)  # k above n: all of them
+    # a similarity budget below one training set's row still answers, a row at a time, the same
+    assert np.allclose(neighbour_probs(train, labels, probe, num_classes=3, k=10, max_similarities=50), p)
 
 
 def test_embeddings_are_the_classifier_layers_input_normalised():

@@ -60,10 +60,14 @@ def embed(model: nn.Module, x: torch.Tensor, *, batch_size: int, amp_dtype=None)
 
 @torch.no_grad()
 def neighbour_probs(train_emb: torch.Tensor, train_labels: torch.Tensor, eval_emb: torch.Tensor, *,
-                    num_classes: int, k: int, chunk: int = 2048) -> np.ndarray:
+                    num_classes: int, k: int, chunk: int = 2048, max_similarities: int = 2**26) -> np.ndarray:
     """Each evaluated example's class distribution among its ``k`` most similar (cosine) training examples,
-    weighted by similarity, with add-one smoothing over the classes: ``(len(eval_emb), num_classes)``."""
+    weighted by similarity, with add-one smoothing over the classes: ``(len(eval_emb), num_classes)``.
+
+    Evaluated examples go in chunks of at most ``chunk`` rows and ``max_similarities`` similarities (256 MB of
+    float32), so a million training examples cost 64 rows a chunk, not a matrix of 8 GB."""
     k = min(k, train_emb.shape[0])
+    chunk = max(1, min(chunk, max_similarities // max(1, train_emb.shape[0])))
     labels = train_labels.to(train_emb.device)
     out = []
     for start in range(0, eval_emb.shape[0], chunk):
