@@ -63,8 +63,8 @@ def test_result_dict_is_json_ready(digits):
     assert np.array(data["summary"]["noise_matrix"]).shape == (10, 10)
 
 
-@pytest.mark.parametrize("backbone, epochs", [("logreg", None), ("mlp", 2)])
-def test_the_same_rows_in_any_order_give_the_same_audit(digits, backbone, epochs):
+@pytest.mark.parametrize("backbone, epochs, neighbours", [("logreg", None, 0), ("mlp", 2, 0), ("mlp", 2, 5)])
+def test_the_same_rows_in_any_order_give_the_same_audit(digits, backbone, epochs, neighbours):
     """Folds, training order and the ranking follow example keys (content hashes here), not row positions:
     every example gets the same scores and flag, bit for bit, whatever the order of the rows."""
     from labelaudit.core.ingest import from_arrays
@@ -72,7 +72,7 @@ def test_the_same_rows_in_any_order_give_the_same_audit(digits, backbone, epochs
 
     X, y = digits
     X, y = X[:600].reshape(600, -1), y[:600]
-    opts = AuditOptions(backbone=backbone, folds=3, epochs=epochs, seed=3)
+    opts = AuditOptions(backbone=backbone, folds=3, epochs=epochs, seed=3, neighbours=neighbours)
     first = run_audit(from_arrays(X, y), opts)
     perm = np.random.default_rng(0).permutation(600)
     second = run_audit(from_arrays(X[perm], y[perm]), opts)
@@ -81,5 +81,7 @@ def test_the_same_rows_in_any_order_give_the_same_audit(digits, backbone, epochs
     assert np.array_equal(second.pred_probs, first.pred_probs[perm])
     assert np.array_equal(second.ranking.quality_scores, first.ranking.quality_scores[perm])
     assert np.array_equal(second.ranking.is_issue, first.ranking.is_issue[perm])
+    if neighbours:  # the neighbour vote too: each fold's training rows are embedded in key order
+        assert np.array_equal(second.neighbour_scores, first.neighbour_scores[perm])
     # the same examples in the same rank order
     assert np.array_equal(keys[perm][second.ranking.order], keys[first.ranking.order])
