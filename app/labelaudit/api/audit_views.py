@@ -103,7 +103,8 @@ def get_example(audit_id: str, index: Annotated[int, Path(ge=0, le=MAX_INDEX)], 
         given_class=names[row.given_label], suggested_label=row.suggested_label,
         suggested_class=names[row.suggested_label], quality_score=row.quality_score, is_issue=row.is_issue,
         true_label=row.true_label, true_class=None if row.true_label is None else names[row.true_label],
-        example_id=row.example_id, neighbour_score=row.neighbour_score, modality=ds.modality, pred_probs=[float(p) for p in probs],
+        example_id=row.example_id, neighbour_score=row.neighbour_score, modality=ds.modality,
+        pred_probs=[float(p) for p in probs],
         top_classes=[ProbabilityOut(class_id=int(c), class_name=names[c], probability=float(probs[c]))
                      for c in order])
     if ds.modality == "image":

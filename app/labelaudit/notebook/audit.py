@@ -119,7 +119,8 @@ def audit(
     >>> result.issues.query("is_issue").head()                            # doctest: +SKIP
     """
     options = AuditOptions(backbone=backbone, folds=folds, epochs=epochs, ensemble=ensemble, neighbours=neighbours,
-                           seed=seed, device=device, rank_method=rank_method, filter_by=filter_by, backbone_options=dict(backbone_options or {}))
+                           seed=seed, device=device, rank_method=rank_method, filter_by=filter_by,
+                           backbone_options=dict(backbone_options or {}))
     named = {k: tuple(v) for k, v in (("features", features), ("drop_columns", drop_columns),
                                        ("categorical", categorical), ("text", text)) if v}
     roles = RoleOverrides(**named) if named else None
