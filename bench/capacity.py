@@ -28,13 +28,12 @@ from sklearn.metrics import average_precision_score
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.agreement import PYX, lowest  # noqa: E402
 from bench.data import load  # noqa: E402
 from labelaudit.core.crossval import cross_val_pred_probs  # noqa: E402
 from labelaudit.core.dataset_noise import dataset_noise  # noqa: E402
 from labelaudit.core.ranking import rank_label_issues  # noqa: E402
 
-PYX = ROOT.parent / "shared" / "datasets" / "label-errors" / "mnist_test_set_pyx.npy"
-TOP = 100
 CONFIGS = {
     "default": {},
     "e10": {"epochs": 10},
@@ -43,11 +42,6 @@ CONFIGS = {
     "w24e15": {"epochs": 15, "options": {"width": 24}},
     "w16e20": {"epochs": 20, "options": {"width": 16}},
 }
-
-
-def lowest(labels: np.ndarray, probs: np.ndarray) -> set:
-    """The ``TOP`` lowest-quality rows."""
-    return set(np.argsort(rank_label_issues(labels, probs).quality_scores, kind="stable")[:TOP].tolist())
 
 
 def probabilities(ds, labels: np.ndarray, name: str, seed: int, setting: str, cache: Path) -> tuple[np.ndarray, float]:
@@ -72,7 +66,7 @@ def main() -> None:
     args = ap.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
     ds = load("mnist")
-    ref = lowest(ds.labels, np.load(PYX))
+    ref, _ = lowest(ds.labels, np.load(PYX))
     rows, base_cpu = [], None
     for name in ["default"] + [c for c in args.configs if c != "default"]:
         aps, agree, cpus = [], [], []
@@ -82,7 +76,7 @@ def main() -> None:
             aps.append(average_precision_score(noisy.flipped, -rank_label_issues(noisy.labels, noisy_probs)
                                                .quality_scores))
             probs, cpu = probabilities(ds, ds.labels, name, seed, "orig", args.cache)
-            agree.append(len(lowest(ds.labels, probs) & ref))
+            agree.append(len(lowest(ds.labels, probs)[0] & ref))
             cpus.append((cpu + cpu_noisy) / 2)
             print(f"  {name} seed {seed}: AP {aps[-1]:.3f}, agreement {agree[-1]}, {cpus[-1]:.0f} CPU s", flush=True)
         cpu = float(np.mean(cpus))
